@@ -1,0 +1,44 @@
+# Two commands: `make run` and `make test`. Both build their own .venv from python3.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# The suite runs every test on SQLite and on PostgreSQL (and Redis where used).
+# CI points these at its services; on a machine without them, set ASTERI_TEST_BACKENDS=sqlite.
+export ASTERI_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+export ASTERI_TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
+
+.PHONY: install run test lint format sdl bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/asteri db upgrade
+	$(BIN)/asteri demo
+	$(BIN)/asteri serve --host 127.0.0.1 --port 8000
+
+lint: install
+	$(BIN)/ruff check asteri tests
+	$(BIN)/ruff format --check asteri tests
+	$(BIN)/mypy asteri
+
+test: install lint
+	$(BIN)/pytest -q
+
+format: install
+	$(BIN)/ruff check --fix asteri tests
+	$(BIN)/ruff format asteri tests
+
+# Regenerate the committed SDL snapshot after a deliberate contract change.
+sdl: install
+	$(BIN)/asteri schema print > asteri/schema/schema.graphql
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,58 @@
+"""The ASGI app: request id → authenticate → GraphQL (and, with issue 3, the REST facade)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from cross_web import HTTPException as TransportError
+from fastapi import FastAPI
+from strawberry.fastapi import GraphQLRouter
+
+from asteri.http.problems import install_problem_handlers
+from asteri.http.request_id import RequestIdMiddleware
+from asteri.kit.db import Database
+from asteri.kit.errors import BadRequest
+from asteri.kit.settings import Settings, get_settings
+from asteri.schema import build_schema
+from asteri.schema.context import get_context
+
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/api/public/v1"
+
+
+class GraphQLEndpoint(GraphQLRouter[Any, None]):
+    """Transport errors (unparsable JSON, no query) become problem+json like everything else."""
+
+    async def run(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().run(*args, **kwargs)
+        except TransportError as exc:
+            raise BadRequest(exc.reason) from None
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.database = Database(settings.database_url)
+        app.state.settings = settings
+        try:
+            yield
+        finally:
+            await app.state.database.dispose()
+
+    app = FastAPI(
+        title="Asteri Public API",
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    install_problem_handlers(app)
+    graphql = GraphQLEndpoint(build_schema(), context_getter=get_context, graphql_ide="graphiql")
+    app.include_router(graphql, prefix=f"{API_PREFIX}/graphql")
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,1 @@
+"""Who is calling, for which organization, and what they may do: decided here and only here."""

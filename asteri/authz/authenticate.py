@@ -1,0 +1,101 @@
+"""Credentials + ``x-organization-id`` → a ``Principal``, once per request.
+
+Outcomes (documented in the README): no credentials, a malformed/unknown/revoked/expired key or
+a bad bearer token → 401; a missing ``x-organization-id`` → 401 (the request is not pinned to an
+organization); an organization the credential does not belong to → 403. The 403 is the same
+whether or not that organization exists, so it never confirms one.
+"""
+
+import hmac
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from asteri.authz.keys import hash_key, parse_key
+from asteri.authz.principal import ActorType, Principal
+from asteri.authz.scopes import Scope
+from asteri.kit.db import utcnow
+from asteri.kit.errors import Forbidden, Unauthenticated
+from asteri.models import ApiKey, Organization
+
+__all__ = ["API_KEY_HEADER", "ORGANIZATION_HEADER", "authenticate"]
+
+API_KEY_HEADER = "x-api-key"
+ORGANIZATION_HEADER = "x-organization-id"
+
+_KNOWN_SCOPES = {s.value for s in Scope}
+
+
+async def authenticate(
+    session: AsyncSession, headers: Mapping[str, str], *, pepper: str
+) -> Principal:
+    api_key = headers.get(API_KEY_HEADER)
+    authorization = headers.get("authorization")
+    if api_key is not None:
+        principal = await _from_api_key(session, api_key.strip(), pepper)
+    elif authorization is not None:
+        principal = _from_bearer(authorization)
+    else:
+        raise Unauthenticated(
+            "Missing credentials: send a scoped API key in `x-api-key` "
+            "or a session token in `Authorization: Bearer …`.",
+            reason="missing_credentials",
+        )
+    organization_id = headers.get(ORGANIZATION_HEADER, "").strip()
+    if not organization_id:
+        raise Unauthenticated(
+            "Every request must name its organization in the `x-organization-id` header.",
+            reason="missing_organization",
+        )
+    if not hmac.compare_digest(organization_id.encode(), principal.organization_id.encode()):
+        raise Forbidden(
+            "The credential is not valid for the organization in `x-organization-id`. "
+            "Switch to the correct organization or use a key issued for it.",
+            reason="organization_mismatch",
+        )
+    return principal
+
+
+async def _from_api_key(session: AsyncSession, value: str, pepper: str) -> Principal:
+    environment = parse_key(value)
+    if environment is None:
+        raise Unauthenticated("The API key is malformed.", reason="malformed_key")
+    digest = hash_key(value, pepper)
+    row = (
+        await session.execute(
+            select(ApiKey, col(Organization.public_id))
+            .join(Organization, col(Organization.id) == col(ApiKey.organization_id))
+            .where(col(ApiKey.secret_hash) == digest)
+        )
+    ).first()
+    if row is None or not hmac.compare_digest(row[0].secret_hash, digest):
+        raise Unauthenticated("The API key is invalid.", reason="invalid_key")
+    key, organization_public_id = row[0], row[1]
+    now = utcnow()
+    if key.revoked_at is not None and key.revoked_at <= now:
+        raise Unauthenticated("The API key has been revoked.", reason="revoked_key")
+    if key.expires_at <= now:
+        raise Unauthenticated("The API key has expired.", reason="expired_key")
+    if key.environment != environment.value:
+        raise Unauthenticated("The API key is invalid.", reason="invalid_key")
+    assert key.id is not None
+    return Principal(
+        organization_pk=key.organization_id,
+        organization_id=organization_public_id,
+        environment=environment,
+        scopes=frozenset(Scope(s) for s in key.scopes if s in _KNOWN_SCOPES),
+        actor_type=ActorType.API_KEY,
+        actor_id=key.public_id,
+    )
+
+
+def _from_bearer(authorization: str) -> Principal:
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated(
+            "The Authorization header is malformed: expected `Bearer <token>`.",
+            reason="malformed_bearer",
+        )
+    # Session tokens are issued by the security center (issue 4); until then none is valid.
+    raise Unauthenticated("The bearer token is invalid or expired.", reason="invalid_bearer")

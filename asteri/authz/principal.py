@@ -1,0 +1,34 @@
+"""The authenticated caller, pinned to one (organization, environment)."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from asteri.authz.scopes import Scope
+from asteri.kit.errors import Forbidden
+from asteri.models.base import Environment
+
+__all__ = ["ActorType", "Principal"]
+
+
+class ActorType(StrEnum):
+    API_KEY = "api_key"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    organization_pk: int
+    organization_id: str
+    environment: Environment
+    scopes: frozenset[Scope]
+    actor_type: ActorType
+    actor_id: str
+
+    def require(self, scope: Scope) -> None:
+        """403 naming the scope; the message the brief promises for a missing scope."""
+        if scope not in self.scopes:
+            raise Forbidden(
+                f"This operation requires the `{scope.value}` scope, which the credential lacks.",
+                reason="missing_scope",
+                required_scope=scope.value,
+            )

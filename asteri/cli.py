@@ -1,0 +1,181 @@
+"""``asteri``: serve, migrate, and operate organizations and keys. Every command has ``--json``."""
+
+import dataclasses
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from asteri.kit.db import create_sync_engine
+from asteri.kit.errors import ApiError
+from asteri.kit.settings import get_settings
+from asteri.models import Environment
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _emit(as_json: bool, data: dict[str, Any], words: str) -> None:
+    if as_json:
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(words)
+
+
+def _engine() -> Any:
+    return create_sync_engine(get_settings().database_url)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(func)
+
+
+class _Cli(click.Group):
+    """Domain errors become one clear line on stderr and exit status 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ApiError as exc:
+            click.echo(f"error: {exc.detail}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Cli)
+def main() -> None:
+    """Asteri Public API."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the API (GraphQL at /api/public/v1/graphql)."""
+    import uvicorn
+
+    uvicorn.run("asteri.app:create_app", factory=True, host=host, port=port)
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@json_option
+def db_upgrade(as_json: bool) -> None:
+    """Apply every migration to ASTERI_DATABASE_URL."""
+    from asteri.migrations import upgrade
+
+    url = get_settings().database_url
+    upgrade(url)
+    _emit(as_json, {"upgraded": True, "revision": "head"}, "Database is at the latest revision.")
+
+
+@main.group()
+def orgs() -> None:
+    """Organizations."""
+
+
+@orgs.command("create")
+@click.argument("name")
+@json_option
+def orgs_create(name: str, as_json: bool) -> None:
+    from asteri.admin import create_organization
+
+    org = create_organization(_engine(), name)
+    _emit(as_json, {"id": org.public_id, "name": org.name}, f"Created {org.public_id} ({name}).")
+
+
+@main.group()
+def keys() -> None:
+    """API keys (the secret is printed once, at creation)."""
+
+
+@keys.command("create")
+@click.option("--org", "org_id", required=True, help="Organization id (org_…).")
+@click.option("--scope", "scopes", multiple=True, required=True, help="Repeat for each scope.")
+@click.option("--env", "environment", type=click.Choice(["live", "test"]), default="live")
+@click.option("--expires-in", default="90d", show_default=True, help="90s, 15m, 24h, 30d…")
+@click.option("--name", default="API key", show_default=True)
+@json_option
+def keys_create(
+    org_id: str,
+    scopes: tuple[str, ...],
+    environment: str,
+    expires_in: str,
+    name: str,
+    as_json: bool,
+) -> None:
+    from asteri.admin import KeyRequest, create_key, parse_duration
+
+    issued = create_key(
+        _engine(),
+        KeyRequest(
+            organization_id=org_id,
+            scopes=list(scopes),
+            environment=Environment(environment),
+            expires_in=parse_duration(expires_in),
+            name=name,
+        ),
+        pepper=get_settings().key_pepper.get_secret_value(),
+    )
+    record = issued.record
+    data = {
+        "id": record.public_id,
+        "key": issued.secret,
+        "name": record.name,
+        "organization_id": org_id,
+        "scopes": record.scopes,
+        "environment": record.environment,
+        "expires_at": record.expires_at.isoformat(),
+    }
+    _emit(as_json, data, f"Created {record.public_id}. Key (shown once): {issued.secret}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@json_option
+def keys_revoke(key_id: str, as_json: bool) -> None:
+    from asteri.admin import revoke_key
+
+    revoke_key(_engine(), key_id)
+    _emit(as_json, {"id": key_id, "revoked": True}, f"Revoked {key_id}.")
+
+
+@main.command()
+@json_option
+def demo(as_json: bool) -> None:
+    """Seed (idempotently) a demo organization and print a fresh all-scopes key."""
+    from asteri.demo import seed_demo
+
+    result = seed_demo(_engine(), get_settings())
+    words = (
+        f"Demo organization: {result.organization_id} ({result.organization_name})\n"
+        f"Demo API key (live, all scopes, shown once): {result.api_key}\n"
+        "Try:\n"
+        "  curl -X POST http://127.0.0.1:8000/api/public/v1/graphql \\\n"
+        f"    -H 'x-api-key: {result.api_key}' \\\n"
+        f"    -H 'x-organization-id: {result.organization_id}' \\\n"
+        "    -H 'content-type: application/json' \\\n"
+        '    -d \'{"query":"{ customers(first: 5) { nodes { id displayName } } }"}\'\n'
+        "GraphiQL: http://127.0.0.1:8000/api/public/v1/graphql "
+        "(set both headers in its Headers tab)"
+    )
+    _emit(as_json, dataclasses.asdict(result), words)
+
+
+@main.group()
+def schema() -> None:
+    """The public contract."""
+
+
+@schema.command("print")
+def schema_print() -> None:
+    """Print the GraphQL SDL (with @requiresScope directives)."""
+    from asteri.schema import print_sdl
+
+    click.echo(print_sdl(), nl=False)

@@ -1,0 +1,163 @@
+"""``asteri demo``: an idempotent demo organization with sample data and an all-scopes key.
+
+Sample data goes in through the public schema itself (same scopes, audit and events as any
+caller), so the demo exercises the real write path.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session
+from sqlmodel import col, select
+
+from asteri.admin import KeyRequest, create_key, create_organization
+from asteri.authz.principal import ActorType, Principal
+from asteri.authz.scopes import Scope
+from asteri.kit.db import Database, utcnow
+from asteri.kit.errors import ApiError
+from asteri.kit.settings import Settings
+from asteri.models import ApiKey, Customer, Environment, Organization
+from asteri.schema import build_schema
+from asteri.schema.context import RequestContext
+
+__all__ = ["DEMO_ORG_NAME", "DemoResult", "seed_demo"]
+
+DEMO_ORG_NAME = "Asteri Demo Field Services"
+DEMO_KEY_NAME = "Demo key (all scopes)"
+
+SAMPLE: list[tuple[str, dict[str, Any]]] = [
+    (
+        "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }",
+        {
+            "input": {
+                "displayName": "Rivera Family",
+                "givenName": "Ana",
+                "familyName": "Rivera",
+                "emails": [{"address": "ana.rivera@example.com", "label": "home"}],
+                "phones": [{"number": "+1 512 555 0101", "label": "mobile"}],
+                "addresses": [
+                    {
+                        "line1": "1200 Barton Springs Rd",
+                        "city": "Austin",
+                        "region": "TX",
+                        "postalCode": "78704",
+                        "country": "US",
+                    }
+                ],
+                "tags": ["residential", "vip"],
+            }
+        },
+    ),
+    (
+        "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }",
+        {
+            "input": {
+                "displayName": "Northwind Offices",
+                "company": "Northwind Traders",
+                "emails": [{"address": "facilities@northwind.example", "label": "work"}],
+                "tags": ["commercial"],
+                "notes": "Gate code 4410. Service after 6pm only.",
+            }
+        },
+    ),
+    (
+        "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }",
+        {
+            "input": {
+                "displayName": "Kim Nguyen",
+                "givenName": "Kim",
+                "familyName": "Nguyen",
+                "phones": [{"number": "+1 512 555 0199"}],
+                "tags": ["residential"],
+            }
+        },
+    ),
+]
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    organization_id: str
+    organization_name: str
+    api_key: str
+    api_key_id: str
+    environment: str
+    scopes: list[str]
+    seeded: bool
+
+
+async def _seed_samples(settings: Settings, principal: Principal) -> None:
+    database = Database(settings.database_url)
+    schema = build_schema()
+    try:
+        async with database.session() as session:
+            context = RequestContext(
+                session=session, auth=principal, request_id="demo-seed", settings=settings
+            )
+            for document, variables in SAMPLE:
+                result = await schema.execute(
+                    document, variable_values=variables, context_value=context
+                )
+                if result.errors:
+                    raise ApiError(f"demo seeding failed: {result.errors[0].message}")
+    finally:
+        await database.dispose()
+
+
+def seed_demo(engine: Engine, settings: Settings) -> DemoResult:
+    import asyncio
+
+    pepper = settings.key_pepper.get_secret_value()
+    with Session(engine) as session:
+        org = session.scalar(select(Organization).where(col(Organization.name) == DEMO_ORG_NAME))
+    if org is None:
+        org = create_organization(engine, DEMO_ORG_NAME)
+    assert org.id is not None
+    with Session(engine) as session:
+        # One live demo key at a time: a new run revokes the previous one and prints a new one.
+        session.execute(
+            update(ApiKey)
+            .where(
+                col(ApiKey.organization_id) == org.id,
+                col(ApiKey.name) == DEMO_KEY_NAME,
+                col(ApiKey.revoked_at).is_(None),
+            )
+            .values(revoked_at=utcnow())
+        )
+        session.commit()
+        has_data = session.scalar(
+            select(col(Customer.id)).where(col(Customer.organization_id) == org.id).limit(1)
+        )
+    scopes = sorted(s.value for s in Scope)
+    issued = create_key(
+        engine,
+        KeyRequest(
+            organization_id=org.public_id,
+            scopes=scopes,
+            environment=Environment.LIVE,
+            expires_in=timedelta(days=30),
+            name=DEMO_KEY_NAME,
+        ),
+        pepper=pepper,
+    )
+    if has_data is None:
+        principal = Principal(
+            organization_pk=org.id,
+            organization_id=org.public_id,
+            environment=Environment.LIVE,
+            scopes=frozenset(Scope),
+            actor_type=ActorType.API_KEY,
+            actor_id=issued.record.public_id,
+        )
+        asyncio.run(_seed_samples(settings, principal))
+    return DemoResult(
+        organization_id=org.public_id,
+        organization_name=org.name,
+        api_key=issued.secret,
+        api_key_id=issued.record.public_id,
+        environment=Environment.LIVE.value,
+        scopes=scopes,
+        seeded=has_data is None,
+    )

@@ -1,0 +1,90 @@
+"""Every error leaving FastAPI is RFC 9457 ``application/problem+json``; never a stack trace."""
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from asteri.kit.errors import ApiError, BadUserInput, ErrorCode, FieldError, problem_body
+
+__all__ = ["install_problem_handlers", "problem_response"]
+
+log = logging.getLogger("asteri.http")
+
+_BY_STATUS = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.BAD_REQUEST,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    422: ErrorCode.BAD_USER_INPUT,
+    429: ErrorCode.RATE_LIMITED,
+}
+
+
+def problem_response(
+    request: Request,
+    code: ErrorCode,
+    detail: str,
+    extensions: dict[str, Any] | None = None,
+    status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body = problem_body(
+        code=code,
+        detail=detail,
+        request_id=getattr(request.state, "request_id", None),
+        instance=request.url.path,
+        extensions=extensions,
+    )
+    return Response(
+        orjson.dumps(body),
+        status_code=status or body["status"],
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return problem_response(request, exc.code, exc.detail, exc.extensions())
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _BY_STATUS.get(exc.status_code, ErrorCode.BAD_REQUEST)
+    detail = exc.detail if isinstance(exc.detail, str) else code.value
+    return problem_response(request, code, detail, status=exc.status_code, headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        FieldError("/" + "/".join(str(p) for p in e.get("loc", ())), str(e.get("msg", "")))
+        for e in exc.errors()
+    ]
+    err = BadUserInput("The request is invalid.", errors=errors)
+    return problem_response(request, err.code, err.detail, err.extensions())
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        request,
+        ErrorCode.INTERNAL_SERVER_ERROR,
+        "Internal server error. Quote the request id when you contact support.",
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

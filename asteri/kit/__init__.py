@@ -1,0 +1,1 @@
+"""Infrastructure that imports nothing else of ours: settings, db, ids, errors, pagination."""

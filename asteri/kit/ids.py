@@ -1,0 +1,43 @@
+"""Opaque, prefixed public ids (``cus_…``): the only ids that leave the process."""
+
+import secrets
+import string
+from enum import StrEnum
+
+__all__ = ["BASE62", "IdPrefix", "base62", "new_public_id", "parse_public_id"]
+
+BASE62 = string.digits + string.ascii_letters
+
+
+class IdPrefix(StrEnum):
+    ORGANIZATION = "org"
+    TEAM_MEMBER = "tm"
+    CUSTOMER = "cus"
+    SERVICE = "svc"
+    API_KEY = "key"
+    AUDIT_ENTRY = "aud"
+    EVENT = "evt"
+
+
+def base62(data: bytes) -> str:
+    number = int.from_bytes(data, "big")
+    out = []
+    while number:
+        number, rem = divmod(number, 62)
+        out.append(BASE62[rem])
+    return "".join(reversed(out)) or "0"
+
+
+def new_public_id(prefix: IdPrefix) -> str:
+    """16 random bytes: unguessable, so ids neither leak counts nor can be enumerated."""
+    return f"{prefix}_{base62(secrets.token_bytes(16)).rjust(22, '0')}"
+
+
+def parse_public_id(value: str, prefix: IdPrefix) -> str | None:
+    """The id if it is well-formed for ``prefix``, else None (callers answer 404)."""
+    head, sep, body = value.partition("_")
+    if sep != "_" or head != prefix.value or not 1 <= len(body) <= 32:
+        return None
+    if any(ch not in BASE62 for ch in body):
+        return None
+    return value

@@ -1,0 +1,37 @@
+"""One settings object, read from ``ASTERI_*`` environment variables."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEV_PEPPER", "Settings", "get_settings"]
+
+DEV_PEPPER = "asteri-development-pepper-not-for-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASTERI_", extra="ignore")
+
+    mode: Literal["development", "production"] = "development"
+    database_url: str = "sqlite:///./asteri.db"
+    # Unset means the embedded default: in-process rate limiter and webhook worker.
+    redis_url: str | None = None
+    # Keyed hash secret for API keys (HMAC-SHA256). Must be set outside development.
+    key_pepper: SecretStr = SecretStr(DEV_PEPPER)
+    max_query_depth: int = 10
+    max_aliases: int = 30
+    max_page_size: int = 100
+    default_page_size: int = 20
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> "Settings":
+        if self.mode == "production" and self.key_pepper.get_secret_value() == DEV_PEPPER:
+            raise ValueError("ASTERI_KEY_PEPPER must be set when ASTERI_MODE=production")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,45 @@
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index
+from sqlmodel import Field
+
+from asteri.models.base import JsonColumn, TimestampedRow, utc_field
+
+__all__ = ["AuditEntry", "Event"]
+
+
+class AuditEntry(TimestampedRow, table=True):
+    """Who changed what, written in the same transaction as the change."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        Index("ix_audit_resource", "organization_id", "environment", "resource_id", "occurred_at"),
+    )
+
+    organization_id: int = Field(foreign_key="organizations.id")
+    environment: str = Field(max_length=8)
+    actor_type: str = Field(max_length=16)
+    actor_id: str = Field(max_length=40)
+    action: str = Field(max_length=64)
+    resource_type: str = Field(max_length=32)
+    resource_id: str = Field(max_length=40)
+    changed_fields: list[str] = Field(default_factory=list, sa_type=JsonColumn)
+    request_id: str | None = Field(default=None, max_length=128)
+    occurred_at: datetime = utc_field()
+
+
+class Event(TimestampedRow, table=True):
+    """A domain event with the public snapshot of its object; webhooks deliver from here."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_tenant_created", "organization_id", "environment", "id"),)
+
+    organization_id: int = Field(foreign_key="organizations.id")
+    environment: str = Field(max_length=8)
+    type: str = Field(max_length=64)
+    resource_type: str = Field(max_length=32)
+    resource_id: str = Field(max_length=40)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JsonColumn)
+    request_id: str | None = Field(default=None, max_length=128)
+    occurred_at: datetime = utc_field()

@@ -1,0 +1,23 @@
+from datetime import datetime
+
+from sqlmodel import Field
+
+from asteri.models.base import JsonColumn, TimestampedRow, utc_field
+
+__all__ = ["ApiKey"]
+
+
+class ApiKey(TimestampedRow, table=True):
+    """A scoped, expiring key. Only ``secret_hash`` (HMAC-SHA256 with the pepper) is stored."""
+
+    __tablename__ = "api_keys"
+
+    organization_id: int = Field(foreign_key="organizations.id", index=True)
+    environment: str = Field(max_length=8)
+    name: str = Field(max_length=200)
+    display_prefix: str = Field(max_length=24)
+    secret_hash: str = Field(max_length=64, unique=True)
+    scopes: list[str] = Field(default_factory=list, sa_type=JsonColumn)
+    expires_at: datetime = utc_field()
+    revoked_at: datetime | None = utc_field(nullable=True)
+    last_used_at: datetime | None = utc_field(nullable=True)

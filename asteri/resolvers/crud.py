@@ -1,0 +1,187 @@
+"""Generic org-scoped reads and audited writes. Per-resource modules add filters and rules.
+
+Every function takes the ``UnitOfWork`` and never commits: the mutation boundary commits once,
+so the row, its audit entry and its event land together or not at all.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, or_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import ColumnElement
+
+from asteri.authz.tenancy import scoped, stamp
+from asteri.kit.db import utcnow
+from asteri.kit.errors import Conflict, FieldError, NotFound
+from asteri.kit.ids import IdPrefix, new_public_id
+from asteri.kit.pagination import Cursor, Page, decode_cursor, encode_cursor
+from asteri.models.base import TenantRow
+from asteri.resolvers.audit import record_change
+from asteri.resolvers.unit import UnitOfWork
+
+__all__ = ["Resource", "Sort", "create", "get", "list_page", "soft_delete", "update"]
+
+M = TypeVar("M", bound=TenantRow)
+Snapshot = Callable[[Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What the generic functions need to know about a resource."""
+
+    model: type[TenantRow]
+    name: str  # singular, as in events: "customer" → customer.created
+    prefix: IdPrefix
+    # Which unique constraint → which input field, to turn an IntegrityError into a clean 409.
+    unique_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sort:
+    """One public ordering: a column and a direction, tie-broken by public id."""
+
+    name: str
+    column: InstrumentedAttribute[Any]
+    descending: bool
+
+    @property
+    def is_datetime(self) -> bool:
+        return getattr(self.column.type, "python_type", None) is not None and (
+            self.column.type.python_type.__name__ == "datetime"
+        )
+
+
+async def get(uow: UnitOfWork, resource: Resource, public_id: str) -> Any:
+    """The row, or 404 whether it is absent or belongs to another tenant."""
+    model = resource.model
+    row = (
+        await uow.session.scalars(
+            scoped(model, uow.principal).where(model.public_id == public_id)  # type: ignore[arg-type]
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"No {resource.name.replace('_', ' ')} with id `{public_id}`.")
+    return row
+
+
+async def list_page(
+    uow: UnitOfWork,
+    resource: Resource,
+    *,
+    where: Sequence[ColumnElement[bool]],
+    sort: Sort,
+    first: int,
+    after: str | None,
+) -> Page[Any]:
+    model = resource.model
+    stmt = scoped(model, uow.principal).where(*where)
+    id_col: InstrumentedAttribute[Any] = model.public_id  # type: ignore[assignment]
+    if after is not None:
+        cursor = decode_cursor(after, sort=sort.name, is_datetime=sort.is_datetime)
+        if sort.descending:
+            stmt = stmt.where(
+                or_(
+                    sort.column < cursor.value,
+                    and_(sort.column == cursor.value, id_col < cursor.public_id),
+                )
+            )
+        else:
+            stmt = stmt.where(
+                or_(
+                    sort.column > cursor.value,
+                    and_(sort.column == cursor.value, id_col > cursor.public_id),
+                )
+            )
+    order = (sort.column.desc(), id_col.desc()) if sort.descending else (sort.column, id_col)
+    rows = list((await uow.session.scalars(stmt.order_by(*order).limit(first + 1))).all())
+    items = rows[:first]
+    end_cursor = None
+    if items:
+        last = items[-1]
+        end_cursor = encode_cursor(
+            Cursor(sort=sort.name, value=getattr(last, sort.column.key), public_id=last.public_id)
+        )
+    return Page(items=items, has_next_page=len(rows) > first, end_cursor=end_cursor)
+
+
+async def _flush(uow: UnitOfWork, resource: Resource) -> None:
+    try:
+        await uow.session.flush()
+    except IntegrityError:
+        fields = resource.unique_fields
+        raise Conflict(
+            f"A {resource.name.replace('_', ' ')} with the same "
+            f"{' or '.join(fields) or 'unique value'} already exists.",
+            errors=[FieldError(f"/input/{f}", "already in use") for f in fields],
+        ) from None
+
+
+async def create(
+    uow: UnitOfWork, resource: Resource, row: M, snapshot: Snapshot, *, fields: list[str]
+) -> M:
+    """Insert a new row for the caller's tenant; ``fields`` are the public fields supplied."""
+    row.public_id = new_public_id(resource.prefix)
+    stamp(row, uow.principal)
+    now = utcnow()
+    row.created_at = now
+    row.updated_at = now
+    uow.session.add(row)
+    await _flush(uow, resource)
+    _record(uow, resource, row, "created", sorted(fields), snapshot)
+    return row
+
+
+async def update(
+    uow: UnitOfWork,
+    resource: Resource,
+    row: M,
+    changes: dict[str, Any],
+    snapshot: Snapshot,
+    *,
+    verb: str = "updated",
+    public_fields: dict[str, str] | None = None,
+    derived: dict[str, Any] | None = None,
+) -> M:
+    """Apply ``changes`` (column → value); audit only what actually changed. No change, no event.
+
+    ``public_fields`` maps a column to the public field name recorded in the audit entry;
+    ``derived`` columns (search text) follow the change but are not themselves audited.
+    """
+    changed = [k for k, v in changes.items() if getattr(row, k) != v]
+    if not changed:
+        return row
+    for key, value in {**changes, **(derived or {})}.items():
+        setattr(row, key, value)
+    row.updated_at = utcnow()
+    uow.session.add(row)
+    await _flush(uow, resource)
+    names = sorted({(public_fields or {}).get(k, k) for k in changed})
+    _record(uow, resource, row, verb, names, snapshot)
+    return row
+
+
+async def soft_delete(uow: UnitOfWork, resource: Resource, row: M, snapshot: Snapshot) -> M:
+    """Deleted rows vanish from every read (a 404 after) but keep their audit history."""
+    now = utcnow()
+    row.deleted_at = now
+    row.updated_at = now
+    uow.session.add(row)
+    await _flush(uow, resource)
+    _record(uow, resource, row, "deleted", [], snapshot)
+    return row
+
+
+def _record(
+    uow: UnitOfWork, resource: Resource, row: Any, verb: str, changed: list[str], snapshot: Snapshot
+) -> None:
+    record_change(
+        uow,
+        resource_type=resource.name,
+        verb=verb,
+        resource_id=row.public_id,
+        changed_fields=changed,
+        payload=snapshot(row),
+    )

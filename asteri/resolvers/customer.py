@@ -1,0 +1,264 @@
+"""Customers: identity, contact points, service addresses, tags, notes, archive and delete."""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from sqlalchemy import delete, exists, insert
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from asteri.kit.db import utcnow
+from asteri.kit.ids import IdPrefix
+from asteri.kit.pagination import Page
+from asteri.models import Customer, CustomerTag
+from asteri.resolvers import crud
+from asteri.resolvers.crud import Resource, Snapshot, Sort
+from asteri.resolvers.unit import UnitOfWork
+from asteri.resolvers.validation import validate
+
+__all__ = [
+    "CUSTOMERS",
+    "SORTS",
+    "CustomerFilter",
+    "archive",
+    "create",
+    "delete_customer",
+    "get",
+    "list_customers",
+    "unarchive",
+    "update",
+]
+
+CUSTOMERS = Resource(model=Customer, name="customer", prefix=IdPrefix.CUSTOMER)
+
+SORTS = {
+    "CREATED_AT_DESC": Sort("created_at_desc", Customer.created_at, descending=True),  # type: ignore[arg-type]
+    "CREATED_AT_ASC": Sort("created_at_asc", Customer.created_at, descending=False),  # type: ignore[arg-type]
+    "UPDATED_AT_DESC": Sort("updated_at_desc", Customer.updated_at, descending=True),  # type: ignore[arg-type]
+    "DISPLAY_NAME_ASC": Sort("display_name_asc", Customer.display_name, descending=False),  # type: ignore[arg-type]
+}
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+def _normalised(transform: Callable[[str], str]) -> BeforeValidator:
+    return BeforeValidator(lambda v: transform(v.strip()) if isinstance(v, str) else v)
+
+
+Tag = Annotated[
+    str, _normalised(str.lower), StringConstraints(pattern=r"^[a-z0-9][a-z0-9_:.-]{0,63}$")
+]
+Country = Annotated[str, _normalised(str.upper), StringConstraints(pattern=r"^[A-Z]{2}$")]
+_PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{2,31}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmailIn(_Strict):
+    address: EmailStr
+    label: Label | None = None
+    primary: bool = False
+
+
+class PhoneIn(_Strict):
+    number: Annotated[str, StringConstraints(strip_whitespace=True, pattern=_PHONE.pattern)]
+    label: Label | None = None
+    primary: bool = False
+
+
+class AddressIn(_Strict):
+    line1: Text
+    line2: Text | None = None
+    city: ShortText | None = None
+    region: ShortText | None = None
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = (
+        None
+    )
+    country: Country | None = None
+    label: Label | None = None
+    primary: bool = False
+
+
+def _one_primary(items: list[Any], what: str) -> list[Any]:
+    """At most one primary; with none marked, the first becomes primary."""
+    primaries = [i for i in items if i.primary]
+    if len(primaries) > 1:
+        raise ValueError(f"at most one of {what} may be primary")
+    if items and not primaries:
+        items[0].primary = True
+    return items
+
+
+class CustomerFields(_Strict):
+    """The editable state of a customer; create and update both validate the whole of it."""
+
+    display_name: Text
+    given_name: ShortText | None = None
+    family_name: ShortText | None = None
+    company: Text | None = None
+    emails: list[EmailIn] = Field(default_factory=list, max_length=20)
+    phones: list[PhoneIn] = Field(default_factory=list, max_length=20)
+    addresses: list[AddressIn] = Field(default_factory=list, max_length=20)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+
+    @model_validator(mode="after")
+    def _primaries(self) -> "CustomerFields":
+        _one_primary(self.emails, "emails")
+        _one_primary(self.phones, "phones")
+        _one_primary(self.addresses, "addresses")
+        self.tags = sorted(set(self.tags))
+        return self
+
+    def columns(self) -> dict[str, Any]:
+        values = self.model_dump(mode="json")
+        values["search_text"] = _search_text(self)
+        return values
+
+
+def _search_text(fields: CustomerFields) -> str:
+    parts = [fields.display_name, fields.given_name, fields.family_name, fields.company]
+    parts += [e.address for e in fields.emails] + [p.number for p in fields.phones]
+    return " ".join(p for p in parts if p).lower()
+
+
+def _editable(row: Customer) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in CustomerFields.model_fields}
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    tag: str | None = None
+    search: str | None = None
+    updated_since: datetime | None = None
+    archived: bool | None = False
+
+
+def _where(f: CustomerFilter) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if f.tag is not None:
+        clauses.append(
+            exists().where(
+                col(CustomerTag.customer_id) == col(Customer.id),
+                col(CustomerTag.tag) == f.tag.strip().lower(),
+            )
+        )
+    if f.search:
+        for term in f.search.lower().split()[:5]:
+            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            clauses.append(Customer.search_text.like(f"%{escaped}%", escape="\\"))  # type: ignore[attr-defined]
+    if f.updated_since is not None:
+        clauses.append(col(Customer.updated_at) >= f.updated_since)
+    if f.archived is True:
+        clauses.append(Customer.archived_at.is_not(None))  # type: ignore[union-attr]
+    elif f.archived is False:
+        clauses.append(Customer.archived_at.is_(None))  # type: ignore[union-attr]
+    return clauses
+
+
+async def list_customers(
+    uow: UnitOfWork, *, filter: CustomerFilter, sort: str, first: int, after: str | None
+) -> Page[Customer]:
+    return await crud.list_page(
+        uow, CUSTOMERS, where=_where(filter), sort=SORTS[sort], first=first, after=after
+    )
+
+
+async def get(uow: UnitOfWork, public_id: str) -> Customer:
+    row: Customer = await crud.get(uow, CUSTOMERS, public_id)
+    return row
+
+
+async def _write_tags(uow: UnitOfWork, row: Customer) -> None:
+    await uow.session.execute(delete(CustomerTag).where(CustomerTag.customer_id == row.id))  # type: ignore[arg-type]
+    if row.tags:
+        await uow.session.execute(
+            insert(CustomerTag),
+            [
+                {
+                    "customer_id": row.id,
+                    "tag": tag,
+                    "organization_id": row.organization_id,
+                    "environment": row.environment,
+                }
+                for tag in row.tags
+            ],
+        )
+
+
+async def create(uow: UnitOfWork, data: dict[str, Any], snapshot: Snapshot) -> Customer:
+    fields = validate(CustomerFields, data)
+    row = Customer(**fields.columns(), organization_id=0, environment="", public_id="")
+    row = await crud.create(uow, CUSTOMERS, row, snapshot, fields=sorted(data))
+    await _write_tags(uow, row)
+    return row
+
+
+async def update(
+    uow: UnitOfWork, public_id: str, changes: dict[str, Any], snapshot: Snapshot
+) -> Customer:
+    """``changes`` holds only the fields the caller sent; ``None`` clears a nullable field."""
+    row = await get(uow, public_id)
+    fields = validate(CustomerFields, {**_editable(row), **changes})
+    columns = fields.columns()
+    tags_before = list(row.tags)
+    row = await crud.update(
+        uow,
+        CUSTOMERS,
+        row,
+        {k: columns[k] for k in changes},
+        snapshot,
+        derived={"search_text": columns["search_text"]},
+    )
+    if row.tags != tags_before:
+        await _write_tags(uow, row)
+    return row
+
+
+async def archive(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -> Customer:
+    row = await get(uow, public_id)
+    if row.archived_at is not None:
+        return row
+    return await crud.update(
+        uow,
+        CUSTOMERS,
+        row,
+        {"archived_at": utcnow()},
+        snapshot,
+        verb="archived",
+        public_fields={"archived_at": "archived"},
+    )
+
+
+async def unarchive(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -> Customer:
+    row = await get(uow, public_id)
+    return await crud.update(
+        uow,
+        CUSTOMERS,
+        row,
+        {"archived_at": None},
+        snapshot,
+        verb="unarchived",
+        public_fields={"archived_at": "archived"},
+    )
+
+
+async def delete_customer(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -> Customer:
+    row = await get(uow, public_id)
+    return await crud.soft_delete(uow, CUSTOMERS, row, snapshot)

@@ -1,0 +1,65 @@
+"""Assemble the schema from per-resource query and mutation types.
+
+Adding a resource = one line in ``QUERIES`` and one in ``MUTATIONS``.
+"""
+
+from functools import lru_cache
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from asteri.kit.settings import get_settings
+from asteri.schema.customer import CustomerMutations, CustomerQueries
+from asteri.schema.errors import ErrorShaping, log_incidents
+from asteri.schema.viewer import ViewerQueries
+
+__all__ = ["AsteriSchema", "build_schema", "print_sdl"]
+
+QUERIES: tuple[type, ...] = (ViewerQueries, CustomerQueries)
+MUTATIONS: tuple[type, ...] = (CustomerMutations,)
+
+
+class AsteriSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Only unexpected errors are logged (with traceback); 401/403/404 are not incidents."""
+        log_incidents(errors)
+
+
+def _limits() -> type[AddValidationRules]:
+    """Depth and alias rules built once, so the validation cache can hit (see TECH-NOTES)."""
+    settings = get_settings()
+    rules: list[Any] = [
+        depth_rule(settings.max_query_depth, None, None),
+        alias_rule(settings.max_aliases),
+    ]
+
+    class Limits(AddValidationRules):
+        def __init__(self) -> None:
+            super().__init__(rules)
+
+    return Limits
+
+
+@lru_cache(maxsize=1)
+def build_schema() -> AsteriSchema:
+    query: Any = merge_types("Query", QUERIES)
+    mutation: Any = merge_types("Mutation", MUTATIONS)
+    return AsteriSchema(
+        query=query,
+        mutation=mutation,
+        extensions=[ErrorShaping, _limits(), ParserCache, ValidationCache],
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+def print_sdl() -> str:
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,68 @@
+"""The typed request context shared by GraphQL and the REST facade: one way in."""
+
+from collections.abc import AsyncIterator
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.fastapi import BaseContext
+
+from asteri.authz.authenticate import authenticate
+from asteri.authz.principal import Principal
+from asteri.kit.db import Database
+from asteri.kit.errors import ApiError
+from asteri.kit.settings import Settings
+from asteri.resolvers.unit import UnitOfWork
+
+__all__ = ["RequestContext", "get_context"]
+
+
+class RequestContext(BaseContext):
+    """Authentication ran before any resolver; its outcome (principal or error) lives here.
+
+    A failed authentication is kept, not raised, so introspection and the GraphiQL page work
+    without a key; every field that needs a principal re-raises it as a 401/403.
+    """
+
+    def __init__(
+        self,
+        *,
+        session: AsyncSession,
+        auth: Principal | ApiError,
+        request_id: str | None,
+        settings: Settings,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.auth = auth
+        self.request_id = request_id
+        self.settings = settings
+
+    @property
+    def principal(self) -> Principal:
+        if isinstance(self.auth, ApiError):
+            raise self.auth
+        return self.auth
+
+    @property
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.session, self.principal, self.request_id)
+
+
+async def get_context(request: Request) -> AsyncIterator[RequestContext]:
+    """FastAPI dependency: authenticate once, then hand the same session to the operation."""
+    database: Database = request.app.state.database
+    settings: Settings = request.app.state.settings
+    async with database.session() as session:
+        auth: Principal | ApiError
+        try:
+            auth = await authenticate(
+                session, request.headers, pepper=settings.key_pepper.get_secret_value()
+            )
+        except ApiError as error:
+            auth = error
+        yield RequestContext(
+            session=session,
+            auth=auth,
+            request_id=getattr(request.state, "request_id", None),
+            settings=settings,
+        )

@@ -1,0 +1,238 @@
+"""Customers in the public schema: the DTO, its inputs, and its root fields."""
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry import UNSET
+from strawberry.types import Info
+
+from asteri.authz.permissions import requires_scope
+from asteri.authz.scopes import Scope
+from asteri.models import Customer as CustomerRow
+from asteri.resolvers import audit
+from asteri.resolvers import customer as customers
+from asteri.schema.activity import ActivityEntry
+from asteri.schema.context import RequestContext
+from asteri.schema.fields import mutation, query
+from asteri.schema.inputs import DeletedObject, sent_values
+from asteri.schema.pagination import Connection, page_size
+from asteri.schema.snapshot import snapshot_of
+
+__all__ = ["Customer", "CustomerMutations", "CustomerQueries"]
+
+Ctx = Info[RequestContext, None]
+
+
+@strawberry.type(description="An email address of a customer.")
+class EmailAddress:
+    address: str
+    label: str | None
+    primary: bool
+
+
+@strawberry.type(description="A phone number of a customer.")
+class PhoneNumber:
+    number: str
+    label: str | None
+    primary: bool
+
+
+@strawberry.type(description="A place where work is done for a customer.")
+class ServiceAddress:
+    line1: str
+    line2: str | None
+    city: str | None
+    region: str | None
+    postal_code: str | None
+    country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 code.")
+    label: str | None
+    primary: bool
+
+
+@strawberry.type(description="A person or business the organization does work for.")
+class Customer:
+    id: strawberry.ID
+    display_name: str
+    given_name: str | None
+    family_name: str | None
+    company: str | None
+    emails: list[EmailAddress]
+    phones: list[PhoneNumber]
+    addresses: list[ServiceAddress] = strawberry.field(description="Service addresses.")
+    tags: list[str]
+    notes: str | None
+    archived: bool
+    archived_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: CustomerRow) -> "Customer":
+        return cls(
+            id=strawberry.ID(row.public_id),
+            display_name=row.display_name,
+            given_name=row.given_name,
+            family_name=row.family_name,
+            company=row.company,
+            emails=[EmailAddress(**e) for e in row.emails],
+            phones=[PhoneNumber(**p) for p in row.phones],
+            addresses=[ServiceAddress(**a) for a in row.addresses],
+            tags=list(row.tags),
+            notes=row.notes,
+            archived=row.archived_at is not None,
+            archived_at=row.archived_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field(
+        description="The customer's history, newest first, from the audit trail.",
+        extensions=[requires_scope(Scope.READ_CUSTOMERS)],
+    )
+    async def activity(self, info: Ctx, first: int = 20) -> list[ActivityEntry]:
+        page = await audit.activity_for(info.context.uow, str(self.id), first=page_size(first))
+        return [ActivityEntry.from_row(r) for r in page.items]
+
+
+snapshot = snapshot_of(Customer.from_row)
+
+
+@strawberry.enum(description="Orderings for customer lists.")
+class CustomerOrder(Enum):
+    CREATED_AT_DESC = "CREATED_AT_DESC"
+    CREATED_AT_ASC = "CREATED_AT_ASC"
+    UPDATED_AT_DESC = "UPDATED_AT_DESC"
+    DISPLAY_NAME_ASC = "DISPLAY_NAME_ASC"
+
+
+@strawberry.input(description="Narrow a customer list; all conditions must hold.")
+class CustomerFilter:
+    tag: str | None = None
+    search: str | None = strawberry.field(
+        default=None, description="Words matched in names, company, emails and phones."
+    )
+    updated_since: datetime | None = None
+    archived: bool | None = strawberry.field(
+        default=False, description="false (default): active only; true: archived only; null: all."
+    )
+
+
+@strawberry.input
+class EmailAddressInput:
+    address: str
+    label: str | None = None
+    primary: bool = False
+
+
+@strawberry.input
+class PhoneNumberInput:
+    number: str
+    label: str | None = None
+    primary: bool = False
+
+
+@strawberry.input
+class ServiceAddressInput:
+    line1: str
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    label: str | None = None
+    primary: bool = False
+
+
+@strawberry.input(description="A new customer. Only `displayName` is required.")
+class CreateCustomerInput:
+    display_name: str
+    given_name: str | None = UNSET
+    family_name: str | None = UNSET
+    company: str | None = UNSET
+    emails: list[EmailAddressInput] | None = UNSET
+    phones: list[PhoneNumberInput] | None = UNSET
+    addresses: list[ServiceAddressInput] | None = UNSET
+    tags: list[str] | None = UNSET
+    notes: str | None = UNSET
+
+
+@strawberry.input(description="Changes to a customer: absent fields are untouched, null clears.")
+class UpdateCustomerInput:
+    display_name: str | None = UNSET
+    given_name: str | None = UNSET
+    family_name: str | None = UNSET
+    company: str | None = UNSET
+    emails: list[EmailAddressInput] | None = UNSET
+    phones: list[PhoneNumberInput] | None = UNSET
+    addresses: list[ServiceAddressInput] | None = UNSET
+    tags: list[str] | None = UNSET
+    notes: str | None = UNSET
+
+
+def _lists_cleared(values: dict[str, object]) -> dict[str, object]:
+    """A null list means an empty list: lists are never null in the DTO."""
+    return {k: ([] if v is None and k in _LISTS else v) for k, v in values.items()}
+
+
+_LISTS = {"emails", "phones", "addresses", "tags"}
+
+
+@strawberry.type
+class CustomerQueries:
+    @query(Scope.READ_CUSTOMERS, description="A customer by id; null with NOT_FOUND if absent.")
+    async def customer(self, info: Ctx, id: strawberry.ID) -> Customer | None:
+        return Customer.from_row(await customers.get(info.context.uow, str(id)))
+
+    @query(Scope.READ_CUSTOMERS, description="Customers, newest first unless `orderBy` says.")
+    async def customers(
+        self,
+        info: Ctx,
+        first: int = 20,
+        after: str | None = None,
+        filter: CustomerFilter | None = None,
+        order_by: CustomerOrder = CustomerOrder.CREATED_AT_DESC,
+    ) -> Connection[Customer]:
+        f = filter or CustomerFilter()
+        page = await customers.list_customers(
+            info.context.uow,
+            filter=customers.CustomerFilter(
+                tag=f.tag, search=f.search, updated_since=f.updated_since, archived=f.archived
+            ),
+            sort=order_by.value,
+            first=page_size(first),
+            after=after,
+        )
+        return Connection.of(page, Customer.from_row)
+
+
+@strawberry.type
+class CustomerMutations:
+    @mutation(Scope.WRITE_CUSTOMERS, description="Create a customer.")
+    async def create_customer(self, info: Ctx, input: CreateCustomerInput) -> Customer:
+        values = _lists_cleared(sent_values(input))
+        return Customer.from_row(await customers.create(info.context.uow, values, snapshot))
+
+    @mutation(Scope.WRITE_CUSTOMERS, description="Change some fields of a customer.")
+    async def update_customer(
+        self, info: Ctx, id: strawberry.ID, input: UpdateCustomerInput
+    ) -> Customer:
+        values = _lists_cleared(sent_values(input))
+        row = await customers.update(info.context.uow, str(id), values, snapshot)
+        return Customer.from_row(row)
+
+    @mutation(Scope.WRITE_CUSTOMERS, description="Archive a customer: kept, hidden by default.")
+    async def archive_customer(self, info: Ctx, id: strawberry.ID) -> Customer:
+        return Customer.from_row(await customers.archive(info.context.uow, str(id), snapshot))
+
+    @mutation(Scope.WRITE_CUSTOMERS, description="Bring an archived customer back.")
+    async def unarchive_customer(self, info: Ctx, id: strawberry.ID) -> Customer:
+        return Customer.from_row(await customers.unarchive(info.context.uow, str(id), snapshot))
+
+    @mutation(Scope.DELETE_CUSTOMERS, description="Delete a customer; its history is kept.")
+    async def delete_customer(
+        self, info: Ctx, id: Annotated[strawberry.ID, strawberry.argument()]
+    ) -> DeletedObject:
+        row = await customers.delete_customer(info.context.uow, str(id), snapshot)
+        return DeletedObject(id=strawberry.ID(row.public_id))

@@ -1,0 +1,47 @@
+"""Field helpers: each root field states its scope once; mutations also commit once."""
+
+from typing import Any
+
+import strawberry
+from strawberry.extensions.field_extension import AsyncExtensionResolver, FieldExtension
+from strawberry.types import Info
+
+from asteri.authz.permissions import authenticated, requires_scope
+from asteri.authz.scopes import Scope
+
+__all__ = ["Commit", "mutation", "public", "query"]
+
+
+class Commit(FieldExtension):
+    """The transaction boundary of a mutation: commit after success, roll back after failure.
+
+    The write, its audit entry and its event were flushed in one transaction by the resolver;
+    this is the only place that commits it.
+    """
+
+    async def resolve_async(
+        self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        session = info.context.session
+        try:
+            result = await next_(source, info, **kwargs)
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+        return result
+
+
+def query(scope: Scope, *, description: str) -> Any:
+    return strawberry.field(description=description, extensions=[requires_scope(scope)])
+
+
+def mutation(scope: Scope, *, description: str) -> Any:
+    return strawberry.mutation(
+        description=description, extensions=[requires_scope(scope), Commit()]
+    )
+
+
+def public(*, description: str) -> Any:
+    """Public on purpose: any authenticated caller, no scope. The schema test knows the list."""
+    return strawberry.field(description=description, extensions=[authenticated()])

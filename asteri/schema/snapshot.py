@@ -1,0 +1,30 @@
+"""Event payloads are the public DTO, serialised with the REST (snake_case) field names."""
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+__all__ = ["plain", "snapshot_of"]
+
+
+def plain(value: Any) -> Any:
+    """A strawberry DTO as plain data: its stored fields only (resolver fields are skipped)."""
+    definition = getattr(value, "__strawberry_definition__", None)
+    if definition is not None:
+        return {
+            f.python_name: plain(getattr(value, f.python_name))
+            for f in definition.fields
+            if f.base_resolver is None
+        }
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def snapshot_of(to_dto: Callable[[Any], Any]) -> Callable[[Any], dict[str, Any]]:
+    def snapshot(row: Any) -> dict[str, Any]:
+        data: dict[str, Any] = orjson.loads(orjson.dumps(plain(to_dto(row))))
+        return data
+
+    return snapshot
