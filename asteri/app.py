@@ -52,7 +52,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
     )
     install_problem_handlers(app)
-    graphql = GraphQLEndpoint(build_schema(), context_getter=get_context, graphql_ide="graphiql")
+    graphql = GraphQLEndpoint(
+        build_schema(settings.max_query_depth, settings.max_aliases),
+        context_getter=get_context,
+        graphql_ide="graphiql",
+    )
     app.include_router(graphql, prefix=f"{API_PREFIX}/graphql")
     app.add_middleware(RequestIdMiddleware)
     return app

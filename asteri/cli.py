@@ -2,11 +2,13 @@
 
 import dataclasses
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
 import orjson
+from sqlalchemy import Engine
 
 from asteri.kit.db import create_sync_engine
 from asteri.kit.errors import ApiError
@@ -25,8 +27,14 @@ def _emit(as_json: bool, data: dict[str, Any], words: str) -> None:
         click.echo(words)
 
 
-def _engine() -> Any:
-    return create_sync_engine(get_settings().database_url)
+@contextmanager
+def _engine() -> Iterator[Engine]:
+    """A short-lived engine per command, disposed so no pooled connection outlives it."""
+    engine = create_sync_engine(get_settings().database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def json_option(func: F) -> F:
@@ -86,7 +94,8 @@ def orgs() -> None:
 def orgs_create(name: str, as_json: bool) -> None:
     from asteri.admin import create_organization
 
-    org = create_organization(_engine(), name)
+    with _engine() as engine:
+        org = create_organization(engine, name)
     _emit(as_json, {"id": org.public_id, "name": org.name}, f"Created {org.public_id} ({name}).")
 
 
@@ -112,17 +121,18 @@ def keys_create(
 ) -> None:
     from asteri.admin import KeyRequest, create_key, parse_duration
 
-    issued = create_key(
-        _engine(),
-        KeyRequest(
-            organization_id=org_id,
-            scopes=list(scopes),
-            environment=Environment(environment),
-            expires_in=parse_duration(expires_in),
-            name=name,
-        ),
-        pepper=get_settings().key_pepper.get_secret_value(),
-    )
+    with _engine() as engine:
+        issued = create_key(
+            engine,
+            KeyRequest(
+                organization_id=org_id,
+                scopes=list(scopes),
+                environment=Environment(environment),
+                expires_in=parse_duration(expires_in),
+                name=name,
+            ),
+            pepper=get_settings().key_pepper.get_secret_value(),
+        )
     record = issued.record
     data = {
         "id": record.public_id,
@@ -142,7 +152,8 @@ def keys_create(
 def keys_revoke(key_id: str, as_json: bool) -> None:
     from asteri.admin import revoke_key
 
-    revoke_key(_engine(), key_id)
+    with _engine() as engine:
+        revoke_key(engine, key_id)
     _emit(as_json, {"id": key_id, "revoked": True}, f"Revoked {key_id}.")
 
 
@@ -152,7 +163,8 @@ def demo(as_json: bool) -> None:
     """Seed (idempotently) a demo organization and print a fresh all-scopes key."""
     from asteri.demo import seed_demo
 
-    result = seed_demo(_engine(), get_settings())
+    with _engine() as engine:
+        result = seed_demo(engine, get_settings())
     words = (
         f"Demo organization: {result.organization_id} ({result.organization_name})\n"
         f"Demo API key (live, all scopes, shown once): {result.api_key}\n"

@@ -74,6 +74,44 @@ SAMPLE: list[tuple[str, dict[str, Any]]] = [
             }
         },
     ),
+    *(
+        (
+            "mutation($input: CreateServiceInput!) { createService(input: $input) { id } }",
+            {"input": service},
+        )
+        for service in [
+            {
+                "name": "AC tune-up",
+                "description": "Seasonal check: coils, refrigerant level, filters, thermostat.",
+                "unitPrice": {"amount": 12900, "currency": "USD"},
+                "durationMinutes": 90,
+                "bookableOnline": True,
+            },
+            {
+                "name": "Furnace repair (diagnostic visit)",
+                "description": "Diagnosis on site; parts and further labour quoted separately.",
+                "unitPrice": {"amount": 8900, "currency": "USD"},
+                "durationMinutes": 60,
+            },
+            {
+                "name": "Water heater installation",
+                "unitPrice": {"amount": 145000, "currency": "USD"},
+                "durationMinutes": 240,
+                "taxable": False,
+            },
+        ]
+    ),
+    *(
+        (
+            "mutation($input: CreateTeamMemberInput!) { createTeamMember(input: $input) { id } }",
+            {"input": member},
+        )
+        for member in [
+            {"name": "Maria Santos", "email": "maria@demo-field.example", "role": "OWNER"},
+            {"name": "Devon Clarke", "email": "devon@demo-field.example", "role": "DISPATCHER"},
+            {"name": "Sam Okafor", "email": "sam@demo-field.example", "role": "TECHNICIAN"},
+        ]
+    ),
 ]
 
 

@@ -116,3 +116,43 @@ def create_customer(api: Api, cred: Credential, **fields: Any) -> dict[str, Any]
     data = api.gql(CREATE_CUSTOMER, {"input": input_}, as_=cred)
     customer: dict[str, Any] = data["createCustomer"]
     return customer
+
+
+CREATE_TEAM_MEMBER = """
+mutation($input: CreateTeamMemberInput!) {
+  createTeamMember(input: $input) { id name email role active createdAt updatedAt }
+}"""
+
+
+def create_team_member(api: Api, *, as_: Credential, **fields: Any) -> dict[str, Any]:
+    suffix = secrets.token_hex(3)
+    input_ = {
+        "name": f"Member {suffix}",
+        "email": f"member-{suffix}@example.com",
+        "role": "TECHNICIAN",
+        **fields,
+    }
+    data = api.gql(CREATE_TEAM_MEMBER, {"input": input_}, as_=as_)
+    member: dict[str, Any] = data["createTeamMember"]
+    return member
+
+
+CREATE_SERVICE = """
+mutation($input: CreateServiceInput!) {
+  createService(input: $input) {
+    id name description unitPrice { amount currency } durationMinutes
+    taxable bookableOnline active createdAt updatedAt
+  }
+}"""
+
+
+def create_service(api: Api, *, as_: Credential, **fields: Any) -> dict[str, Any]:
+    input_ = {
+        "name": f"Service {secrets.token_hex(3)}",
+        "unitPrice": {"amount": 12900, "currency": "USD"},
+        "durationMinutes": 60,
+        **fields,
+    }
+    data = api.gql(CREATE_SERVICE, {"input": input_}, as_=as_)
+    service: dict[str, Any] = data["createService"]
+    return service

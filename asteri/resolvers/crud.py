@@ -6,23 +6,34 @@ so the row, its audit entry and its event land together or not at all.
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from asteri.authz.tenancy import scoped, stamp
-from asteri.kit.db import utcnow
-from asteri.kit.errors import Conflict, FieldError, NotFound
+from asteri.kit.db import UtcDateTime, utcnow
+from asteri.kit.errors import BadUserInput, Conflict, FieldError, NotFound
 from asteri.kit.ids import IdPrefix, new_public_id
 from asteri.kit.pagination import Cursor, Page, decode_cursor, encode_cursor
 from asteri.models.base import TenantRow
 from asteri.resolvers.audit import record_change
 from asteri.resolvers.unit import UnitOfWork
 
-__all__ = ["Resource", "Sort", "create", "get", "list_page", "soft_delete", "update"]
+__all__ = [
+    "Resource",
+    "Sort",
+    "create",
+    "get",
+    "list_page",
+    "matches_words",
+    "soft_delete",
+    "update",
+    "updated_since",
+]
 
 M = TypeVar("M", bound=TenantRow)
 Snapshot = Callable[[Any], dict[str, Any]]
@@ -49,9 +60,30 @@ class Sort:
 
     @property
     def is_datetime(self) -> bool:
-        return getattr(self.column.type, "python_type", None) is not None and (
-            self.column.type.python_type.__name__ == "datetime"
+        return isinstance(self.column.type, UtcDateTime)
+
+
+def matches_words(search: str | None, *columns: Any) -> list[ColumnElement[bool]]:
+    """Each word (up to five) must appear in one of ``columns``, case-insensitively and
+    literally: ``%`` and ``_`` in the input are not wildcards."""
+    clauses: list[ColumnElement[bool]] = []
+    for word in (search or "").lower().split()[:5]:
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        clauses.append(or_(*(func.lower(c).like(pattern, escape="\\") for c in columns)))
+    return clauses
+
+
+def updated_since(column: Any, since: datetime | None) -> list[ColumnElement[bool]]:
+    """A naive time is ambiguous (and the UTC column refuses it): a 422, not a 500."""
+    if since is None:
+        return []
+    if since.tzinfo is None:
+        raise BadUserInput(
+            "`updatedSince` needs a UTC offset, e.g. 2026-01-01T00:00:00Z.",
+            errors=[FieldError("/filter/updatedSince", "must include a UTC offset")],
         )
+    return [column >= since]
 
 
 async def get(uow: UnitOfWork, resource: Resource, public_id: str) -> Any:

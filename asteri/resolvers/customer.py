@@ -159,12 +159,8 @@ def _where(f: CustomerFilter) -> list[ColumnElement[bool]]:
                 col(CustomerTag.tag) == f.tag.strip().lower(),
             )
         )
-    if f.search:
-        for term in f.search.lower().split()[:5]:
-            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            clauses.append(Customer.search_text.like(f"%{escaped}%", escape="\\"))  # type: ignore[attr-defined]
-    if f.updated_since is not None:
-        clauses.append(col(Customer.updated_at) >= f.updated_since)
+    clauses += crud.matches_words(f.search, col(Customer.search_text))
+    clauses += crud.updated_since(col(Customer.updated_at), f.updated_since)
     if f.archived is True:
         clauses.append(Customer.archived_at.is_not(None))  # type: ignore[union-attr]
     elif f.archived is False:

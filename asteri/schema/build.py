@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
@@ -18,12 +18,15 @@ from strawberry.types import ExecutionContext
 from asteri.kit.settings import get_settings
 from asteri.schema.customer import CustomerMutations, CustomerQueries
 from asteri.schema.errors import ErrorShaping, log_incidents
+from asteri.schema.scalars import SCALARS
+from asteri.schema.service import ServiceMutations, ServiceQueries
+from asteri.schema.team_member import TeamMemberMutations, TeamMemberQueries
 from asteri.schema.viewer import ViewerQueries
 
 __all__ = ["AsteriSchema", "build_schema", "print_sdl"]
 
-QUERIES: tuple[type, ...] = (ViewerQueries, CustomerQueries)
-MUTATIONS: tuple[type, ...] = (CustomerMutations,)
+QUERIES: tuple[type, ...] = (ViewerQueries, CustomerQueries, TeamMemberQueries, ServiceQueries)
+MUTATIONS: tuple[type, ...] = (CustomerMutations, TeamMemberMutations, ServiceMutations)
 
 
 class AsteriSchema(strawberry.Schema):
@@ -34,13 +37,9 @@ class AsteriSchema(strawberry.Schema):
         log_incidents(errors)
 
 
-def _limits() -> type[AddValidationRules]:
+def _limits(max_depth: int, max_aliases: int) -> type[AddValidationRules]:
     """Depth and alias rules built once, so the validation cache can hit (see TECH-NOTES)."""
-    settings = get_settings()
-    rules: list[Any] = [
-        depth_rule(settings.max_query_depth, None, None),
-        alias_rule(settings.max_aliases),
-    ]
+    rules: list[Any] = [depth_rule(max_depth, None, None), alias_rule(max_aliases)]
 
     class Limits(AddValidationRules):
         def __init__(self) -> None:
@@ -49,15 +48,23 @@ def _limits() -> type[AddValidationRules]:
     return Limits
 
 
-@lru_cache(maxsize=1)
-def build_schema() -> AsteriSchema:
+@lru_cache(maxsize=4)
+def build_schema(max_depth: int | None = None, max_aliases: int | None = None) -> AsteriSchema:
+    """One schema per limit pair (built once); the defaults come from the settings."""
+    settings = get_settings()
     query: Any = merge_types("Query", QUERIES)
     mutation: Any = merge_types("Mutation", MUTATIONS)
     return AsteriSchema(
         query=query,
         mutation=mutation,
-        extensions=[ErrorShaping, _limits(), ParserCache, ValidationCache],
-        config=StrawberryConfig(auto_camel_case=True),
+        # No ParserCache: it parses inside its hook, so a syntax error escapes ErrorShaping.
+        # Parsing is ~0.1 ms; persisted operations skip it altogether.
+        extensions=[
+            ErrorShaping,
+            _limits(max_depth or settings.max_query_depth, max_aliases or settings.max_aliases),
+            ValidationCache,
+        ],
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
     )
 
 

@@ -24,7 +24,7 @@ def is_incident(error: GraphQLError) -> bool:
     return error.path is not None and not isinstance(error.original_error, ApiError)
 
 
-def shape_error(error: GraphQLError) -> GraphQLError:
+def shape_error(error: GraphQLError, request_id: str | None = None) -> GraphQLError:
     original = error.original_error
     if isinstance(original, ApiError):
         message, extensions = original.detail, original.extensions()
@@ -36,6 +36,8 @@ def shape_error(error: GraphQLError) -> GraphQLError:
         # Parse, validation and variable-coercion errors: the document or its variables.
         code = ErrorCode.GRAPHQL_VALIDATION_FAILED
         message, extensions = error.message, {"code": code.value, "status": status_for(code)}
+    if request_id is not None:
+        extensions["request_id"] = request_id
     return GraphQLError(
         message,
         nodes=error.nodes,
@@ -62,8 +64,10 @@ class ErrorShaping(SchemaExtension):
         result = self.execution_context.result
         if result is None or not result.errors:
             return
-        result.errors = [shape_error(e) for e in result.errors]
-        response = getattr(self.execution_context.context, "response", None)
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", None)
+        result.errors = [shape_error(e, request_id) for e in result.errors]
+        response = getattr(context, "response", None)
         if response is not None:
             response.status_code = response_status(result.data, result.errors)
 

@@ -1,6 +1,7 @@
 """Event payloads are the public DTO, serialised with the REST (snake_case) field names."""
 
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 import orjson
@@ -10,6 +11,9 @@ __all__ = ["plain", "snapshot_of"]
 
 def plain(value: Any) -> Any:
     """A strawberry DTO as plain data: its stored fields only (resolver fields are skipped)."""
+    if isinstance(value, Enum):
+        # Checked first: strawberry enum members also carry ``__strawberry_definition__``.
+        return value.value
     definition = getattr(value, "__strawberry_definition__", None)
     if definition is not None:
         return {

@@ -1,0 +1,145 @@
+"""Team members: the people of an organization, their role, and whether they may still work.
+
+There is no delete scope for team, so members are never deleted: they are deactivated, which
+keeps their history (and, later, their past appointments) attached to a real row.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    StringConstraints,
+)
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from asteri.kit.ids import IdPrefix
+from asteri.kit.pagination import Page
+from asteri.models import TeamMember
+from asteri.resolvers import crud
+from asteri.resolvers.crud import Resource, Snapshot, Sort
+from asteri.resolvers.unit import UnitOfWork
+from asteri.resolvers.validation import validate
+
+__all__ = [
+    "ROLES",
+    "SORTS",
+    "TEAM_MEMBERS",
+    "TeamMemberFields",
+    "TeamMemberFilter",
+    "create",
+    "deactivate",
+    "get",
+    "list_team_members",
+    "reactivate",
+    "update",
+]
+
+TEAM_MEMBERS = Resource(
+    model=TeamMember, name="team_member", prefix=IdPrefix.TEAM_MEMBER, unique_fields=("email",)
+)
+
+SORTS = {
+    "CREATED_AT_DESC": Sort("created_at_desc", TeamMember.created_at, descending=True),  # type: ignore[arg-type]
+    "CREATED_AT_ASC": Sort("created_at_asc", TeamMember.created_at, descending=False),  # type: ignore[arg-type]
+    "UPDATED_AT_DESC": Sort("updated_at_desc", TeamMember.updated_at, descending=True),  # type: ignore[arg-type]
+    "NAME_ASC": Sort("name_asc", TeamMember.name, descending=False),  # type: ignore[arg-type]
+}
+
+Role = Literal["owner", "admin", "dispatcher", "technician"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Stored lower-cased so the unique (organization, environment, email) constraint cannot be
+# side-stepped by case, and so search and duplicates behave the same on both backends.
+Email = Annotated[
+    EmailStr,
+    BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
+    AfterValidator(str.lower),
+]
+
+
+class TeamMemberFields(BaseModel):
+    """The editable state of a member; create and update both validate the whole of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    email: Email
+    role: Role
+    active: bool = True
+
+
+def _editable(row: TeamMember) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in TeamMemberFields.model_fields}
+
+
+@dataclass(frozen=True)
+class TeamMemberFilter:
+    role: str | None = None
+    active: bool | None = None  # None: active and inactive alike
+    search: str | None = None
+    updated_since: datetime | None = None
+
+
+def _where(f: TeamMemberFilter) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if f.role is not None:
+        clauses.append(col(TeamMember.role) == f.role)
+    if f.active is not None:
+        clauses.append(col(TeamMember.active) == f.active)
+    clauses += crud.matches_words(f.search, col(TeamMember.name), col(TeamMember.email))
+    clauses += crud.updated_since(col(TeamMember.updated_at), f.updated_since)
+    return clauses
+
+
+async def list_team_members(
+    uow: UnitOfWork, *, filter: TeamMemberFilter, sort: str, first: int, after: str | None
+) -> Page[TeamMember]:
+    return await crud.list_page(
+        uow, TEAM_MEMBERS, where=_where(filter), sort=SORTS[sort], first=first, after=after
+    )
+
+
+async def get(uow: UnitOfWork, public_id: str) -> TeamMember:
+    row: TeamMember = await crud.get(uow, TEAM_MEMBERS, public_id)
+    return row
+
+
+async def create(uow: UnitOfWork, data: dict[str, Any], snapshot: Snapshot) -> TeamMember:
+    """A duplicate email in the caller's tenant is a 409 from the unique constraint itself."""
+    fields = validate(TeamMemberFields, data)
+    row = TeamMember(**fields.model_dump(), organization_id=0, environment="", public_id="")
+    return await crud.create(uow, TEAM_MEMBERS, row, snapshot, fields=sorted(data))
+
+
+def _verb(row: TeamMember, changes: dict[str, Any]) -> str:
+    """Any change of ``active`` is a lifecycle event, whichever mutation made it."""
+    if "active" in changes and changes["active"] != row.active:
+        return "reactivated" if changes["active"] else "deactivated"
+    return "updated"
+
+
+async def update(
+    uow: UnitOfWork, public_id: str, changes: dict[str, Any], snapshot: Snapshot
+) -> TeamMember:
+    """``changes`` holds only the fields the caller sent; every field is non-nullable."""
+    row = await get(uow, public_id)
+    columns = validate(TeamMemberFields, {**_editable(row), **changes}).model_dump()
+    sent = {k: columns[k] for k in changes}
+    return await crud.update(uow, TEAM_MEMBERS, row, sent, snapshot, verb=_verb(row, sent))
+
+
+async def deactivate(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -> TeamMember:
+    """Idempotent: deactivating an inactive member changes nothing and emits nothing."""
+    return await update(uow, public_id, {"active": False}, snapshot)
+
+
+async def reactivate(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -> TeamMember:
+    return await update(uow, public_id, {"active": True}, snapshot)

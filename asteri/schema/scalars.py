@@ -1,0 +1,39 @@
+"""Custom scalars, registered once in ``SCALARS`` (strawberry's ``scalar_map``).
+
+GraphQL's ``Int`` is 32-bit: money in minor units outgrows it at USD 21,474,836.47, and byte
+counts at 2 GiB. ``SafeInt`` is an integer sent as a plain JSON number but bounded by
+JavaScript's safe range, so every client (a browser included) reads it exactly and none has to
+parse strings. Business limits (a price's maximum) are checked by the resolvers, with a 422.
+"""
+
+from typing import Any, NewType
+
+import strawberry
+from strawberry.types.scalar import ScalarDefinition
+
+__all__ = ["MAX_SAFE_INT", "SCALARS", "SafeInt"]
+
+SafeInt = NewType("SafeInt", int)
+MAX_SAFE_INT = 2**53 - 1
+
+
+def _safe_int(value: Any) -> int:
+    """Both directions: only true integers within ±(2^53 - 1); no floats, strings or booleans."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"SafeInt must be an integer, not {type(value).__name__}.")
+    if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+        raise ValueError("SafeInt must be between -(2^53 - 1) and 2^53 - 1.")
+    return value
+
+
+SCALARS: dict[object, ScalarDefinition] = {
+    SafeInt: strawberry.scalar(
+        name="SafeInt",
+        description=(
+            "An integer between -(2^53 - 1) and 2^53 - 1, sent as a JSON number. Wider than "
+            "`Int` (32-bit) yet exact in every JSON parser, JavaScript's included."
+        ),
+        serialize=_safe_int,
+        parse_value=_safe_int,
+    )
+}

@@ -1,0 +1,174 @@
+"""Team members in the public schema: the DTO, its inputs, and its root fields.
+
+There is no `deleteTeamMember`: the team scopes are `read:team` and `write:team` only, and a
+member who leaves is deactivated so their history stays attached to them.
+"""
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry import UNSET
+from strawberry.types import Info
+
+from asteri.authz.scopes import Scope
+from asteri.models import TeamMember as TeamMemberRow
+from asteri.resolvers import team_member as members
+from asteri.schema.context import RequestContext
+from asteri.schema.fields import mutation, query
+from asteri.schema.inputs import sent_values
+from asteri.schema.pagination import Connection, page_size
+from asteri.schema.snapshot import snapshot_of
+
+__all__ = ["TeamMember", "TeamMemberMutations", "TeamMemberQueries", "TeamRole"]
+
+Ctx = Info[RequestContext, None]
+
+
+@strawberry.enum(description="What a team member does in the organization.")
+class TeamRole(Enum):
+    OWNER = strawberry.enum_value("owner", description="Runs the organization.")
+    ADMIN = strawberry.enum_value("admin", description="Manages settings, people and billing.")
+    DISPATCHER = strawberry.enum_value("dispatcher", description="Schedules and assigns work.")
+    TECHNICIAN = strawberry.enum_value("technician", description="Does the work in the field.")
+
+
+@strawberry.type(description="A person who works for the organization.")
+class TeamMember:
+    id: strawberry.ID
+    name: str
+    email: str = strawberry.field(description="Lower-cased; unique within the organization.")
+    role: TeamRole
+    active: bool = strawberry.field(
+        description="Inactive members keep their history but should not be given new work."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: TeamMemberRow) -> "TeamMember":
+        return cls(
+            id=strawberry.ID(row.public_id),
+            name=row.name,
+            email=row.email,
+            role=TeamRole(row.role),
+            active=row.active,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+snapshot = snapshot_of(TeamMember.from_row)
+
+
+@strawberry.enum(description="Orderings for team member lists.")
+class TeamMemberOrder(Enum):
+    CREATED_AT_DESC = "CREATED_AT_DESC"
+    CREATED_AT_ASC = "CREATED_AT_ASC"
+    UPDATED_AT_DESC = "UPDATED_AT_DESC"
+    NAME_ASC = "NAME_ASC"
+
+
+@strawberry.input(description="Narrow a team member list; all conditions must hold.")
+class TeamMemberFilter:
+    role: TeamRole | None = None
+    active: bool | None = strawberry.field(
+        default=None, description="null (default): everyone; true: active only; false: inactive."
+    )
+    search: str | None = strawberry.field(
+        default=None, description="Words matched, case-insensitively, in names and emails."
+    )
+    updated_since: datetime | None = strawberry.field(
+        default=None, description="Changed at or after this time; needs a UTC offset."
+    )
+
+
+@strawberry.input(description="A new team member. The email must be unused in the organization.")
+class CreateTeamMemberInput:
+    name: str
+    email: str
+    role: TeamRole
+    active: bool = True
+
+
+@strawberry.input(
+    description="Changes to a team member: absent fields are untouched; none may be null."
+)
+class UpdateTeamMemberInput:
+    name: str | None = UNSET
+    email: str | None = UNSET
+    role: TeamRole | None = UNSET
+    active: bool | None = strawberry.field(
+        default=UNSET, description="false deactivates, true reactivates (with those events)."
+    )
+
+
+@strawberry.type
+class TeamMemberQueries:
+    @query(Scope.READ_TEAM, description="A team member by id; null with NOT_FOUND if absent.")
+    async def team_member(self, info: Ctx, id: strawberry.ID) -> TeamMember | None:
+        return TeamMember.from_row(await members.get(info.context.uow, str(id)))
+
+    @query(
+        Scope.READ_TEAM,
+        description="Team members, active and inactive, newest first unless `orderBy` says.",
+    )
+    async def team_members(
+        self,
+        info: Ctx,
+        first: int = 20,
+        after: str | None = None,
+        filter: TeamMemberFilter | None = None,
+        order_by: TeamMemberOrder = TeamMemberOrder.CREATED_AT_DESC,
+    ) -> Connection[TeamMember]:
+        f = filter or TeamMemberFilter()
+        page = await members.list_team_members(
+            info.context.uow,
+            filter=members.TeamMemberFilter(
+                role=str(f.role.value) if f.role is not None else None,
+                active=f.active,
+                search=f.search,
+                updated_since=f.updated_since,
+            ),
+            sort=order_by.value,
+            first=page_size(first),
+            after=after,
+        )
+        return Connection.of(page, TeamMember.from_row)
+
+
+@strawberry.type
+class TeamMemberMutations:
+    @mutation(
+        Scope.WRITE_TEAM,
+        description="Add a team member. A duplicate email is a CONFLICT (409).",
+    )
+    async def create_team_member(self, info: Ctx, input: CreateTeamMemberInput) -> TeamMember:
+        row = await members.create(info.context.uow, sent_values(input), snapshot)
+        return TeamMember.from_row(row)
+
+    @mutation(
+        Scope.WRITE_TEAM,
+        description=(
+            "Change some fields of a team member. A change of `active` emits "
+            "`team_member.deactivated` or `team_member.reactivated` instead of `.updated`."
+        ),
+    )
+    async def update_team_member(
+        self, info: Ctx, id: strawberry.ID, input: UpdateTeamMemberInput
+    ) -> TeamMember:
+        row = await members.update(info.context.uow, str(id), sent_values(input), snapshot)
+        return TeamMember.from_row(row)
+
+    @mutation(
+        Scope.WRITE_TEAM,
+        description="Deactivate a team member: kept with their history, not given new work.",
+    )
+    async def deactivate_team_member(self, info: Ctx, id: strawberry.ID) -> TeamMember:
+        row = await members.deactivate(info.context.uow, str(id), snapshot)
+        return TeamMember.from_row(row)
+
+    @mutation(Scope.WRITE_TEAM, description="Reactivate a deactivated team member.")
+    async def reactivate_team_member(self, info: Ctx, id: strawberry.ID) -> TeamMember:
+        row = await members.reactivate(info.context.uow, str(id), snapshot)
+        return TeamMember.from_row(row)

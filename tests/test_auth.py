@@ -1,0 +1,178 @@
+"""Every 401 and 403 the brief names, through HTTP, with the exact codes and reasons."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from asteri.authz.keys import new_secret
+from asteri.kit.db import utcnow
+from asteri.models import ApiKey, Environment
+from tests.factories import Api
+
+QUERY = "{ customers(first: 1) { nodes { id } } }"
+
+
+def _expect(api: Api, headers: dict[str, str], status: int, code: str, reason: str) -> None:
+    got_status, error = api.error(QUERY, as_=None, headers=headers)
+    assert (got_status, error["extensions"]["code"], error["extensions"]["reason"]) == (
+        status,
+        code,
+        reason,
+    ), error
+    assert error["extensions"]["request_id"]
+
+
+def test_missing_credentials_is_401(api: Api) -> None:
+    _expect(api, {"x-organization-id": api.org()}, 401, "UNAUTHENTICATED", "missing_credentials")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "ast_live_short",
+        "sk_live_" + "a" * 49,
+        "ast_prod_" + "a" * 49,
+        "",
+    ],
+)
+def test_malformed_key_is_401(api: Api, key: str) -> None:
+    _expect(
+        api,
+        {"x-api-key": key, "x-organization-id": api.org()},
+        401,
+        "UNAUTHENTICATED",
+        "malformed_key",
+    )
+
+
+def test_key_with_a_broken_checksum_is_rejected_without_lookup(api: Api) -> None:
+    cred = api.key()
+    tampered = cred.key[:-1] + ("A" if cred.key[-1] != "A" else "B")
+    _expect(
+        api,
+        {"x-api-key": tampered, "x-organization-id": cred.organization_id},
+        401,
+        "UNAUTHENTICATED",
+        "malformed_key",
+    )
+
+
+def test_well_formed_unknown_key_is_401(api: Api) -> None:
+    _expect(
+        api,
+        {"x-api-key": new_secret(Environment.LIVE), "x-organization-id": api.org()},
+        401,
+        "UNAUTHENTICATED",
+        "invalid_key",
+    )
+
+
+def test_revoked_key_is_401_on_the_next_request(api: Api) -> None:
+    from asteri.admin import revoke_key
+
+    cred = api.key()
+    api.gql(QUERY, as_=cred)
+    revoke_key(api.engine, cred.key_id)
+    _expect(api, cred.headers(), 401, "UNAUTHENTICATED", "revoked_key")
+
+
+def test_expired_key_is_401(api: Api) -> None:
+    cred = api.key(expires_in=timedelta(hours=1))
+    api.gql(QUERY, as_=cred)
+    with api.engine.begin() as conn:
+        conn.execute(
+            update(ApiKey)
+            .where(ApiKey.public_id == cred.key_id)  # type: ignore[arg-type]
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    _expect(api, cred.headers(), 401, "UNAUTHENTICATED", "expired_key")
+
+
+@pytest.mark.parametrize("authorization", ["Bearer", "Bearer   ", "Basic dXNlcjpwYXNz", "token"])
+def test_malformed_bearer_is_401(api: Api, authorization: str) -> None:
+    _expect(
+        api,
+        {"authorization": authorization, "x-organization-id": api.org()},
+        401,
+        "UNAUTHENTICATED",
+        "malformed_bearer",
+    )
+
+
+def test_unrecognised_bearer_token_is_401(api: Api) -> None:
+    _expect(
+        api,
+        {"authorization": "Bearer not-a-session", "x-organization-id": api.org()},
+        401,
+        "UNAUTHENTICATED",
+        "invalid_bearer",
+    )
+
+
+def test_missing_organization_header_is_401(api: Api) -> None:
+    cred = api.key()
+    _expect(api, {"x-api-key": cred.key}, 401, "UNAUTHENTICATED", "missing_organization")
+
+
+def test_another_existing_organization_is_403(api: Api) -> None:
+    cred = api.key()
+    other = api.org()
+    _expect(
+        api,
+        {"x-api-key": cred.key, "x-organization-id": other},
+        403,
+        "FORBIDDEN",
+        "organization_mismatch",
+    )
+
+
+def test_unknown_organization_gets_the_same_403(api: Api) -> None:
+    """The answer for a nonexistent org equals the one for a real one: no existence oracle."""
+    cred = api.key()
+    _expect(
+        api,
+        {"x-api-key": cred.key, "x-organization-id": "org_doesnotexist"},
+        403,
+        "FORBIDDEN",
+        "organization_mismatch",
+    )
+
+
+def test_missing_scope_names_the_scope(api: Api) -> None:
+    cred = api.key(scopes=["read:services"])
+    status, error = api.error(QUERY, as_=cred)
+    assert status == 403
+    assert error["extensions"]["required_scope"] == "read:customers"
+    assert error["extensions"]["reason"] == "missing_scope"
+    assert "read:customers" in error["message"]
+
+
+def test_viewer_needs_credentials_but_no_scope(api: Api) -> None:
+    cred = api.key(scopes=["read:services"])
+    data = api.gql("{ viewer { organization { id } environment scopes credentialId } }", as_=cred)
+    assert data["viewer"] == {
+        "organization": {"id": cred.organization_id},
+        "environment": "LIVE",
+        "scopes": ["read:services"],
+        "credentialId": cred.key_id,
+    }
+    status, error = api.error(
+        "{ viewer { environment } }", as_=None, headers={"x-organization-id": cred.organization_id}
+    )
+    assert (status, error["extensions"]["code"]) == (401, "UNAUTHENTICATED")
+
+
+def test_introspection_is_public_so_graphiql_can_load_the_schema(api: Api) -> None:
+    response = api.post("{ __schema { queryType { name } } }")
+    assert response.status_code == 200
+    assert response.json()["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+def test_secrets_are_stored_only_as_hashes(api: Api) -> None:
+    cred = api.key()
+    with api.engine.connect() as conn:
+        rows = conn.execute(ApiKey.__table__.select()).mappings().all()  # type: ignore[attr-defined]
+    dumped = repr([dict(r) for r in rows])
+    assert cred.key not in dumped
+    assert cred.key.split("_")[2][:6] in dumped  # the short display prefix identifies it

@@ -1,0 +1,73 @@
+"""The contract is an artifact: the SDL snapshot matches the code, and every field is scoped."""
+
+from pathlib import Path
+
+import pytest
+from strawberry.permission import PermissionExtension
+from strawberry.types.base import StrawberryObjectDefinition
+
+from asteri.authz.permissions import RequiresAuthentication, RequiresScope
+from asteri.authz.scopes import Scope
+from asteri.schema import build_schema, print_sdl
+
+SNAPSHOT = Path(__file__).parents[1] / "asteri" / "schema" / "schema.graphql"
+# Root fields that need a credential but no scope, on purpose.
+PUBLIC_ON_PURPOSE = {"viewer"}
+
+
+def _root_fields() -> list[tuple[str, object]]:
+    schema = build_schema()
+    out = []
+    for root in ("Query", "Mutation"):
+        definition = schema.get_type_by_name(root)
+        assert isinstance(definition, StrawberryObjectDefinition)
+        out += [
+            (f"{root}.{schema.config.name_converter.get_graphql_name(f)}", f)
+            for f in definition.fields
+        ]
+    return out
+
+
+def _permissions(field: object) -> list[object]:
+    return [
+        p
+        for ext in getattr(field, "extensions", [])
+        if isinstance(ext, PermissionExtension)
+        for p in ext.permissions
+    ]
+
+
+def test_sdl_snapshot_matches_code() -> None:
+    assert SNAPSHOT.read_text() == print_sdl(), (
+        "The printed SDL drifted from asteri/schema/schema.graphql. If the change is deliberate, "
+        "run `make sdl` and commit the new snapshot."
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "field"), _root_fields(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_every_root_field_is_scoped_or_public_on_purpose(name: str, field: object) -> None:
+    permissions = _permissions(field)
+    assert len(permissions) == 1, f"{name} must declare exactly one permission"
+    (permission,) = permissions
+    short = name.split(".", 1)[1]
+    if short in PUBLIC_ON_PURPOSE:
+        assert isinstance(permission, RequiresAuthentication)
+        return
+    assert isinstance(permission, RequiresScope), f"{name} has no @requiresScope"
+    assert permission.scope in Scope
+    verb = permission.scope.value.split(":")[0]
+    if name.startswith("Query."):
+        assert verb == "read", f"{name}: a query needs a read scope, not {permission.scope}"
+    else:
+        assert verb in {"write", "delete", "manage"}, f"{name}: a mutation needs a write scope"
+    assert f'@requiresScope(scope: "{permission.scope.value}")' in print_sdl()
+
+
+def test_printed_sdl_shows_scope_on_each_scoped_root_field() -> None:
+    sdl = print_sdl()
+    for line in sdl.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("customer(", "customers(", "createCustomer(")):
+            assert "@requiresScope" in stripped, stripped

@@ -1,0 +1,101 @@
+"""Bad input gets a clear, coded error with the request id; never a 500 or a stack trace."""
+
+import pytest
+
+from asteri.kit.settings import Settings
+from asteri.schema import build_schema
+from tests.factories import GRAPHQL, Api
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ customers(first: 1) { nodes { id } ",  # syntax
+        "{ customers(first: 1) { nodes { nope } } }",  # unknown field
+        '{ customers(first: "ten") { nodes { id } } }',  # wrong literal type
+        "query { __typename } query { __typename }",  # anonymous ops, twice
+    ],
+)
+def test_invalid_documents_are_400(api: Api, query: str) -> None:
+    cred = api.key()
+    status, error = api.error(query, as_=cred)
+    assert status == 400
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "Traceback" not in error["message"]
+
+
+def test_wrong_variable_type_is_400(api: Api) -> None:
+    cred = api.key()
+    status, error = api.error(
+        "query($n: Int!) { customers(first: $n) { nodes { id } } }", {"n": "many"}, as_=cred
+    )
+    assert (status, error["extensions"]["code"]) == (400, "GRAPHQL_VALIDATION_FAILED")
+
+
+def test_depth_limit(api: Api, settings: Settings) -> None:
+    """The schema's real depth is small, so prove the rule on a schema built with a low limit."""
+    schema = build_schema(max_depth=2, max_aliases=settings.max_aliases)
+    shallow = schema.execute_sync("{ __typename }")
+    assert shallow.errors is None
+    result = schema.execute_sync("{ customers { nodes { emails { address } } } }")
+    assert result.errors
+    assert "exceeds maximum operation depth" in result.errors[0].message
+    assert result.errors[0].extensions == {"code": "GRAPHQL_VALIDATION_FAILED", "status": 400}
+
+
+def test_alias_limit(api: Api) -> None:
+    cred = api.key()
+    many = "{ " + " ".join(f"a{i}: __typename" for i in range(31)) + " }"
+    status, error = api.error(many, as_=cred)
+    assert status == 400
+    assert "aliases" in error["message"].lower()
+
+
+def test_malformed_json_body_is_a_problem_document(api: Api) -> None:
+    response = api.client.post(
+        GRAPHQL,
+        content=b"{not json",
+        headers={"content-type": "application/json", "x-request-id": "req-bad-json"},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["code"] == "BAD_REQUEST"
+    assert body["status"] == 400
+    assert body["request_id"] == "req-bad-json"
+    assert body["instance"] == GRAPHQL
+    assert {"type", "title", "detail"} <= body.keys()
+
+
+def test_request_without_a_query_is_a_problem_document(api: Api) -> None:
+    response = api.client.post(GRAPHQL, json={"variables": {}})
+    assert response.status_code == 400
+    assert response.json()["code"] == "BAD_REQUEST"
+
+
+def test_unknown_route_is_a_problem_document(api: Api) -> None:
+    response = api.client.get("/api/public/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "NOT_FOUND"
+
+
+def test_request_id_is_echoed_or_generated(api: Api) -> None:
+    echoed = api.client.get("/api/public/v1/nothing", headers={"x-request-id": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+    generated = api.client.get(
+        "/api/public/v1/nothing", headers={"x-request-id": "bad id\twith spaces"}
+    )
+    assert generated.headers["x-request-id"].startswith("req_")
+    assert generated.json()["request_id"] == generated.headers["x-request-id"]
+
+
+def test_partial_failure_keeps_data_and_status_200(api: Api) -> None:
+    """One failing root field does not discard the others (GraphQL semantics)."""
+    cred = api.key()
+    response = api.post('{ viewer { environment } customer(id: "cus_missing") { id } }', as_=cred)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"]["viewer"] == {"environment": "LIVE"}
+    assert body["data"]["customer"] is None
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"

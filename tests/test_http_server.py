@@ -1,0 +1,65 @@
+"""The real server: uvicorn on a loopback port, spoken to over TCP."""
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx2 as httpx
+import pytest
+import uvicorn
+
+from asteri.app import create_app
+from asteri.kit.settings import Settings
+from tests.factories import Api
+
+
+@pytest.fixture(scope="module")
+def base_url(settings: Settings) -> Iterator[str]:
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_graphql_over_real_http(base_url: str, api: Api) -> None:
+    cred = api.key()
+    with httpx.Client(base_url=base_url) as http:
+        created = http.post(
+            "/api/public/v1/graphql",
+            headers=cred.headers(),
+            json={"query": 'mutation { createCustomer(input: {displayName: "Over TCP"}) { id } }'},
+        )
+        assert created.status_code == 200, created.text
+        listed = http.post(
+            "/api/public/v1/graphql",
+            headers=cred.headers(),
+            json={"query": "{ customers(first: 5) { nodes { id displayName } } }"},
+        )
+    assert listed.json()["data"]["customers"]["nodes"] == [
+        {"id": created.json()["data"]["createCustomer"]["id"], "displayName": "Over TCP"}
+    ]
+    assert listed.headers["x-request-id"].startswith("req_")
+
+
+def test_graphiql_page_loads_without_a_key(base_url: str) -> None:
+    response = httpx.get(f"{base_url}/api/public/v1/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+def test_unauthenticated_call_over_http_is_401(base_url: str) -> None:
+    response = httpx.post(
+        f"{base_url}/api/public/v1/graphql",
+        json={"query": "{ customers(first: 1) { nodes { id } } }"},
+        headers={"x-organization-id": "org_x"},
+    )
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -1,0 +1,45 @@
+"""Imports flow one way (kit → models → authz → resolvers → schema → app), and the tenant
+filter is written in one place only."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).parents[1] / "asteri"
+ORDER = ["kit", "models", "authz", "resolvers", "schema"]
+# What each layer may not import.
+FORBIDDEN = {
+    layer: set(ORDER[i + 1 :]) | {"app", "cli", "demo", "admin"} for i, layer in enumerate(ORDER)
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {n.split(".")[1] for n in names if n.startswith("asteri.") and n.count(".") >= 1}
+
+
+@pytest.mark.parametrize("layer", ORDER)
+def test_imports_flow_one_way(layer: str) -> None:
+    for path in (PACKAGE / layer).rglob("*.py"):
+        bad = _imports(path) & FORBIDDEN[layer]
+        assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}"
+
+
+def test_no_hand_written_tenant_filters() -> None:
+    """Only ``authz/tenancy.py`` compares ``organization_id``: a forgotten filter cannot hide."""
+    pattern = re.compile(r"organization_id\)?\s*==")
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for layer in ("resolvers", "schema")
+        for path in (PACKAGE / layer).rglob("*.py")
+        if pattern.search(path.read_text())
+    ]
+    assert offenders == []
