@@ -99,3 +99,35 @@ def test_partial_failure_keeps_data_and_status_200(api: Api) -> None:
     assert body["data"]["viewer"] == {"environment": "LIVE"}
     assert body["data"]["customer"] is None
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_unexpected_resolver_errors_are_masked_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """An exception that is not an ApiError never reaches the caller: no message, no trace."""
+    from graphql import GraphQLError
+
+    from asteri.schema.errors import log_incidents, shape_error
+
+    try:
+        raise RuntimeError("database password is hunter2")
+    except RuntimeError as exc:
+        error = GraphQLError(str(exc), path=["customers"], original_error=exc)
+    shaped = shape_error(error, "req-incident")
+    assert "hunter2" not in shaped.message
+    assert shaped.extensions == {
+        "code": "INTERNAL_SERVER_ERROR",
+        "status": 500,
+        "request_id": "req-incident",
+    }
+    with caplog.at_level("ERROR", logger="asteri.graphql"):
+        log_incidents([error])
+    assert caplog.records[0].exc_info is not None
+
+
+def test_expected_errors_are_not_logged_as_incidents(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    cred = api.key(scopes=["read:team"])
+    with caplog.at_level("ERROR", logger="asteri.graphql"):
+        api.error('{ customer(id: "cus_x") { id } }', as_=cred)
+        api.error('{ teamMember(id: "tm_x") { id } }', as_=cred)
+    assert caplog.records == []
