@@ -40,5 +40,9 @@ format: install
 sdl: install
 	$(BIN)/asteri schema print > asteri/schema/schema.graphql
 
+# Throughput/latency of the GraphQL API vs a bare FastAPI baseline (needs PostgreSQL; not in `test`).
+bench: install
+	$(BIN)/python benchmarks/run.py
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
