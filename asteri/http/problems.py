@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from asteri.kit.errors import ApiError, BadUserInput, ErrorCode, FieldError, problem_body
 
@@ -74,6 +75,12 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return problem_response(request, err.code, err.detail, err.extensions())
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The caller hung up mid-request (a load test ending, a timeout): not an incident."""
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=499)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
@@ -87,4 +94,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)
