@@ -51,6 +51,7 @@ class KeyRequest:
     environment: Environment = Environment.LIVE
     expires_in: timedelta = timedelta(days=90)
     name: str = "API key"
+    persisted_only: bool = False
 
 
 def create_key(engine: Engine, request: KeyRequest, *, pepper: str) -> IssuedKey:
@@ -75,6 +76,7 @@ def create_key(engine: Engine, request: KeyRequest, *, pepper: str) -> IssuedKey
             expires_at=utcnow() + request.expires_in,
             name=request.name,
             pepper=pepper,
+            persisted_only=request.persisted_only,
         )
         session.commit()
         return issued

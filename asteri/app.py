@@ -1,5 +1,6 @@
 """The ASGI app: request id → authenticate → GraphQL (and, with issue 3, the REST facade)."""
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -7,6 +8,7 @@ from typing import Any
 from cross_web import HTTPException as TransportError
 from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLRequestData
 
 from asteri.http.problems import install_problem_handlers
 from asteri.http.request_id import RequestIdMiddleware
@@ -22,13 +24,38 @@ API_PREFIX = "/api/public/v1"
 
 
 class GraphQLEndpoint(GraphQLRouter[Any, None]):
-    """Transport errors (unparsable JSON, no query) become problem+json like everything else."""
+    """Strawberry's router, plus persisted operations by hash and problem+json transport errors.
+
+    A persisted operation may be sent as its sha256 alone (the Apollo convention):
+    ``{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "<hex>"}}}``.
+    """
+
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData) and data.query is None:
+            digest = _requested_hash(data.extensions)
+            if digest is not None:
+                op = self.schema.persisted.by_sha256.get(digest)  # type: ignore[attr-defined]
+                if op is None:
+                    raise BadRequest(
+                        f"No persisted operation has sha256 `{digest}`.",
+                        reason="persisted_operation_not_found",
+                    )
+                return dataclasses.replace(data, query=op.source, operation_name=op.name)
+        return data
 
     async def run(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().run(*args, **kwargs)
         except TransportError as exc:
             raise BadRequest(exc.reason) from None
+
+
+def _requested_hash(extensions: dict[str, Any] | None) -> str | None:
+    persisted = (extensions or {}).get("persistedQuery")
+    if isinstance(persisted, dict) and isinstance(persisted.get("sha256Hash"), str):
+        return str(persisted["sha256Hash"]).lower()
+    return None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

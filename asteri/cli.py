@@ -110,6 +110,9 @@ def keys() -> None:
 @click.option("--env", "environment", type=click.Choice(["live", "test"]), default="live")
 @click.option("--expires-in", default="90d", show_default=True, help="90s, 15m, 24h, 30d…")
 @click.option("--name", default="API key", show_default=True)
+@click.option(
+    "--persisted-only", is_flag=True, help="Allow persisted operations only (REST, or by hash)."
+)
 @json_option
 def keys_create(
     org_id: str,
@@ -117,6 +120,7 @@ def keys_create(
     environment: str,
     expires_in: str,
     name: str,
+    persisted_only: bool,
     as_json: bool,
 ) -> None:
     from asteri.admin import KeyRequest, create_key, parse_duration
@@ -130,6 +134,7 @@ def keys_create(
                 environment=Environment(environment),
                 expires_in=parse_duration(expires_in),
                 name=name,
+                persisted_only=persisted_only,
             ),
             pepper=get_settings().key_pepper.get_secret_value(),
         )
@@ -142,6 +147,7 @@ def keys_create(
         "scopes": record.scopes,
         "environment": record.environment,
         "expires_at": record.expires_at.isoformat(),
+        "persisted_only": record.persisted_only,
     }
     _emit(as_json, data, f"Created {record.public_id}. Key (shown once): {issued.secret}")
 

@@ -47,6 +47,7 @@ class Api:
         scopes: list[str] | None = None,
         environment: str = "live",
         expires_in: timedelta = timedelta(days=1),
+        persisted_only: bool = False,
     ) -> Credential:
         org = org or self.org()
         issued = create_key(
@@ -57,6 +58,7 @@ class Api:
                 environment=Environment(environment),
                 expires_in=expires_in,
                 name="test key",
+                persisted_only=persisted_only,
             ),
             pepper=self.settings.key_pepper.get_secret_value(),
         )

@@ -87,6 +87,7 @@ async def _from_api_key(session: AsyncSession, value: str, pepper: str) -> Princ
         scopes=frozenset(Scope(s) for s in key.scopes if s in _KNOWN_SCOPES),
         actor_type=ActorType.API_KEY,
         actor_id=key.public_id,
+        persisted_only=key.persisted_only,
     )
 
 

@@ -71,6 +71,7 @@ def issue_key(
     expires_at: datetime,
     name: str,
     pepper: str,
+    persisted_only: bool = False,
 ) -> IssuedKey:
     """Add a key to ``session`` (the caller commits) and return its secret once."""
     secret = new_secret(environment)
@@ -83,6 +84,7 @@ def issue_key(
         secret_hash=hash_key(secret, pepper),
         scopes=sorted(s.value for s in scopes),
         expires_at=expires_at,
+        persisted_only=persisted_only,
     )
     session.add(record)
     session.flush()

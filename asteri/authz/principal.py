@@ -23,6 +23,8 @@ class Principal:
     scopes: frozenset[Scope]
     actor_type: ActorType
     actor_id: str
+    # A key restricted to persisted operations may not send arbitrary GraphQL documents.
+    persisted_only: bool = False
 
     def require(self, scope: Scope) -> None:
         """403 naming the scope; the message the brief promises for a missing scope."""

@@ -21,3 +21,5 @@ class ApiKey(TimestampedRow, table=True):
     expires_at: datetime = utc_field()
     revoked_at: datetime | None = utc_field(nullable=True)
     last_used_at: datetime | None = utc_field(nullable=True)
+    # Restricted keys may only run persisted operations (by hash, or through REST).
+    persisted_only: bool = False

@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import AddValidationRules, ValidationCache
+from strawberry.extensions import AddValidationRules
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
@@ -18,18 +18,23 @@ from strawberry.types import ExecutionContext
 from asteri.kit.settings import get_settings
 from asteri.schema.customer import CustomerMutations, CustomerQueries
 from asteri.schema.errors import ErrorShaping, log_incidents
+from asteri.schema.persisted import PersistedDocuments, Registry, ValidateUnlessDecided
 from asteri.schema.scalars import SCALARS
 from asteri.schema.service import ServiceMutations, ServiceQueries
 from asteri.schema.team_member import TeamMemberMutations, TeamMemberQueries
 from asteri.schema.viewer import ViewerQueries
 
-__all__ = ["AsteriSchema", "build_schema", "print_sdl"]
+__all__ = ["AsteriSchema", "build_schema", "limit_rules", "print_sdl"]
 
 QUERIES: tuple[type, ...] = (ViewerQueries, CustomerQueries, TeamMemberQueries, ServiceQueries)
 MUTATIONS: tuple[type, ...] = (CustomerMutations, TeamMemberMutations, ServiceMutations)
 
 
 class AsteriSchema(strawberry.Schema):
+    """The schema, plus its persisted operations (validated against it at build time)."""
+
+    persisted: Registry
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -37,13 +42,15 @@ class AsteriSchema(strawberry.Schema):
         log_incidents(errors)
 
 
-def _limits(max_depth: int, max_aliases: int) -> type[AddValidationRules]:
+def limit_rules(*, max_depth: int, max_aliases: int) -> tuple[Any, ...]:
     """Depth and alias rules built once, so the validation cache can hit (see TECH-NOTES)."""
-    rules: list[Any] = [depth_rule(max_depth, None, None), alias_rule(max_aliases)]
+    return (depth_rule(max_depth, None, None), alias_rule(max_aliases))
 
+
+def _as_extension(rules: tuple[Any, ...]) -> type[AddValidationRules]:
     class Limits(AddValidationRules):
         def __init__(self) -> None:
-            super().__init__(rules)
+            super().__init__(list(rules))
 
     return Limits
 
@@ -52,20 +59,27 @@ def _limits(max_depth: int, max_aliases: int) -> type[AddValidationRules]:
 def build_schema(max_depth: int | None = None, max_aliases: int | None = None) -> AsteriSchema:
     """One schema per limit pair (built once); the defaults come from the settings."""
     settings = get_settings()
+    rules = limit_rules(
+        max_depth=max_depth or settings.max_query_depth,
+        max_aliases=max_aliases or settings.max_aliases,
+    )
     query: Any = merge_types("Query", QUERIES)
     mutation: Any = merge_types("Mutation", MUTATIONS)
-    return AsteriSchema(
+    schema = AsteriSchema(
         query=query,
         mutation=mutation,
         # No ParserCache: it parses inside its hook, so a syntax error escapes ErrorShaping.
         # Parsing is ~0.1 ms; persisted operations skip it altogether.
         extensions=[
+            PersistedDocuments,
             ErrorShaping,
-            _limits(max_depth or settings.max_query_depth, max_aliases or settings.max_aliases),
-            ValidationCache,
+            _as_extension(rules),
+            ValidateUnlessDecided,
         ],
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
     )
+    schema.persisted = Registry.load(schema._schema, rules)
+    return schema
 
 
 def print_sdl() -> str:

@@ -1,0 +1,93 @@
+"""Persisted operations: validated at start-up, runnable by hash, and enforceable per key."""
+
+from pathlib import Path
+
+import pytest
+
+from asteri.schema import build_schema
+from asteri.schema.build import limit_rules
+from asteri.schema.persisted import Registry
+from tests.factories import GRAPHQL, Api, create_customer
+
+REGISTRY = build_schema().persisted
+
+
+def _by_hash(api: Api, name: str, variables: dict[str, object], headers: dict[str, str]) -> dict:
+    op = REGISTRY.by_name[name]
+    body = {
+        "variables": variables,
+        "extensions": {"persistedQuery": {"version": 1, "sha256Hash": op.sha256}},
+    }
+    response = api.client.post(GRAPHQL, json=body, headers=headers)
+    return {"status": response.status_code, **response.json()}
+
+
+def test_every_persisted_operation_declares_its_scopes() -> None:
+    for op in REGISTRY:
+        if op.root_field == "viewer":
+            assert op.scopes == frozenset()
+        else:
+            assert len(op.scopes) == 1, op.name
+
+
+def test_a_persisted_operation_runs_by_hash(api: Api) -> None:
+    cred = api.key()
+    customer = create_customer(api, cred, displayName="By Hash")
+    answer = _by_hash(api, "GetCustomer", {"id": customer["id"]}, cred.headers())
+    assert answer["status"] == 200
+    assert answer["data"]["customer"]["displayName"] == "By Hash"
+
+
+def test_an_unknown_hash_is_a_400_problem(api: Api) -> None:
+    cred = api.key()
+    response = api.client.post(
+        GRAPHQL,
+        json={"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}},
+        headers=cred.headers(),
+    )
+    assert response.status_code == 400
+    assert response.json()["reason"] == "persisted_operation_not_found"
+
+
+def test_persisted_only_key_refuses_free_form_documents(api: Api) -> None:
+    cred = api.key(persisted_only=True)
+    status, error = api.error("{ customers(first: 1) { nodes { id } } }", as_=cred)
+    assert (status, error["extensions"]["code"], error["extensions"]["reason"]) == (
+        403,
+        "FORBIDDEN",
+        "persisted_operations_only",
+    )
+    answer = _by_hash(api, "ListCustomers", {"first": 1}, cred.headers())
+    assert answer["status"] == 200
+    # The same text as a persisted operation is accepted too: it is the same document.
+    assert (
+        api.gql(REGISTRY.by_name["GetViewer"].source, as_=cred)["viewer"]["environment"] == "LIVE"
+    )
+
+
+def test_scopes_still_apply_to_persisted_operations(api: Api) -> None:
+    cred = api.key(scopes=["read:services"])
+    answer = _by_hash(api, "ListCustomers", {}, cred.headers())
+    assert answer["status"] == 403
+    assert answer["errors"][0]["extensions"]["required_scope"] == "read:customers"
+
+
+def test_a_broken_document_stops_start_up(tmp_path: Path) -> None:
+    (tmp_path / "broken.graphql").write_text("query Broken { customers { nodes { nope } } }")
+    schema = build_schema()
+    with pytest.raises(RuntimeError, match="Broken is invalid"):
+        Registry.load(schema._schema, (), tmp_path)
+
+
+def test_an_anonymous_document_stops_start_up(tmp_path: Path) -> None:
+    (tmp_path / "anon.graphql").write_text("{ viewer { environment } }")
+    with pytest.raises(RuntimeError, match="needs a name"):
+        Registry.load(build_schema()._schema, (), tmp_path)
+
+
+def test_depth_limits_apply_to_persisted_documents_too(tmp_path: Path) -> None:
+    (tmp_path / "deep.graphql").write_text(
+        "query Deep { customers { nodes { emails { address } } } }"
+    )
+    with pytest.raises(RuntimeError, match="Deep is invalid"):
+        Registry.load(build_schema()._schema, limit_rules(max_depth=2, max_aliases=30), tmp_path)
