@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export ASTERI_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export ASTERI_TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test lint format sdl bench clean
+.PHONY: install run test lint format sdl contracts bench clean
 
 install: $(STAMP)
 
@@ -36,9 +36,11 @@ format: install
 	$(BIN)/ruff check --fix asteri tests
 	$(BIN)/ruff format asteri tests
 
-# Regenerate the committed SDL snapshot after a deliberate contract change.
-sdl: install
+# Regenerate the committed contract snapshots (SDL and OpenAPI) after a deliberate change.
+sdl: contracts
+contracts: install
 	$(BIN)/asteri schema print > asteri/schema/schema.graphql
+	$(BIN)/asteri schema openapi > asteri/rest_facade/openapi.json
 
 # Throughput/latency of the GraphQL API vs a bare FastAPI baseline (needs PostgreSQL; not in `test`).
 bench: install

@@ -1,4 +1,4 @@
-"""The ASGI app: request id → authenticate → GraphQL (and, with issue 3, the REST facade)."""
+"""The ASGI app: request id → authenticate → the REST facade or GraphQL → one schema."""
 
 import dataclasses
 from collections.abc import AsyncIterator
@@ -10,17 +10,21 @@ from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLRequestData
 
+from asteri.http.body_limit import BodyLimitMiddleware
 from asteri.http.problems import install_problem_handlers
 from asteri.http.request_id import RequestIdMiddleware
 from asteri.kit.db import Database
 from asteri.kit.errors import BadRequest
 from asteri.kit.settings import Settings, get_settings
+from asteri.rest_facade import build_router, install_openapi
 from asteri.schema import build_schema
 from asteri.schema.context import get_context
+from asteri.schema.operations import ROUTES
 
 __all__ = ["API_PREFIX", "create_app"]
 
 API_PREFIX = "/api/public/v1"
+MAX_BODY_BYTES = 1_000_000  # a larger body is a 413 problem
 
 
 class GraphQLEndpoint(GraphQLRouter[Any, None]):
@@ -74,16 +78,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Asteri Public API",
         version="1.0.0",
         lifespan=lifespan,
-        docs_url=None,
+        docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
-        openapi_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
     )
     install_problem_handlers(app)
+    schema = build_schema(settings.max_query_depth, settings.max_aliases)
+    rest, bindings = build_router(schema, ROUTES)
+    app.include_router(rest, prefix=API_PREFIX)
+    install_openapi(app, bindings)
     graphql = GraphQLEndpoint(
-        build_schema(settings.max_query_depth, settings.max_aliases),
+        schema,
         context_getter=get_context,
         graphql_ide="graphiql",
     )
     app.include_router(graphql, prefix=f"{API_PREFIX}/graphql")
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -197,3 +197,12 @@ def schema_print() -> None:
     from asteri.schema import print_sdl
 
     click.echo(print_sdl(), nl=False)
+
+
+@schema.command("openapi")
+def schema_openapi() -> None:
+    """Print the OpenAPI 3.1 document of the REST facade."""
+    from asteri.app import create_app
+
+    document = create_app().openapi()
+    click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())

@@ -14,7 +14,8 @@ from asteri.authz.scopes import Scope
 from asteri.kit.settings import Settings
 from asteri.models import Environment
 
-GRAPHQL = "/api/public/v1/graphql"
+REST = "/api/public/v1"
+GRAPHQL = f"{REST}/graphql"
 ALL_SCOPES = [s.value for s in Scope]
 
 
@@ -76,6 +77,20 @@ class Api:
         return self.client.post(
             GRAPHQL, json={"query": query, "variables": variables}, headers=sent
         )
+
+    def rest(
+        self,
+        method: str,
+        path: str,
+        *,
+        as_: Credential | None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Call the REST facade (``path`` below ``/api/public/v1``)."""
+        sent = {**(as_.headers() if as_ else {}), **(headers or {})}
+        return self.client.request(method, f"{REST}{path}", json=json, params=params, headers=sent)
 
     def gql(
         self, query: str, variables: dict[str, Any] | None = None, *, as_: Credential

@@ -71,3 +71,56 @@ def test_printed_sdl_shows_scope_on_each_scoped_root_field() -> None:
         stripped = line.strip()
         if stripped.startswith(("customer(", "customers(", "createCustomer(")):
             assert "@requiresScope" in stripped, stripped
+
+
+OPENAPI_SNAPSHOT = Path(__file__).parents[1] / "asteri" / "rest_facade" / "openapi.json"
+
+
+def _openapi() -> dict:
+    from asteri.app import create_app
+
+    return create_app().openapi()
+
+
+def test_openapi_snapshot_matches_code() -> None:
+    import orjson
+
+    generated = (
+        orjson.dumps(_openapi(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+    )
+    assert OPENAPI_SNAPSHOT.read_text() == generated, (
+        "The OpenAPI document drifted from asteri/rest_facade/openapi.json. If the change is "
+        "deliberate, run `make contracts` and commit the new snapshot."
+    )
+
+
+def test_openapi_is_valid_3_1() -> None:
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.validators import OpenAPIV31SpecValidator
+
+    document = _openapi()
+    assert document["openapi"] == "3.1.0"
+    validate(document, cls=OpenAPIV31SpecValidator)
+
+
+def test_every_openapi_operation_names_its_scopes_and_errors() -> None:
+    from asteri.schema.operations import ROUTES
+
+    document = _openapi()
+    operations = {
+        op["operationId"]: op for item in document["paths"].values() for op in item.values()
+    }
+    assert set(operations) == {r.operation for r in ROUTES}
+    registry = build_schema().persisted
+    for name, op in operations.items():
+        scopes = sorted(s.value for s in registry.by_name[name].scopes)
+        assert op["x-required-scopes"] == scopes
+        for scope in scopes:
+            assert f"`{scope}`" in op["description"]
+        assert {"400", "401", "403", "404", "422", "429"} <= set(op["responses"])
+        assert any(p["name"] == "x-organization-id" and p["required"] for p in op["parameters"])
+    assert document["components"]["securitySchemes"]["ApiKey"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
+    }

@@ -22,7 +22,7 @@ _BY_STATUS = {
     401: ErrorCode.UNAUTHENTICATED,
     403: ErrorCode.FORBIDDEN,
     404: ErrorCode.NOT_FOUND,
-    405: ErrorCode.BAD_REQUEST,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
     409: ErrorCode.CONFLICT,
     413: ErrorCode.PAYLOAD_TOO_LARGE,
     422: ErrorCode.BAD_USER_INPUT,
@@ -66,13 +66,26 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's request validation → 422 with pointers into the body or query (or a 400 for
+    a body that is not JSON at all)."""
     assert isinstance(exc, RequestValidationError)
+    raw = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in raw):
+        return problem_response(
+            request, ErrorCode.BAD_REQUEST, "The request body is not valid JSON."
+        )
     errors = [
-        FieldError("/" + "/".join(str(p) for p in e.get("loc", ())), str(e.get("msg", "")))
-        for e in exc.errors()
+        FieldError("/" + "/".join(str(p) for p in _within(e.get("loc", ()))), str(e.get("msg", "")))
+        for e in raw
     ]
-    err = BadUserInput("The request is invalid.", errors=errors)
+    err = BadUserInput("The request is invalid; `errors` names each field.", errors=errors)
     return problem_response(request, err.code, err.detail, err.extensions())
+
+
+def _within(loc: Any) -> list[Any]:
+    """Drop FastAPI's location prefix: ("body", "display_name") → ["display_name"]."""
+    parts = list(loc)
+    return parts[1:] if parts and parts[0] in ("body", "query", "path", "header") else parts
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:

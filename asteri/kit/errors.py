@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     NOT_FOUND = "NOT_FOUND"
     BAD_REQUEST = "BAD_REQUEST"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     CONFLICT = "CONFLICT"
@@ -41,6 +42,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.GRAPHQL_VALIDATION_FAILED: 400,
     ErrorCode.BAD_USER_INPUT: 422,
     ErrorCode.CONFLICT: 409,
@@ -54,6 +56,7 @@ _TITLE: dict[ErrorCode, str] = {
     ErrorCode.FORBIDDEN: "The caller lacks the required scope or organization",
     ErrorCode.NOT_FOUND: "Resource not found",
     ErrorCode.BAD_REQUEST: "The request is malformed",
+    ErrorCode.METHOD_NOT_ALLOWED: "The route does not allow this method",
     ErrorCode.GRAPHQL_VALIDATION_FAILED: "The GraphQL document is invalid",
     ErrorCode.BAD_USER_INPUT: "The input is invalid",
     ErrorCode.CONFLICT: "The request conflicts with the current state",

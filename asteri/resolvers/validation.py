@@ -6,16 +6,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from asteri.kit.errors import BadUserInput, FieldError
+from asteri.kit.naming import camel
 
-__all__ = ["camel", "validate"]
+__all__ = ["validate"]
 
 B = TypeVar("B", bound=BaseModel)
-
-
-def camel(name: str) -> str:
-    """snake_case → camelCase: the one rule between Python/REST names and GraphQL names."""
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def validate(model: type[B], data: Mapping[str, Any], *, argument: str = "input") -> B:
@@ -32,5 +27,6 @@ def validate(model: type[B], data: Mapping[str, Any], *, argument: str = "input"
             )
             for e in exc.errors(include_url=False)
         ]
-        fields = ", ".join(sorted({err.pointer for err in errors}))
-        raise BadUserInput(f"The input is invalid: {fields}.", errors=errors) from None
+        raise BadUserInput(
+            "The input is invalid; `errors` names each field.", errors=errors
+        ) from None

@@ -42,6 +42,7 @@ from asteri.authz.permissions import RequiresScope
 from asteri.authz.principal import Principal
 from asteri.authz.scopes import Scope
 from asteri.kit.errors import Forbidden
+from asteri.kit.naming import snake
 
 __all__ = [
     "OPERATIONS_DIR",
@@ -49,15 +50,9 @@ __all__ = [
     "PersistedOperation",
     "Registry",
     "ValidateUnlessDecided",
-    "snake",
 ]
 
 OPERATIONS_DIR = Path(__file__).parent / "operations"
-
-
-def snake(name: str) -> str:
-    """camelCase → snake_case: the inverse of the one naming rule between the surfaces."""
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,138 @@
+"""The OpenAPI 3.1 document, generated once from the same bindings that serve the routes.
+
+FastAPI derives paths, parameters and request/response schemas from the bound models; this
+module adds what a caller of our API needs and FastAPI cannot know: the two credentials, the
+required ``x-organization-id``, each operation's scopes, ``Idempotency-Key`` on POST, and every
+error as an RFC 9457 problem.
+"""
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
+
+from asteri.rest_facade.routes import Binding
+
+__all__ = ["ProblemDetails", "install_openapi"]
+
+
+class FieldProblem(BaseModel):
+    pointer: str = Field(description="JSON pointer to the invalid value in the request.")
+    detail: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, plus a stable `code` and the `request_id`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    code: str = Field(description="Stable error code, e.g. FORBIDDEN or BAD_USER_INPUT.")
+    request_id: str | None = Field(description="Also in the `x-request-id` response header.")
+    reason: str | None = Field(default=None, description="A finer reason, e.g. missing_scope.")
+    required_scope: str | None = Field(default=None, description="For missing_scope: the scope.")
+    errors: list[FieldProblem] | None = Field(default=None, description="For 422: each field.")
+
+
+_ERRORS = {
+    "400": "Malformed request: bad JSON, a bad cursor.",
+    "401": "Credentials are missing, invalid or expired, or `x-organization-id` is missing.",
+    "403": "The credential lacks the required scope or belongs to another organization.",
+    "404": "No such object in this organization and environment.",
+    "409": "Conflicts with existing data, or the same Idempotency-Key is still in flight.",
+    "413": "The request body is too large.",
+    "422": "Invalid input; `errors` names each field.",
+    "429": "Rate limited: retry after `Retry-After` seconds.",
+}
+
+DESCRIPTION = """
+The Asteri public REST API. Every route runs a persisted GraphQL operation (its `operationId`)
+through the same authorization layer as `POST /api/public/v1/graphql`.
+
+Send a scoped API key in `x-api-key` (or a session token as `Authorization: Bearer …`) and the
+organization in `x-organization-id` on every request. Each operation lists the scope it needs
+in `x-required-scopes`. Errors are `application/problem+json`.
+""".strip()
+
+
+def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
+    by_id = {b.op.name: b for b in bindings}
+    doc = get_openapi(
+        title="Asteri Public API",
+        version=app.version,
+        openapi_version="3.1.0",
+        description=DESCRIPTION,
+        routes=app.routes,
+    )
+    # Only the REST facade: the GraphQL endpoint is documented by its SDL.
+    doc["paths"] = {
+        path: item
+        for path, item in doc["paths"].items()
+        if all(op.get("operationId") in by_id for op in item.values())
+    }
+    components = doc.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    problem_schema = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(problem_schema.pop("$defs", {}))
+    schemas["ProblemDetails"] = problem_schema
+    components["securitySchemes"] = {
+        "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+        "Bearer": {"type": "http", "scheme": "bearer"},
+    }
+    doc["security"] = [{"ApiKey": []}, {"Bearer": []}]
+    problem = {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+    }
+    for path_item in doc["paths"].values():
+        for method, operation in path_item.items():
+            binding = by_id[operation["operationId"]]
+            scopes = operation.get("x-required-scopes", [])
+            if scopes:
+                operation["description"] = (
+                    f"{operation.get('description', '')}\n\nRequires scope "
+                    + ", ".join(f"`{s}`" for s in scopes)
+                    + "."
+                ).strip()
+            params = operation.setdefault("parameters", [])
+            params.append(
+                {
+                    "name": "x-organization-id",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^org_[0-9A-Za-z]+$"},
+                    "description": "The organization this request acts for (`org_…`).",
+                }
+            )
+            if method == "post":
+                params.append(
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 255},
+                        "description": "Retry safely: the first response is replayed for 24 h.",
+                    }
+                )
+            responses = operation.setdefault("responses", {})
+            for status, text in _ERRORS.items():
+                responses[status] = {"description": text, "content": problem}
+            if binding.route.success_status == 204:
+                responses["204"] = {"description": "Deleted."}
+                responses.pop("200", None)
+    return doc
+
+
+def install_openapi(app: FastAPI, bindings: list[Binding]) -> None:
+    """Build the document on first request (after every route exists), then serve it cached."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _document(app, bindings)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

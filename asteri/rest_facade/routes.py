@@ -1,0 +1,278 @@
+"""Route declarations + persisted operations → FastAPI routes, built once at start-up.
+
+A REST call is the persisted operation run through the same schema, context and scope checks
+as a GraphQL call; this module only maps HTTP onto variables and the result onto a REST body.
+"""
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import Response
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLInputObjectType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    OperationDefinitionNode,
+    get_named_type,
+)
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from asteri.kit.naming import camel, snake
+from asteri.kit.settings import get_settings
+from asteri.rest_facade.problems import graphql_problem
+from asteri.rest_facade.types import InputTypes, OutputTypes
+from asteri.schema.build import AsteriSchema
+from asteri.schema.context import RequestContext, get_context
+from asteri.schema.operations import Route
+from asteri.schema.persisted import PersistedOperation
+
+__all__ = ["Binding", "build_router"]
+
+_PATH_PARAM = re.compile(r"{(\w+)}")
+_LIST_PARAMS = {"limit": "first", "cursor": "after", "order_by": "orderBy"}
+
+
+def _camel_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {camel(k): _camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(v) for v in value]
+    return value
+
+
+@dataclass
+class Binding:
+    """One route bound to one persisted operation: request → variables, data → body."""
+
+    route: Route
+    op: PersistedOperation
+    schema: AsteriSchema
+    path_params: list[str]
+    query_model: type[BaseModel] | None
+    body_model: type[BaseModel] | None
+    response_model: Any
+    object_name: str | None  # the `object` member added to resource bodies
+
+    async def handle(self, request: Request, context: RequestContext, **params: Any) -> Response:
+        principal = context.principal  # a failed authentication raises its 401/403 here
+        for scope in sorted(self.op.scopes):  # the cheap pre-flight; fields check again
+            principal.require(scope)
+        result = await self.schema.execute(
+            self.op.rest_source,
+            variable_values=self.variables(params),
+            context_value=context,
+            operation_name=self.op.name,
+        )
+        if result.errors:
+            return graphql_problem(request, result.errors[0])
+        if self.route.success_status == 204:
+            return Response(status_code=204)
+        assert result.data is not None
+        data = result.data[snake(self.op.root_field)]
+        for key in self.route.result_path:
+            data = data[key]
+        return Response(
+            orjson.dumps(self.shape(data)),
+            status_code=self.route.success_status,
+            media_type="application/json",
+        )
+
+    def variables(self, params: dict[str, Any]) -> dict[str, Any]:
+        variables: dict[str, Any] = {camel(name): params[name] for name in self.path_params}
+        query = params.get("query")
+        if isinstance(query, BaseModel):
+            sent = query.model_dump(mode="json", exclude_unset=True)
+            filters = {camel(k): v for k, v in sent.items() if k not in _LIST_PARAMS}
+            variables |= {_LIST_PARAMS[k]: v for k, v in sent.items() if k in _LIST_PARAMS}
+            if filters:
+                variables["filter"] = filters
+        body = params.get("body")
+        if isinstance(body, BaseModel):
+            variables["input"] = _camel_keys(body.model_dump(mode="json", exclude_unset=True))
+        return variables
+
+    def shape(self, data: Any) -> Any:
+        if self.route.kind == "list":
+            page = data["page_info"]
+            return {
+                "object": "list",
+                "data": [{"object": self.object_name, **node} for node in data["nodes"]],
+                "has_more": page["has_next_page"],
+                "next_cursor": page["end_cursor"],
+            }
+        if isinstance(data, list):
+            return {"object": "list", "data": data, "has_more": False, "next_cursor": None}
+        return {"object": self.object_name, **data}
+
+
+def _bind(route: Route, schema: AsteriSchema, inputs: InputTypes, outputs: OutputTypes) -> Binding:
+    op = schema.persisted.by_name[route.operation]
+    definition = next(
+        d for d in op.rest_document.definitions if isinstance(d, OperationDefinitionNode)
+    )
+    fragments = {
+        d.name.value: d
+        for d in op.rest_document.definitions
+        if isinstance(d, FragmentDefinitionNode)
+    }
+    variables = {v.variable.name.value: v for v in definition.variable_definitions or ()}
+    path_params = _PATH_PARAM.findall(route.path)
+    for name in path_params:
+        if camel(name) not in variables:
+            raise RuntimeError(f"{route.path}: {op.name} has no ${camel(name)} variable")
+
+    root = next(s for s in definition.selection_set.selections if isinstance(s, FieldNode))
+    field_type = get_named_type(op.field.type)
+    selection = root.selection_set
+    for key in route.result_path:  # walk down to a sub-resource
+        assert isinstance(field_type, GraphQLObjectType)
+        assert selection is not None
+        node = next(
+            n
+            for n in selection.selections
+            if isinstance(n, FieldNode) and n.name.value == camel(key)
+        )
+        field_type = get_named_type(field_type.fields[node.name.value].type)
+        selection = node.selection_set
+    assert isinstance(field_type, GraphQLObjectType)
+    assert selection is not None
+
+    query_model = body_model = None
+    object_name: str | None = snake(field_type.name)
+    if route.kind == "list":
+        nodes = next(
+            n for n in selection.selections if isinstance(n, FieldNode) and n.name.value == "nodes"
+        )
+        item_type = get_named_type(field_type.fields["nodes"].type)
+        assert isinstance(item_type, GraphQLObjectType)
+        assert nodes.selection_set is not None
+        item = outputs.object_model(item_type, nodes.selection_set, fragments, resource=True)
+        object_name = snake(item_type.name)
+        response_model: Any = _list_model(item)
+        query_model = _query_model(op, variables, schema)
+    elif route.kind == "delete":
+        response_model = None
+    elif route.result_path:
+        response_model = _list_model(outputs.object_model(field_type, selection, fragments))
+    else:
+        response_model = outputs.object_model(field_type, selection, fragments, resource=True)
+    if "input" in variables and route.kind in ("create", "update", "action"):
+        input_type = schema._schema.get_type(_type_name(variables["input"].type))
+        assert isinstance(input_type, GraphQLInputObjectType)
+        body_model = inputs.model(input_type)
+    return Binding(
+        route, op, schema, path_params, query_model, body_model, response_model, object_name
+    )
+
+
+def _type_name(node: Any) -> str:
+    while not hasattr(node, "name"):
+        node = node.type
+    return str(node.name.value)
+
+
+def _list_model(item: type[BaseModel]) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        "object": (Literal["list"], ...),
+        "data": (list[item], ...),  # type: ignore[valid-type]
+        "has_more": (bool, Field(description="Whether another page follows.")),
+        "next_cursor": (str | None, Field(description="Pass as `cursor` for the next page.")),
+    }
+    return create_model(f"{item.__name__}List", **fields)
+
+
+def _query_model(
+    op: PersistedOperation, variables: dict[str, Any], schema: AsteriSchema
+) -> type[BaseModel]:
+    """``limit``/``cursor``/``order_by`` plus the filter's fields, flattened, as query params."""
+    lax = InputTypes(strict=False)
+    settings = get_settings()
+    fields: dict[str, Any] = {
+        "limit": (int, Field(default=settings.default_page_size, ge=1, le=settings.max_page_size)),
+        "cursor": (
+            str | None,
+            Field(default=None, description="`next_cursor` of the previous page."),
+        ),
+    }
+    if "orderBy" in variables:
+        order_type = schema._schema.get_type(_type_name(variables["orderBy"].type))
+        fields["order_by"] = (lax.annotation(order_type) | None, Field(default=None))
+    if "filter" in variables:
+        filter_type = schema._schema.get_type(_type_name(variables["filter"].type))
+        assert isinstance(filter_type, GraphQLInputObjectType)
+        for name, field in filter_type.fields.items():
+            inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+            fields[snake(name)] = (
+                lax.annotation(inner),
+                Field(default=None, description=field.description),
+            )
+    return create_model(f"{op.name}Query", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _endpoint(binding: Binding) -> Callable[..., Awaitable[Response]]:
+    """A function whose signature tells FastAPI what to parse, validate and document."""
+
+    async def endpoint(request: Request, context: RequestContext, **params: Any) -> Response:
+        return await binding.handle(request, context, **params)
+
+    parameters = [
+        inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
+        inspect.Parameter(
+            "context",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[RequestContext, Depends(get_context)],
+        ),
+    ]
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, Path()])
+        for name in binding.path_params
+    ]
+    if binding.query_model is not None:
+        parameters.append(
+            inspect.Parameter(
+                "query",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[binding.query_model, Query()],
+            )
+        )
+    if binding.body_model is not None:
+        parameters.append(
+            inspect.Parameter(
+                "body",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[binding.body_model, Body()],
+            )
+        )
+    endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return endpoint
+
+
+def build_router(schema: AsteriSchema, routes: list[Route]) -> tuple[APIRouter, list[Binding]]:
+    inputs, outputs = InputTypes(strict=True), OutputTypes()
+    router = APIRouter()
+    bindings = []
+    for route in routes:
+        binding = _bind(route, schema, inputs, outputs)
+        description = binding.op.field.description or ""
+        router.add_api_route(
+            route.path,
+            _endpoint(binding),
+            methods=[route.method],
+            status_code=route.success_status,
+            response_model=binding.response_model,
+            response_class=Response,
+            operation_id=binding.op.name,
+            summary=description.split(";")[0].rstrip("."),
+            description=description,
+            tags=[route.tag],
+            openapi_extra={"x-required-scopes": sorted(s.value for s in binding.op.scopes)},
+        )
+        bindings.append(binding)
+    return router, bindings

@@ -1,0 +1,199 @@
+"""GraphQL types → pydantic models, once at start-up. One mapping serves request validation and
+the OpenAPI schemas, so REST shapes are derived from the GraphQL contract, never written twice.
+
+Bodies are strict (a JSON string is not a number); query parameters arrive as text and are
+coerced. Output models follow each persisted operation's selection (with its snake_case
+aliases), so the documented response is exactly what the operation returns.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    SelectionSetNode,
+    Undefined,
+)
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    create_model,
+)
+
+from asteri.kit.naming import snake
+from asteri.schema.scalars import MAX_SAFE_INT
+
+__all__ = ["InputTypes", "OutputTypes"]
+
+_INT32 = (-(2**31), 2**31 - 1)
+_STRICT: dict[str, Any] = {
+    "ID": StrictStr,
+    "String": StrictStr,
+    "Boolean": StrictBool,
+    "Float": StrictFloat,
+    "Int": Annotated[StrictInt, Field(ge=_INT32[0], le=_INT32[1])],
+    "SafeInt": Annotated[StrictInt, Field(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)],
+    "DateTime": AwareDatetime,
+}
+_LAX: dict[str, Any] = {
+    **_STRICT,
+    "ID": str,
+    "String": str,
+    "Boolean": bool,
+    "Float": float,
+    "Int": Annotated[int, Field(ge=_INT32[0], le=_INT32[1])],
+}
+_OUTPUT: dict[str, Any] = {
+    "ID": str,
+    "String": str,
+    "Boolean": bool,
+    "Float": float,
+    "Int": int,
+    "SafeInt": Annotated[int, Field(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)],
+    "DateTime": datetime,
+}
+
+
+def _scalar(table: dict[str, Any], scalar: GraphQLScalarType) -> Any:
+    if scalar.name not in table:
+        raise RuntimeError(f"no REST mapping for the GraphQL scalar {scalar.name}")
+    return table[scalar.name]
+
+
+class InputTypes:
+    """GraphQL input types as pydantic models with snake_case fields, unknown fields refused."""
+
+    def __init__(self, *, strict: bool = True) -> None:
+        self._scalars = _STRICT if strict else _LAX
+        self._models: dict[str, type[BaseModel]] = {}
+
+    def annotation(self, type_: Any) -> Any:
+        if isinstance(type_, GraphQLNonNull):
+            return self._non_null(type_.of_type)
+        return self._non_null(type_) | None
+
+    def _non_null(self, type_: Any) -> Any:
+        if isinstance(type_, GraphQLList):
+            return list[self.annotation(type_.of_type)]  # type: ignore[misc]
+        if isinstance(type_, GraphQLEnumType):
+            return Literal[tuple(type_.values)]
+        if isinstance(type_, GraphQLInputObjectType):
+            return self.model(type_)
+        return _scalar(self._scalars, type_)
+
+    def model(self, type_: GraphQLInputObjectType) -> type[BaseModel]:
+        if type_.name not in self._models:
+            fields: dict[str, Any] = {}
+            for name, field in type_.fields.items():
+                required = (
+                    isinstance(field.type, GraphQLNonNull) and field.default_value is Undefined
+                )
+                default = (
+                    ...
+                    if required
+                    else (None if field.default_value is Undefined else field.default_value)
+                )
+                fields[snake(name)] = (
+                    self.annotation(field.type),
+                    Field(default=default, description=field.description),
+                )
+            self._models[type_.name] = create_model(
+                type_.name,
+                __config__=ConfigDict(extra="forbid", title=type_.name),
+                __doc__=type_.description,
+                **fields,
+            )
+        return self._models[type_.name]
+
+
+class OutputTypes:
+    """Response models built from an operation's selection set, named after GraphQL types."""
+
+    def __init__(self) -> None:
+        self._models: dict[tuple[str, str], type[BaseModel]] = {}
+        self._names: set[str] = set()
+
+    def for_selection(
+        self,
+        type_: Any,
+        selection: SelectionSetNode | None,
+        fragments: dict[str, FragmentDefinitionNode],
+        *,
+        resource: bool = False,
+    ) -> Any:
+        if isinstance(type_, GraphQLNonNull):
+            return self._non_null(type_.of_type, selection, fragments, resource)
+        return self._non_null(type_, selection, fragments, resource) | None
+
+    def _non_null(
+        self,
+        type_: Any,
+        selection: SelectionSetNode | None,
+        fragments: dict[str, FragmentDefinitionNode],
+        resource: bool,
+    ) -> Any:
+        if isinstance(type_, GraphQLList):
+            return list[self.for_selection(type_.of_type, selection, fragments, resource=resource)]  # type: ignore[misc]
+        if isinstance(type_, GraphQLEnumType):
+            return Literal[tuple(type_.values)]
+        if isinstance(type_, GraphQLObjectType):
+            assert selection is not None
+            return self.object_model(type_, selection, fragments, resource=resource)
+        return _scalar(_OUTPUT, type_)
+
+    def object_model(
+        self,
+        type_: GraphQLObjectType,
+        selection: SelectionSetNode,
+        fragments: dict[str, FragmentDefinitionNode],
+        *,
+        resource: bool = False,
+    ) -> type[BaseModel]:
+        """``resource`` models (what a route returns, and list items) also carry ``object``."""
+        fields: dict[str, Any] = {}
+        if resource:
+            fields["object"] = (Literal[snake(type_.name)], Field(description="The object's type."))
+        for node in _fields(selection, fragments):
+            definition = type_.fields[node.name.value]
+            key = node.alias.value if node.alias else node.name.value
+            fields[key] = (
+                self.for_selection(definition.type, node.selection_set, fragments),
+                Field(description=definition.description),
+            )
+        signature = repr(sorted((k, repr(v[0])) for k, v in fields.items()))
+        cache_key = (type_.name, signature)
+        if cache_key not in self._models:
+            name = (
+                type_.name if type_.name not in self._names else f"{type_.name}{len(self._names)}"
+            )
+            self._names.add(name)
+            self._models[cache_key] = create_model(
+                name, __config__=ConfigDict(title=name), __doc__=type_.description, **fields
+            )
+        return self._models[cache_key]
+
+
+def _fields(
+    selection: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
+) -> list[FieldNode]:
+    out: list[FieldNode] = []
+    for node in selection.selections:
+        if isinstance(node, FieldNode):
+            out.append(node)
+        elif isinstance(node, FragmentSpreadNode):
+            out += _fields(fragments[node.name.value].selection_set, fragments)
+    return out

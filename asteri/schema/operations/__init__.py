@@ -1,0 +1,43 @@
+"""Persisted operations (``*.graphql``) and the REST routes bound to them (``ROUTES``).
+
+Adding a resource: its ``.graphql`` file here and one ``resource_routes(...)`` entry below.
+"""
+
+from asteri.schema.operations.routes import Route, resource_routes
+
+__all__ = ["ROUTES", "Route"]
+
+ROUTES: list[Route] = [
+    *resource_routes(
+        "customers",
+        "/customers",
+        list="ListCustomers",
+        retrieve="GetCustomer",
+        create="CreateCustomer",
+        update="UpdateCustomer",
+        delete="DeleteCustomer",
+        actions={"archive": "ArchiveCustomer", "unarchive": "UnarchiveCustomer"},
+    ),
+    Route(
+        "retrieve", "/customers/{id}/activity", "ListCustomerActivity", "customers", ("activity",)
+    ),
+    *resource_routes(
+        "team members",
+        "/team_members",
+        list="ListTeamMembers",
+        retrieve="GetTeamMember",
+        create="CreateTeamMember",
+        update="UpdateTeamMember",
+        actions={"deactivate": "DeactivateTeamMember", "reactivate": "ReactivateTeamMember"},
+    ),
+    *resource_routes(
+        "services",
+        "/services",
+        list="ListServices",
+        retrieve="GetService",
+        create="CreateService",
+        update="UpdateService",
+        delete="DeleteService",
+    ),
+    Route("retrieve", "/viewer", "GetViewer", "viewer"),
+]

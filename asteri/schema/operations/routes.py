@@ -1,0 +1,73 @@
+"""How REST routes bind to persisted operations: declarations only, no HTTP code.
+
+The REST facade turns each ``Route`` into a FastAPI route; the variable mapping follows from
+the route's kind, so a declaration is one line:
+
+- ``list``: ``GET /things`` — query ``limit`` → ``$first``, ``cursor`` → ``$after``,
+  ``order_by`` → ``$orderBy``, every field of the ``$filter`` input → a query parameter.
+- ``retrieve``: ``GET /things/{id}`` — path parameters → variables of the same name.
+- ``create``: ``POST /things`` (201) — the JSON body → ``$input``.
+- ``update``: ``PATCH /things/{id}`` — path → ``$id``, body → ``$input`` (absent untouched).
+- ``delete``: ``DELETE /things/{id}`` (204).
+- ``action``: ``POST /things/{id}/<verb>`` — a lifecycle step; a body, if the operation takes
+  ``$input``.
+"""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["Route", "RouteKind", "resource_routes"]
+
+RouteKind = Literal["list", "retrieve", "create", "update", "delete", "action"]
+
+_METHOD: dict[RouteKind, str] = {
+    "list": "GET",
+    "retrieve": "GET",
+    "create": "POST",
+    "update": "PATCH",
+    "delete": "DELETE",
+    "action": "POST",
+}
+_STATUS: dict[RouteKind, int] = {"create": 201, "delete": 204}
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: RouteKind
+    path: str
+    operation: str  # the persisted operation's name: also the OpenAPI operationId
+    tag: str
+    # Where the result sits below the root field, for sub-resources (e.g. ("activity",)).
+    result_path: tuple[str, ...] = field(default=())
+
+    @property
+    def method(self) -> str:
+        return _METHOD[self.kind]
+
+    @property
+    def success_status(self) -> int:
+        return _STATUS.get(self.kind, 200)
+
+
+def resource_routes(
+    tag: str,
+    collection: str,
+    *,
+    list: str | None = None,
+    retrieve: str | None = None,
+    create: str | None = None,
+    update: str | None = None,
+    delete: str | None = None,
+    actions: dict[str, str] | None = None,
+) -> list[Route]:
+    """The conventional routes of a resource collection, e.g. ``/customers``."""
+    item = f"{collection}/{{id}}"
+    routes = [
+        Route("list", collection, list, tag) if list else None,
+        Route("create", collection, create, tag) if create else None,
+        Route("retrieve", item, retrieve, tag) if retrieve else None,
+        Route("update", item, update, tag) if update else None,
+        Route("delete", item, delete, tag) if delete else None,
+    ]
+    routes += [Route("action", f"{item}/{verb}", op, tag) for verb, op in (actions or {}).items()]
+    return [r for r in routes if r is not None]

@@ -1,0 +1,213 @@
+"""The REST facade over HTTP: shapes, PATCH semantics, lifecycle routes and problem bodies."""
+
+from typing import Any
+
+import pytest
+
+from tests.factories import Api, Credential
+
+
+def _create(api: Api, cred: Credential, **body: Any) -> dict[str, Any]:
+    response = api.rest(
+        "POST", "/customers", as_=cred, json={"display_name": "Rest Customer", **body}
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def test_list_envelope_and_cursor_pagination(api: Api) -> None:
+    cred = api.key()
+    ids = {_create(api, cred, display_name=f"C{i}")["id"] for i in range(5)}
+    seen: list[str] = []
+    params: dict[str, Any] = {"limit": 2}
+    while True:
+        page = api.rest("GET", "/customers", as_=cred, params=params).json()
+        assert page["object"] == "list"
+        assert all(item["object"] == "customer" for item in page["data"])
+        seen += [item["id"] for item in page["data"]]
+        if not page["has_more"]:
+            assert page["next_cursor"] is not None or not page["data"]
+            break
+        params = {"limit": 2, "cursor": page["next_cursor"]}
+    assert len(seen) == len(set(seen)) == 5
+    assert set(seen) == ids
+
+
+def test_create_returns_201_with_snake_case_fields(api: Api) -> None:
+    cred = api.key()
+    created = _create(
+        api,
+        cred,
+        given_name="Ana",
+        emails=[{"address": "ana@example.com"}],
+        tags=["VIP"],
+        addresses=[{"line1": "1 Main St", "postal_code": "78704", "country": "us"}],
+    )
+    assert created["object"] == "customer"
+    assert created["id"].startswith("cus_")
+    assert created["given_name"] == "Ana"
+    assert created["emails"] == [{"address": "ana@example.com", "label": None, "primary": True}]
+    assert created["addresses"][0]["postal_code"] == "78704"
+    assert created["addresses"][0]["country"] == "US"
+    assert created["tags"] == ["vip"]
+    fetched = api.rest("GET", f"/customers/{created['id']}", as_=cred).json()
+    assert fetched == created
+
+
+def test_patch_absent_untouched_null_clears(api: Api) -> None:
+    cred = api.key()
+    created = _create(api, cred, company="Acme", notes="keep me?")
+    response = api.rest("PATCH", f"/customers/{created['id']}", as_=cred, json={"notes": None})
+    assert response.status_code == 200
+    assert response.json()["company"] == "Acme"
+    assert response.json()["notes"] is None
+    bad = api.rest("PATCH", f"/customers/{created['id']}", as_=cred, json={"display_name": None})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["pointer"] == "/display_name"
+
+
+def test_lifecycle_actions_delete_and_activity(api: Api) -> None:
+    cred = api.key()
+    created = _create(api, cred)
+    archived = api.rest("POST", f"/customers/{created['id']}/archive", as_=cred)
+    assert (archived.status_code, archived.json()["archived"]) == (200, True)
+    listed = api.rest("GET", "/customers", as_=cred).json()["data"]
+    assert created["id"] not in [c["id"] for c in listed]
+    archived_only = api.rest("GET", "/customers", as_=cred, params={"archived": "true"}).json()[
+        "data"
+    ]
+    assert [c["id"] for c in archived_only] == [created["id"]]
+    activity = api.rest("GET", f"/customers/{created['id']}/activity", as_=cred).json()
+    assert [a["action"] for a in activity["data"]] == ["customer.archived", "customer.created"]
+    deleted = api.rest("DELETE", f"/customers/{created['id']}", as_=cred)
+    assert (deleted.status_code, deleted.content) == (204, b"")
+    gone = api.rest("GET", f"/customers/{created['id']}", as_=cred)
+    assert gone.status_code == 404
+    assert gone.json()["code"] == "NOT_FOUND"
+
+
+def test_services_and_team_routes(api: Api) -> None:
+    cred = api.key()
+    service = api.rest(
+        "POST",
+        "/services",
+        as_=cred,
+        json={
+            "name": "Tune-up",
+            "unit_price": {"amount": 12900, "currency": "USD"},
+            "duration_minutes": 90,
+        },
+    )
+    assert service.status_code == 201, service.text
+    assert service.json()["unit_price"] == {"amount": 12900, "currency": "USD"}
+    member = api.rest(
+        "POST",
+        "/team_members",
+        as_=cred,
+        json={"name": "Sam", "email": "sam@example.com", "role": "TECHNICIAN"},
+    )
+    assert member.status_code == 201, member.text
+    deactivated = api.rest("POST", f"/team_members/{member.json()['id']}/deactivate", as_=cred)
+    assert deactivated.json()["active"] is False
+    dup = api.rest(
+        "POST",
+        "/team_members",
+        as_=cred,
+        json={"name": "Sam 2", "email": "SAM@example.com", "role": "ADMIN"},
+    )
+    assert dup.status_code == 409
+    assert dup.json()["code"] == "CONFLICT"
+    viewer = api.rest("GET", "/viewer", as_=cred).json()
+    assert viewer["organization"]["id"] == cred.organization_id
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "code"),
+    [
+        ("GET", "/customers", {"params": {"limit": 0}}, 422, "BAD_USER_INPUT"),
+        ("GET", "/customers", {"params": {"limit": 101}}, 422, "BAD_USER_INPUT"),
+        ("GET", "/customers", {"params": {"limit": "ten"}}, 422, "BAD_USER_INPUT"),
+        ("GET", "/customers", {"params": {"nope": "1"}}, 422, "BAD_USER_INPUT"),
+        ("GET", "/customers", {"params": {"cursor": "garbage"}}, 400, "BAD_REQUEST"),
+        ("GET", "/customers", {"params": {"order_by": "SIDEWAYS"}}, 422, "BAD_USER_INPUT"),
+        (
+            "GET",
+            "/customers",
+            {"params": {"updated_since": "2026-01-01T00:00:00"}},
+            422,
+            "BAD_USER_INPUT",
+        ),
+        ("POST", "/customers", {"json": {}}, 422, "BAD_USER_INPUT"),
+        ("POST", "/customers", {"json": {"display_name": 5}}, 422, "BAD_USER_INPUT"),
+        (
+            "POST",
+            "/customers",
+            {"json": {"display_name": "x", "surprise": True}},
+            422,
+            "BAD_USER_INPUT",
+        ),
+        ("POST", "/customers", {"json": [1, 2]}, 422, "BAD_USER_INPUT"),
+        (
+            "POST",
+            "/services",
+            {
+                "json": {
+                    "name": "x",
+                    "unit_price": {"amount": 1.5, "currency": "USD"},
+                    "duration_minutes": 5,
+                }
+            },
+            422,
+            "BAD_USER_INPUT",
+        ),
+        ("GET", "/customers/cus_missing", {}, 404, "NOT_FOUND"),
+        ("GET", "/nothing/here", {}, 404, "NOT_FOUND"),
+        ("PUT", "/customers", {}, 405, "METHOD_NOT_ALLOWED"),
+    ],
+)
+def test_bad_requests_are_problems(
+    api: Api, method: str, path: str, kwargs: dict[str, Any], status: int, code: str
+) -> None:
+    cred = api.key()
+    response = api.rest(method, path, as_=cred, **kwargs)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert (body["status"], body["code"]) == (status, code)
+    assert body["request_id"] == response.headers["x-request-id"]
+
+
+def test_validation_pointers_use_rest_names(api: Api) -> None:
+    cred = api.key()
+    response = api.rest(
+        "POST", "/customers", as_=cred, json={"display_name": "x", "emails": [{"address": "nope"}]}
+    )
+    assert response.status_code == 422
+    assert [e["pointer"] for e in response.json()["errors"]] == ["/emails/0/address"]
+    cursor = api.rest("GET", "/customers", as_=cred, params={"cursor": "garbage"}).json()
+    assert cursor["param"] == "cursor"
+
+
+def test_malformed_json_and_oversized_bodies(api: Api) -> None:
+    cred = api.key()
+    bad = api.client.post(
+        "/api/public/v1/customers",
+        content=b"{oops",
+        headers={**cred.headers(), "content-type": "application/json"},
+    )
+    assert (bad.status_code, bad.json()["code"]) == (400, "BAD_REQUEST")
+    huge = api.rest(
+        "POST", "/customers", as_=cred, json={"display_name": "x", "notes": "n" * 1_100_000}
+    )
+    assert (huge.status_code, huge.json()["code"]) == (413, "PAYLOAD_TOO_LARGE")
+
+
+def test_auth_failures_are_the_same_problems_as_graphql(api: Api) -> None:
+    cred = api.key(scopes=["read:services"])
+    missing = api.rest("GET", "/customers", headers={"x-organization-id": cred.organization_id})
+    assert (missing.status_code, missing.json()["reason"]) == (401, "missing_credentials")
+    scope = api.rest("GET", "/customers", as_=cred)
+    assert (scope.status_code, scope.json()["required_scope"]) == (403, "read:customers")
+    other = api.rest("GET", "/services", as_=cred, headers={"x-organization-id": api.org()})
+    assert (other.status_code, other.json()["reason"]) == (403, "organization_mismatch")
