@@ -163,6 +163,22 @@ def keys_revoke(key_id: str, as_json: bool) -> None:
     _emit(as_json, {"id": key_id, "revoked": True}, f"Revoked {key_id}.")
 
 
+@main.group()
+def idempotency() -> None:
+    """Stored Idempotency-Key responses (kept 24 h)."""
+
+
+@idempotency.command("purge")
+@json_option
+def idempotency_purge(as_json: bool) -> None:
+    """Delete the stored responses whose 24 h have passed."""
+    from asteri.rest_facade.idempotency import purge_expired
+
+    with _engine() as engine:
+        deleted = purge_expired(engine)
+    _emit(as_json, {"deleted": deleted}, f"Deleted {deleted} expired idempotency records.")
+
+
 @main.command()
 @json_option
 def demo(as_json: bool) -> None:

@@ -4,6 +4,7 @@ from asteri.models.activity import AuditEntry, Event
 from asteri.models.api_key import ApiKey
 from asteri.models.base import Environment, TenantRow
 from asteri.models.customer import Customer, CustomerTag
+from asteri.models.idempotency import IdempotencyRecord, IdempotencyState
 from asteri.models.organization import Organization
 from asteri.models.service import Service
 from asteri.models.team_member import TeamMember
@@ -15,6 +16,8 @@ __all__ = [
     "CustomerTag",
     "Environment",
     "Event",
+    "IdempotencyRecord",
+    "IdempotencyState",
     "Organization",
     "Service",
     "TeamMember",

@@ -2,9 +2,10 @@
 
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import col
 
-from asteri.authz.tenancy import scoped
+from asteri.authz.tenancy import scoped, tenant
 from asteri.kit.ids import IdPrefix, new_public_id
 from asteri.kit.pagination import Page
 from asteri.models import AuditEntry, Event
@@ -53,13 +54,16 @@ def record_change(
     return event
 
 
+_HISTORY = (
+    scoped(AuditEntry)
+    .where(col(AuditEntry.resource_id) == bindparam("resource_id"))
+    .order_by(col(AuditEntry.occurred_at).desc(), col(AuditEntry.id).desc())
+    .limit(bindparam("limit"))
+)
+
+
 async def activity_for(uow: UnitOfWork, resource_id: str, *, first: int) -> Page[AuditEntry]:
     """A resource's history, newest first, read from the audit trail of the caller's tenant."""
-    stmt = (
-        scoped(AuditEntry, uow.principal)
-        .where(col(AuditEntry.resource_id) == resource_id)
-        .order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc())  # type: ignore[attr-defined, union-attr]
-        .limit(first + 1)
-    )
-    rows = list((await uow.session.scalars(stmt)).all())
+    params = tenant(uow.principal, resource_id=resource_id, limit=first + 1)
+    rows = list((await uow.session.scalars(_HISTORY, params)).all())
     return Page(items=rows[:first], has_next_page=len(rows) > first, end_cursor=None)

@@ -7,14 +7,15 @@ so the row, its audit entry and its event land together or not at all.
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import Select, and_, bindparam, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
-from asteri.authz.tenancy import scoped, stamp
+from asteri.authz.tenancy import scoped, stamp, tenant
 from asteri.kit.db import UtcDateTime, utcnow
 from asteri.kit.errors import BadUserInput, Conflict, FieldError, NotFound
 from asteri.kit.ids import IdPrefix, new_public_id
@@ -86,12 +87,17 @@ def updated_since(column: Any, since: datetime | None) -> list[ColumnElement[boo
     return [column >= since]
 
 
+@cache
+def _by_public_id(model: type[TenantRow]) -> Select[Any]:
+    """Built once per model: building SQL expressions costs more than running them."""
+    return scoped(model).where(model.__table__.c.public_id == bindparam("public_id"))  # type: ignore[attr-defined]
+
+
 async def get(uow: UnitOfWork, resource: Resource, public_id: str) -> Any:
     """The row, or 404 whether it is absent or belongs to another tenant."""
-    model = resource.model
     row = (
         await uow.session.scalars(
-            scoped(model, uow.principal).where(model.public_id == public_id)  # type: ignore[arg-type]
+            _by_public_id(resource.model), tenant(uow.principal, public_id=public_id)
         )
     ).first()
     if row is None:
@@ -109,7 +115,7 @@ async def list_page(
     after: str | None,
 ) -> Page[Any]:
     model = resource.model
-    stmt = scoped(model, uow.principal).where(*where)
+    stmt = scoped(model).where(*where)
     id_col: InstrumentedAttribute[Any] = model.public_id  # type: ignore[assignment]
     if after is not None:
         cursor = decode_cursor(after, sort=sort.name, is_datetime=sort.is_datetime)
@@ -128,7 +134,11 @@ async def list_page(
                 )
             )
     order = (sort.column.desc(), id_col.desc()) if sort.descending else (sort.column, id_col)
-    rows = list((await uow.session.scalars(stmt.order_by(*order).limit(first + 1))).all())
+    rows = list(
+        (
+            await uow.session.scalars(stmt.order_by(*order).limit(first + 1), tenant(uow.principal))
+        ).all()
+    )
     items = rows[:first]
     end_cursor = None
     if items:

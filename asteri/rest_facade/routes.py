@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from asteri.kit.naming import camel, snake
 from asteri.kit.settings import get_settings
+from asteri.rest_facade.idempotency import idempotency_key, idempotent
 from asteri.rest_facade.problems import graphql_problem
 from asteri.rest_facade.types import InputTypes, OutputTypes
 from asteri.schema.build import AsteriSchema
@@ -64,6 +65,21 @@ class Binding:
         principal = context.principal  # a failed authentication raises its 401/403 here
         for scope in sorted(self.op.scopes):  # the cheap pre-flight; fields check again
             principal.require(scope)
+        key = idempotency_key(request) if self.route.method == "POST" else None
+        if key is None:
+            return await self.respond(request, context, params)
+        return await idempotent(
+            request,
+            context,
+            key=key,
+            route=f"{self.route.method} {self.route.path}",
+            run=lambda: self.respond(request, context, params),
+        )
+
+    async def respond(
+        self, request: Request, context: RequestContext, params: dict[str, Any]
+    ) -> Response:
+        """Run the persisted operation; its data as the REST body, or its error as a problem."""
         result = await self.schema.execute(
             self.op.rest_source,
             variable_values=self.variables(params),

@@ -36,6 +36,9 @@ class RequestContext(BaseContext):
         self.auth = auth
         self.request_id = request_id
         self.settings = settings
+        # Set by the REST facade for an Idempotency-Key request: the mutation only flushes and
+        # the facade commits once, with the stored response in the same transaction.
+        self.defer_commit = False
 
     @property
     def principal(self) -> Principal:

@@ -16,19 +16,24 @@ class Commit(FieldExtension):
     """The transaction boundary of a mutation: commit after success, roll back after failure.
 
     The write, its audit entry and its event were flushed in one transaction by the resolver;
-    this is the only place that commits it.
+    this is the only place that commits it. With ``context.defer_commit`` (the REST facade's
+    Idempotency-Key path) it only flushes: the facade commits, with the stored response.
     """
 
     async def resolve_async(
         self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
     ) -> Any:
         session = info.context.session
+        deferred = info.context.defer_commit
         try:
             result = await next_(source, info, **kwargs)
+            if deferred:
+                await session.flush()
         except BaseException:
             await session.rollback()
             raise
-        await session.commit()
+        if not deferred:
+            await session.commit()
         return result
 
 
