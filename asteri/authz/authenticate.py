@@ -9,9 +9,9 @@ whether or not that organization exists, so it never confirms one.
 import hmac
 from collections.abc import Mapping
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
 from asteri.authz.keys import hash_key, parse_key
 from asteri.authz.principal import ActorType, Principal

@@ -198,10 +198,13 @@ async def _claim(database: Database, scope: _Scope, digest: str) -> str | Respon
         claim = _fresh_claim(digest, token)
         now = claim["created_at"]
         async with database.session() as session:
-            inserted = await session.execute(
-                insert(_T).values(**scope.values(), **claim).on_conflict_do_nothing()
+            inserted = await session.execute(  # (psycopg reports no rowcount for an INSERT)
+                insert(_T)
+                .values(**scope.values(), **claim)
+                .on_conflict_do_nothing()
+                .returning(col(_T.id))
             )
-            if _rowcount(inserted) == 1:
+            if inserted.first() is not None:
                 await session.commit()
                 return token
             # Expired records are replaced; an abandoned claim of the same payload is taken over.
