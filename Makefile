@@ -42,7 +42,7 @@ contracts: install
 	$(BIN)/asteri schema print > asteri/schema/schema.graphql
 	$(BIN)/asteri schema openapi > asteri/rest_facade/openapi.json
 
-# Throughput/latency of the GraphQL API vs a bare FastAPI baseline (needs PostgreSQL; not in `test`).
+# REST and GraphQL throughput/latency vs bare psycopg and strawberry-default baselines (PostgreSQL; not in `test`).
 bench: install
 	$(BIN)/python benchmarks/run.py
 

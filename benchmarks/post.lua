@@ -1,6 +1,8 @@
--- wrk script used by benchmarks/run.py: POSTs JSON bodies with the API headers, rotating through
--- the bodies in $BENCH_BODIES (one JSON document per line), and counts bad answers per thread:
--- any non-2xx status, and any response body carrying a GraphQL "errors" member.
+-- wrk script used by benchmarks/run.py: sends requests with the API headers, rotating through the
+-- lines of $BENCH_BODIES, and counts bad answers per thread: any non-2xx status, and any response
+-- body carrying an "errors" member (GraphQL errors; REST bodies never have one).
+-- $BENCH_METHOD is POST (default: each line is a JSON body sent to the URL's path) or GET (each
+-- line is a path with its query string, e.g. /api/public/v1/customers/cus_x).
 -- done() prints one machine-readable line: BENCH_JSON {...}
 
 local threads = {}
@@ -11,16 +13,23 @@ function setup(thread)
 end
 
 function init(args)
+  local method = os.getenv("BENCH_METHOD") or "POST"
   local headers = {
-    ["content-type"] = "application/json",
     ["accept"] = "application/json",
     ["x-api-key"] = os.getenv("BENCH_API_KEY") or "",
     ["x-organization-id"] = os.getenv("BENCH_ORG_ID") or "",
   }
+  if method == "POST" then
+    headers["content-type"] = "application/json"
+  end
   requests_ = {}
   for line in io.lines(os.getenv("BENCH_BODIES")) do
     if #line > 0 then
-      table.insert(requests_, wrk.format("POST", nil, headers, line))
+      if method == "POST" then
+        table.insert(requests_, wrk.format("POST", nil, headers, line))
+      else
+        table.insert(requests_, wrk.format(method, line, headers, nil))
+      end
     end
   end
   if #requests_ == 0 then

@@ -1,4 +1,4 @@
-"""``make bench``: throughput and latency of the public GraphQL API against a bare baseline.
+"""``make bench``: the public API's REST and GraphQL reads beside two baselines, in one run.
 
 One run, on the PostgreSQL of our machines (``BENCH_POSTGRES_URL``, default
 ``postgresql://postgres@127.0.0.1:5432/test``, used only to create and drop a database):
@@ -6,27 +6,45 @@ One run, on the PostgreSQL of our machines (``BENCH_POSTGRES_URL``, default
 1. creates a uniquely named database, migrates it, creates an organization and an all-scopes
    key, and seeds 60 customers (2 emails, 1 phone, 1 address, 2 tags each) by POSTing the
    ``createCustomer`` mutation to the real server;
-2. serves the API with the real ``uvicorn asteri.app:create_app --factory --workers 1``, and the
-   baseline (``benchmarks/baseline_app.py``: FastAPI + psycopg AsyncConnectionPool + orjson, one
-   SQL point read) with its own uvicorn, both on the same database;
-3. checks a few warm-up requests per scenario (HTTP 200, no GraphQL ``errors``, the expected
-   data: any failure aborts the run), then drives each scenario with ``wrk`` (fixed connections,
-   threads and duration, after ``BENCH_WARMUP`` seconds of unmeasured load; ``post.lua`` sends
-   the POST bodies and headers and counts non-2xx answers and GraphQL errors);
-4. prints a table (requests/s, p50, p99, throughput ratio vs the baseline, and CPU: the server
-   process's, and what processes outside the benchmark used meanwhile) and writes it, with wrk's
-   raw output, as JSON to ``benchmarks/results/latest.json`` (server logs beside it);
-5. always stops both servers and drops the database, on success, failure or Ctrl-C.
+2. serves, each with its own ``uvicorn --workers 1`` on the same database:
+   the API (``asteri.app:create_app``); the bare baseline (``benchmarks/baseline_app.py``:
+   FastAPI + psycopg AsyncConnectionPool + orjson, one SQL statement per request, the REST
+   facade's paths and JSON bodies); and strawberry's default path
+   (``benchmarks/strawberry_default_app.py``: the same resolvers and ``get_context`` in a plain
+   ``strawberry.Schema`` with no extensions, so every request is parsed and validated);
+3. checks a few warm-up requests per scenario (HTTP 200, no ``errors``, the expected data) and
+   that each baseline answers exactly what the API answers (REST point read and list vs the bare
+   handlers; the persisted GetCustomer vs strawberry's default path): any failure aborts the
+   run; counts the SQL statements one request of each API scenario executes, in this process
+   (``asteri.app.create_app`` with a SQLAlchemy ``before_cursor_execute`` listener; BEGIN and
+   ROLLBACK, which psycopg sends itself, are not counted);
+4. drives each scenario with ``wrk`` (fixed connections, threads and duration, after
+   ``BENCH_WARMUP`` seconds of unmeasured load; ``post.lua`` sends the GET paths or POST bodies
+   and headers and counts non-2xx answers and ``errors`` members):
 
-A run in which any request failed (non-2xx, GraphQL error, socket error or timeout) is invalid:
-the script says so and exits 1. A busy machine (another test run, say) is reported as a warning:
-the servers are CPU-bound, so anything else on the cores lowers the numbers.
+   - ``bare point read`` / ``rest point read``: ``GET /api/public/v1/customers/{id}``, 60 ids;
+   - ``graphql persisted point read``: GetCustomer by sha256 only (no query text);
+   - ``graphql text point read``: a free-text query (parsed; validation cache);
+   - ``strawberry default point read``: GetCustomer's text, parsed and validated every time;
+   - ``bare list 50`` / ``rest list 50``: ``GET /api/public/v1/customers?limit=50``;
+   - ``graphql persisted list 50``: ListCustomers by sha256, ``first: 50``;
+
+5. prints a table (requests/s, p50, p99, SQL statements per request, CPU: the server process's,
+   and what processes outside the benchmark used meanwhile) and the issue's ratios, each with its
+   target and PASS/FAIL, and writes it all, with wrk's raw output, as JSON to
+   ``benchmarks/results/latest.json`` (server logs beside it);
+6. always stops the servers and drops the database, on success, failure or Ctrl-C.
+
+A run in which any request failed (non-2xx, ``errors``, socket error or timeout) is invalid: the
+script says so and exits 1. A missed target is a result, not a failure (exit 0). A busy machine
+(another test run, say) is reported as a warning and the run is labelled CONTENDED: the servers
+are CPU-bound, so anything else on the cores lowers the numbers and skews the ratios.
 
 Settings (environment): ``BENCH_DURATION`` seconds per scenario (10), ``BENCH_CONNECTIONS`` (32),
 ``BENCH_THREADS`` (2), ``BENCH_WARMUP`` seconds of unmeasured load per scenario (2, 0 to skip),
 ``BENCH_LOADGEN`` (``wrk``, or ``python`` to force the built-in fallback),
 ``BENCH_POSTGRES_URL``. Other ``ASTERI_*`` variables (e.g. ``ASTERI_KEY_PEPPER``) pass through to
-the server.
+the servers.
 
 If ``wrk`` is not installed the script tries ``apt-get install -y wrk`` (when running as root;
 ``BENCH_NO_INSTALL=1`` skips that); if that fails too it falls back to a small asyncio keep-alive
@@ -66,8 +84,10 @@ from psycopg import sql
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 LUA_SCRIPT = HERE / "post.lua"
-GRAPHQL_PATH = "/api/public/v1/graphql"
-BASELINE_PATH = "/customer"
+API_PREFIX = "/api/public/v1"
+GRAPHQL_PATH = f"{API_PREFIX}/graphql"
+CUSTOMERS_PATH = f"{API_PREFIX}/customers"
+STRAWBERRY_PATH = "/graphql"  # strawberry_default_app.GRAPHQL_PATH
 HOST = "127.0.0.1"
 CUSTOMERS = 60
 
@@ -79,11 +99,8 @@ WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
 TIMEOUT_S = 5
 OTHER_CPU_WARN = 20  # % of one core used outside the benchmark during a run
 
+# The free-text point read (not a persisted document: parsed, then the validation cache).
 POINT_READ = "query($id: ID!) { customer(id: $id) { id displayName emails { address } } }"
-LIST_50 = (
-    "{ customers(first: 50) { nodes { id displayName emails { address primary } "
-    "phones { number } addresses { line1 city } tags } pageInfo { hasNextPage } } }"
-)
 CREATE_CUSTOMER = "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }"
 
 
@@ -207,14 +224,19 @@ def other_cpu_users(exclude: set[int], seconds: float = 1.0) -> list[dict[str, A
 
 
 def post_json(
-    url: str, payload: dict[str, Any], headers: dict[str, str], timeout: float = 10.0
+    url: str, payload: dict[str, Any] | None, headers: dict[str, str], timeout: float = 10.0
 ) -> tuple[int, Any]:
-    """POST JSON; return (status, parsed body or raw text). Never raises on an HTTP status."""
+    """POST JSON (GET when ``payload`` is None); return (status, parsed body or raw text).
+    Never raises on an HTTP status."""
     request = urllib.request.Request(  # noqa: S310 (always http://127.0.0.1)
         url,
-        data=json.dumps(payload).encode(),
-        headers={"content-type": "application/json", "accept": "application/json", **headers},
-        method="POST",
+        data=None if payload is None else json.dumps(payload).encode(),
+        headers={
+            "accept": "application/json",
+            **({} if payload is None else {"content-type": "application/json"}),
+            **headers,
+        },
+        method="GET" if payload is None else "POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
@@ -422,16 +444,41 @@ def uvicorn_args(app: str, port: int, *extra: str) -> list[str]:
 
 @dataclass
 class Scenario:
+    """One measured load: ``payloads`` are JSON bodies POSTed to ``path``, or (GET) the paths
+    themselves, with their query strings; the load generator rotates through them."""
+
+    key: str  # the short name the ratios use
     name: str
     label: str
-    url: str
-    bodies: list[dict[str, Any]]
-    check: Callable[[dict[str, Any], dict[str, Any]], str | None]
     server: Server
-    baseline: bool = False
+    method: str  # GET or POST
+    path: str
+    payloads: list[Any]
+    check: Callable[[dict[str, Any], Any], str | None]
+
+    @property
+    def base(self) -> str:
+        return f"http://{HOST}:{self.server.port}"
+
+    @property
+    def url(self) -> str:
+        """What wrk is given: the POST endpoint, or (GET) the first path."""
+        return self.base + (self.payloads[0] if self.method == "GET" else self.path)
+
+    def call(self, payload: Any, cred: Credential) -> tuple[int, Any]:
+        if self.method == "GET":
+            return post_json(self.base + payload, None, cred.headers())
+        return post_json(self.base + self.path, payload, cred.headers())
 
 
-def check_point_read(body: dict[str, Any], sent: dict[str, Any]) -> str | None:
+def _shape_problem(customer: dict[str, Any]) -> str | None:
+    shape = tuple(len(customer[k]) for k in ("emails", "phones", "addresses", "tags"))
+    if shape != (2, 1, 1, 2):
+        return f"customer {customer['id']} has (emails, phones, addresses, tags) = {shape}"
+    return None
+
+
+def check_graphql_point(body: dict[str, Any], sent: dict[str, Any]) -> str | None:
     customer = (body.get("data") or {}).get("customer")
     if not customer or customer.get("id") != sent["variables"]["id"]:
         return "point read did not return the requested customer"
@@ -440,27 +487,33 @@ def check_point_read(body: dict[str, Any], sent: dict[str, Any]) -> str | None:
     return None
 
 
-def check_list(body: dict[str, Any], _sent: dict[str, Any]) -> str | None:
+def check_graphql_list(body: dict[str, Any], _sent: Any) -> str | None:
     connection = (body.get("data") or {}).get("customers") or {}
     nodes = connection.get("nodes") or []
     if len(nodes) != 50 or connection.get("pageInfo", {}).get("hasNextPage") is not True:
         return f"list: expected 50 nodes and a next page, got {len(nodes)}"
-    for node in nodes:
-        shape = (
-            len(node["emails"]),
-            len(node["phones"]),
-            len(node["addresses"]),
-            len(node["tags"]),
-        )
-        if shape != (2, 1, 1, 2):
-            return f"list: customer {node['id']} has (emails, phones, addresses, tags) = {shape}"
-    return None
+    return next((p for p in map(_shape_problem, nodes) if p), None)
+
+
+def check_rest_point(body: dict[str, Any], sent: str) -> str | None:
+    if body.get("object") != "customer" or body.get("id") != sent.rsplit("/", 1)[1]:
+        return "point read did not return the requested customer"
+    return _shape_problem(body)
+
+
+def check_rest_list(body: dict[str, Any], _sent: Any) -> str | None:
+    items = body.get("data") or []
+    if body.get("object") != "list" or len(items) != 50 or body.get("has_more") is not True:
+        return f"list: expected 50 items and has_more, got {len(items)}"
+    if not body.get("next_cursor"):
+        return "list: no next_cursor"
+    return next((p for p in map(_shape_problem, items) if p), None)
 
 
 def warm_up_check(scenario: Scenario, cred: Credential) -> None:
-    """One request per distinct body shape must succeed completely, or the run is invalid."""
-    for sent in scenario.bodies[:3]:
-        status, body = post_json(scenario.url, sent, cred.headers())
+    """A few requests must succeed completely, or the run is invalid."""
+    for sent in scenario.payloads[:3]:
+        status, body = scenario.call(sent, cred)
         if status != 200 or not isinstance(body, dict):
             raise BenchError(f"{scenario.name}: warm-up got HTTP {status}: {str(body)[:500]}")
         if body.get("errors"):
@@ -468,6 +521,126 @@ def warm_up_check(scenario: Scenario, cred: Credential) -> None:
         problem = scenario.check(body, sent)
         if problem:
             raise BenchError(f"{scenario.name}: warm-up answer is wrong: {problem}")
+
+
+# Each baseline must answer what the API answers, or its ratio compares different work.
+SAME_ANSWER = (
+    ("rest_point", "bare_point"),
+    ("rest_list", "bare_list"),
+    ("gql_persisted_point", "strawberry_point"),
+)
+
+
+def parity_check(scenarios: dict[str, Scenario], cred: Credential) -> None:
+    for api_key, base_key in SAME_ANSWER:
+        api, base = scenarios[api_key], scenarios[base_key]
+        for api_sent, base_sent in list(zip(api.payloads, base.payloads, strict=True))[:3]:
+            _, api_body = api.call(api_sent, cred)
+            _, base_body = base.call(base_sent, cred)
+            if api_body != base_body:
+                raise BenchError(
+                    f"{base.name} does not answer what {api.name} answers:\n"
+                    f"  api:      {str(api_body)[:400]}\n  baseline: {str(base_body)[:400]}"
+                )
+
+
+# --------------------------------------------------------------------------------------------
+# SQL statements per request, counted in this process
+
+
+async def _asgi_call(app: Any, scenario: Scenario, payload: Any, cred: Credential) -> int:
+    """One request straight into the ASGI app; its status."""
+    if scenario.method == "GET":
+        path, _, query = str(payload).partition("?")
+        body = b""
+    else:
+        path, query, body = scenario.path, "", json.dumps(payload).encode()
+    headers = [
+        (b"accept", b"application/json"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.encode(), v.encode()) for k, v in cred.headers().items()),
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": scenario.method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": (HOST, 40000),
+        "server": (HOST, 80),
+        "state": {},
+    }
+    sent = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)  # no disconnect while the response is being produced
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+def count_sql(url: str, scenarios: list[Scenario], cred: Credential) -> dict[str, dict[str, Any]]:
+    """SQL statements one request executes, per scenario served by a SQLAlchemy app: the app is
+    built here (same code and settings as the server), a ``before_cursor_execute`` listener on
+    its engine records what it sends; the second request is counted (the first warms up)."""
+    from sqlalchemy import event
+
+    from asteri.app import create_app
+    from asteri.kit.settings import Settings
+
+    sys.path.insert(0, str(HERE))
+    import strawberry_default_app
+
+    settings = Settings(database_url=url)
+    factories = {"asteri": create_app, "strawberry-default": strawberry_default_app.create_app}
+    counted: dict[str, dict[str, Any]] = {}
+
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    async def run() -> None:
+        for server_name, factory in factories.items():
+            app = factory(settings)
+            async with app.router.lifespan_context(app):
+                engine = app.state.database.engine.sync_engine
+                event.listen(engine, "before_cursor_execute", record)
+                try:
+                    for scenario in scenarios:
+                        if scenario.server.name != server_name:
+                            continue
+                        for attempt in range(2):
+                            seen.clear()
+                            status = await _asgi_call(app, scenario, scenario.payloads[0], cred)
+                            if status != 200:
+                                raise BenchError(
+                                    f"{scenario.name}: in-process request {attempt + 1} for "
+                                    f"counting SQL got HTTP {status}"
+                                )
+                        counted[scenario.key] = {"statements": len(seen), "sql": list(seen)}
+                finally:
+                    event.remove(engine, "before_cursor_execute", record)
+
+    asyncio.run(run())
+    return counted
 
 
 # --------------------------------------------------------------------------------------------
@@ -524,11 +697,15 @@ def wrk_command(wrk: str, duration: int, url: str) -> list[str]:
 
 def run_wrk(wrk: str, scenario: Scenario, cred: Credential, duration: int) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as bodies:
-        for body in scenario.bodies:
-            bodies.write(json.dumps(body, separators=(",", ":")) + "\n")
+        for payload in scenario.payloads:
+            line = (
+                payload if scenario.method == "GET" else json.dumps(payload, separators=(",", ":"))
+            )
+            bodies.write(line + "\n")
     try:
         env = {
             **os.environ,
+            "BENCH_METHOD": scenario.method,
             "BENCH_BODIES": bodies.name,
             "BENCH_API_KEY": cred.key,
             "BENCH_ORG_ID": cred.organization_id,
@@ -610,13 +787,16 @@ async def _python_worker(
 
 
 async def _python_load(
-    port: int, path: str, scenario: Scenario, cred: Credential, duration: int
+    port: int, scenario: Scenario, cred: Credential, duration: int
 ) -> dict[str, Any]:
     requests = []
-    for body in scenario.bodies:
-        payload = json.dumps(body, separators=(",", ":")).encode()
+    for sent in scenario.payloads:
+        if scenario.method == "GET":
+            path, payload = sent, b""
+        else:
+            path, payload = scenario.path, json.dumps(sent, separators=(",", ":")).encode()
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+            f"{scenario.method} {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
             "content-type: application/json\r\naccept: application/json\r\n"
             f"x-api-key: {cred.key}\r\nx-organization-id: {cred.organization_id}\r\n"
             f"content-length: {len(payload)}\r\n\r\n"
@@ -657,9 +837,7 @@ async def _python_load(
 
 
 def run_python(scenario: Scenario, cred: Credential, duration: int) -> dict[str, Any]:
-    parts = urlsplit(scenario.url)
-    assert parts.port is not None
-    return asyncio.run(_python_load(parts.port, parts.path, scenario, cred, duration))
+    return asyncio.run(_python_load(scenario.server.port, scenario, cred, duration))
 
 
 # --------------------------------------------------------------------------------------------
@@ -691,12 +869,17 @@ def problems_of(stats: dict[str, Any]) -> list[str]:
     return found
 
 
-def summarize(scenario: Scenario, stats: dict[str, Any]) -> dict[str, Any]:
+def summarize(scenario: Scenario, stats: dict[str, Any], sql: dict[str, Any]) -> dict[str, Any]:
     seconds = stats["duration_us"] / 1e6
     return {
+        "key": scenario.key,
         "name": scenario.name,
         "description": scenario.label,
+        "server": scenario.server.name,
+        "method": scenario.method,
         "url": scenario.url,
+        "sql_statements_per_request": sql.get("statements"),
+        "sql": sql.get("sql", []),
         "requests": stats["requests"],
         "seconds": round(seconds, 3),
         "requests_per_s": round(stats["requests"] / seconds, 1) if seconds else 0.0,
@@ -704,7 +887,6 @@ def summarize(scenario: Scenario, stats: dict[str, Any]) -> dict[str, Any]:
         "p90_ms": round(stats["p90_us"] / 1000, 2),
         "p99_ms": round(stats["p99_us"] / 1000, 2),
         "max_ms": round(stats["max_us"] / 1000, 2),
-        "ratio_vs_baseline": None,
         "cpu_pct_of_one_core": stats["cpu_pct_of_one_core"],
         "socket_errors": stats["errors"],
         "non_2xx": stats["non2xx"],
@@ -716,23 +898,98 @@ def summarize(scenario: Scenario, stats: dict[str, Any]) -> dict[str, Any]:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     header = (
-        f"{'name':<22} {'requests/s':>11} {'p50 ms':>9} {'p99 ms':>9} {'vs baseline':>12}"
+        f"{'name':<31} {'requests/s':>11} {'p50 ms':>9} {'p99 ms':>9} {'SQL/req':>8}"
         f"   {'server CPU':>10} {'other CPU':>10}"
     )
     print()
     print(header)
     print("-" * len(header))
     for row in rows:
-        ratio = row["ratio_vs_baseline"]
+        statements = row["sql_statements_per_request"]
         server_cpu = row["cpu_pct_of_one_core"]["server"]
         other = row["cpu_pct_of_one_core"]["other"]
         print(
-            f"{row['name']:<22} {row['requests_per_s']:>11,.1f} {row['p50_ms']:>9.2f} "
-            f"{row['p99_ms']:>9.2f} {(f'{ratio:.3f}x' if ratio is not None else '-'):>12}"
+            f"{row['name']:<31} {row['requests_per_s']:>11,.1f} {row['p50_ms']:>9.2f} "
+            f"{row['p99_ms']:>9.2f} {statements if statements is not None else '-':>8}"
             f"   {(f'{server_cpu:.0f}%' if server_cpu is not None else '-'):>10}"
             f" {(f'{other:.0f}%' if other is not None else '-'):>10}"
             + ("  INVALID" if row["problems"] else "")
         )
+    print()
+
+
+# The issue's targets, as ratios of requests/s in one run: (what, numerator, denominator, min).
+RATIO_TARGETS = (
+    ("REST point read / bare point read", "rest_point", "bare_point", 0.65),
+    (
+        "REST point read / GraphQL persisted point read (facade overhead <= 10 %)",
+        "rest_point",
+        "gql_persisted_point",
+        0.90,
+    ),
+    (
+        "GraphQL persisted point read / strawberry default point read",
+        "gql_persisted_point",
+        "strawberry_point",
+        4.0,
+    ),
+    ("REST list 50 / bare list 50 (hand-written REST + orjson)", "rest_list", "bare_list", 0.40),
+)
+# Shown beside them, without a target.
+RATIO_INFO = (
+    ("GraphQL persisted list 50 / bare list 50", "gql_persisted_list", "bare_list"),
+    ("REST list 50 / GraphQL persisted list 50", "rest_list", "gql_persisted_list"),
+    (
+        "GraphQL text point read / GraphQL persisted point read",
+        "gql_text_point",
+        "gql_persisted_point",
+    ),
+)
+MAX_LIST_STATEMENTS = 3
+
+
+def compute_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rps = {row["key"]: row["requests_per_s"] for row in rows}
+    found: list[dict[str, Any]] = []
+    for what, top, bottom, *target in (*RATIO_TARGETS, *RATIO_INFO):
+        value = round(rps[top] / rps[bottom], 3) if rps.get(bottom) else None
+        minimum = target[0] if target else None
+        passed = None if minimum is None or value is None else value >= minimum
+        found.append(
+            {
+                "what": what,
+                "numerator": top,
+                "denominator": bottom,
+                "ratio": value,
+                "target_min": minimum,
+                "pass": passed,
+            }
+        )
+    statements = next(r["sql_statements_per_request"] for r in rows if r["key"] == "rest_list")
+    found.append(
+        {
+            "what": "REST list 50: SQL statements per request",
+            "numerator": "rest_list",
+            "denominator": None,
+            "ratio": statements,
+            "target_max": MAX_LIST_STATEMENTS,
+            "pass": None if statements is None else statements <= MAX_LIST_STATEMENTS,
+        }
+    )
+    return found
+
+
+def print_ratios(ratios: list[dict[str, Any]]) -> None:
+    print("Ratios (requests/s over requests/s, same run):")
+    for r in ratios:
+        if "target_max" in r:
+            value = "-" if r["ratio"] is None else str(r["ratio"])
+            target = f"<= {r['target_max']}"
+        else:
+            value = "-" if r["ratio"] is None else f"{r['ratio']:.3f}"
+            target = "" if r["target_min"] is None else f">= {r['target_min']:.2f}"
+        verdict = {True: "PASS", False: "FAIL", None: ""}[r["pass"]]
+        print(f"  {r['what']:<74} {value:>7}  {target:>8}  {verdict}")
     print()
 
 
@@ -783,75 +1040,168 @@ def choose_load_generator() -> tuple[str | None, str]:
     return None, "python asyncio keep-alive client (benchmarks/run.py)"
 
 
-def start_servers(url: str, servers: list[Server]) -> tuple[Server, Server]:
+def start_servers(url: str, servers: list[Server]) -> dict[str, Server]:
     env = {**os.environ, "ASTERI_DATABASE_URL": url}
-    api_port, base_port = free_port(), free_port()
-    api = Server(
-        "asteri",
-        uvicorn_args("asteri.app:create_app", api_port, "--factory"),
-        api_port,
-        env,
-        RESULTS / "server-asteri.log",
-    )
-    base = Server(
-        "baseline",
-        uvicorn_args("baseline_app:app", base_port, "--app-dir", str(HERE)),
-        base_port,
-        env,
-        RESULTS / "server-baseline.log",
-    )
-    for server in (api, base):
+    specs = {
+        "asteri": (("asteri.app:create_app", "--factory"), GRAPHQL_PATH),
+        "baseline": (("baseline_app:app", "--app-dir", str(HERE)), CUSTOMERS_PATH),
+        "strawberry-default": (
+            ("strawberry_default_app:create_app", "--factory", "--app-dir", str(HERE)),
+            STRAWBERRY_PATH,
+        ),
+    }
+    started: dict[str, Server] = {}
+    for name, ((app, *extra), _probe_path) in specs.items():
+        port = free_port()
+        server = Server(
+            name, uvicorn_args(app, port, *extra), port, env, RESULTS / f"server-{name}.log"
+        )
         servers.append(server)  # registered first: the caller's clean-up stops it
         server.start()
-    api.wait_ready(GRAPHQL_PATH, {"query": "{ __typename }"})
-    base.wait_ready(BASELINE_PATH, {"variables": {"id": "cus_probe"}})
-    log(f"servers up: asteri on :{api_port}, baseline on :{base_port}")
-    return api, base
+        started[name] = server
+    for name, (_args, probe_path) in specs.items():
+        started[name].wait_ready(probe_path, {"query": "{ __typename }"})
+    log("servers up: " + ", ".join(f"{name} on :{server.port}" for name, server in started.items()))
+    return started
 
 
-def build_scenarios(api: Server, base: Server, ids: list[str]) -> list[Scenario]:
-    point_bodies = [{"query": POINT_READ, "variables": {"id": i}} for i in ids]
+def build_scenarios(servers: dict[str, Server], ids: list[str]) -> list[Scenario]:
+    from asteri.schema import build_schema
+
+    persisted = build_schema().persisted.by_name
+    get_customer, list_customers = persisted["GetCustomer"], persisted["ListCustomers"]
+
+    def by_hash(sha256: str, variables: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256}},
+            "variables": variables,
+        }
+
+    api, bare, default = servers["asteri"], servers["baseline"], servers["strawberry-default"]
+    point_paths = [f"{CUSTOMERS_PATH}/{i}" for i in ids]
+    list_paths = [f"{CUSTOMERS_PATH}?limit=50"]
+    rotating = f"rotating over {len(ids)} ids"
     return [
         Scenario(
-            "graphql point read",
-            "customer(id:) { id displayName emails { address } }, rotating over 60 ids",
-            f"http://{HOST}:{api.port}{GRAPHQL_PATH}",
-            point_bodies,
-            check_point_read,
-            api,
+            "bare_point",
+            "bare point read",
+            "baseline: bare FastAPI async + psycopg AsyncConnectionPool (autocommit) + orjson, "
+            f"one SELECT, the REST body, no auth; GET {CUSTOMERS_PATH}/{{id}}, {rotating}",
+            bare,
+            "GET",
+            CUSTOMERS_PATH,
+            point_paths,
+            check_rest_point,
         ),
         Scenario(
-            "graphql list 50",
-            "customers(first: 50) with emails, phones, addresses, tags, pageInfo",
-            f"http://{HOST}:{api.port}{GRAPHQL_PATH}",
-            [{"query": LIST_50}],
-            check_list,
+            "rest_point",
+            "rest point read",
+            f"GET {CUSTOMERS_PATH}/{{id}} (persisted GetCustomer via the facade), {rotating}",
             api,
+            "GET",
+            CUSTOMERS_PATH,
+            point_paths,
+            check_rest_point,
         ),
         Scenario(
-            "baseline point read",
-            "bare FastAPI async + psycopg AsyncConnectionPool (autocommit) + orjson, same SQL "
-            "filter and JSON shape, no auth, same request bodies",
-            f"http://{HOST}:{base.port}{BASELINE_PATH}",
-            point_bodies,
-            check_point_read,
-            base,
-            baseline=True,
+            "gql_persisted_point",
+            "graphql persisted point read",
+            f"POST {GRAPHQL_PATH}, GetCustomer by sha256 only (no parse, no validate), {rotating}",
+            api,
+            "POST",
+            GRAPHQL_PATH,
+            [by_hash(get_customer.sha256, {"id": i}) for i in ids],
+            check_graphql_point,
+        ),
+        Scenario(
+            "gql_text_point",
+            "graphql text point read",
+            f"POST {GRAPHQL_PATH}, free text {POINT_READ!r} (parsed; validation cache), "
+            + rotating,
+            api,
+            "POST",
+            GRAPHQL_PATH,
+            [{"query": POINT_READ, "variables": {"id": i}} for i in ids],
+            check_graphql_point,
+        ),
+        Scenario(
+            "strawberry_point",
+            "strawberry default point read",
+            "baseline: GetCustomer's text through a plain strawberry.Schema (same resolvers and "
+            f"get_context, no extensions: parse + validate every request), {rotating}",
+            default,
+            "POST",
+            STRAWBERRY_PATH,
+            [{"query": get_customer.source, "variables": {"id": i}} for i in ids],
+            check_graphql_point,
+        ),
+        Scenario(
+            "bare_list",
+            "bare list 50",
+            "baseline: hand-written FastAPI handler, one SELECT (JSON columns for the child "
+            f"lists), psycopg pool + orjson, the REST body, no auth; GET {list_paths[0]}",
+            bare,
+            "GET",
+            CUSTOMERS_PATH,
+            list_paths,
+            check_rest_list,
+        ),
+        Scenario(
+            "rest_list",
+            "rest list 50",
+            f"GET {list_paths[0]} (persisted ListCustomers via the facade): 50 customers with "
+            "emails, phones, addresses, tags",
+            api,
+            "GET",
+            CUSTOMERS_PATH,
+            list_paths,
+            check_rest_list,
+        ),
+        Scenario(
+            "gql_persisted_list",
+            "graphql persisted list 50",
+            f"POST {GRAPHQL_PATH}, ListCustomers by sha256 only, first: 50",
+            api,
+            "POST",
+            GRAPHQL_PATH,
+            [by_hash(list_customers.sha256, {"first": 50})],
+            check_graphql_list,
         ),
     ]
+
+
+def contention_warnings(busy_before: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[str]:
+    warnings = []
+    if busy_before:
+        users = ", ".join(f"{u['command']} (pid {u['pid']}) {u['cpu_pct']}%" for u in busy_before)
+        warnings.append(f"processes outside the benchmark used CPU when the load started: {users}")
+    for row in rows:
+        other = row["cpu_pct_of_one_core"]["other"]
+        if other is not None and other > OTHER_CPU_WARN:
+            warnings.append(
+                f"{row['name']}: processes outside the benchmark used {other:.0f}% of a core "
+                f"({os.cpu_count()} cores) during the measurement"
+            )
+    return warnings
 
 
 def benchmark(db_name: str, servers: list[Server], wrk: str | None, loadgen: str) -> int:
     url = create_database(db_name)
     log(f"database {db_name} created; migrating and provisioning")
     cred = provision(url)
-    api, base = start_servers(url, servers)
-    ids = seed(f"http://{HOST}:{api.port}{GRAPHQL_PATH}", cred)
+    started = start_servers(url, servers)
+    ids = seed(f"http://{HOST}:{started['asteri'].port}{GRAPHQL_PATH}", cred)
     log(f"seeded {len(ids)} customers through createCustomer")
-    scenarios = build_scenarios(api, base, ids)
+    scenarios = build_scenarios(started, ids)
     for scenario in scenarios:
         warm_up_check(scenario, cred)
-    log("warm-up requests OK (HTTP 200, no GraphQL errors, expected data)")
+    parity_check({s.key: s for s in scenarios}, cred)
+    log("warm-up requests OK (HTTP 200, no errors, expected data; baselines answer the same)")
+    sql = count_sql(url, scenarios, cred)
+    log(
+        "SQL statements per request: "
+        + ", ".join(f"{key} {found['statements']}" for key, found in sql.items())
+    )
 
     ours = {os.getpid(), *(s.process.pid for s in servers if s.process)}
     busy_before = other_cpu_users(ours)
@@ -871,18 +1221,17 @@ def benchmark(db_name: str, servers: list[Server], wrk: str | None, loadgen: str
             if problems_of(warm):
                 raise BenchError(f"{scenario.name}: warm-up load failed: {problems_of(warm)}")
         log(f"running {scenario.name} for {DURATION}s")
-        rows.append(summarize(scenario, measure(wrk, scenario, cred, DURATION)))
-    baseline_rps = next(r for r, s in zip(rows, scenarios, strict=True) if s.baseline)[
-        "requests_per_s"
-    ]
-    for row in rows:
-        if baseline_rps:
-            row["ratio_vs_baseline"] = round(row["requests_per_s"] / baseline_rps, 4)
+        stats = measure(wrk, scenario, cred, DURATION)
+        rows.append(summarize(scenario, stats, sql.get(scenario.key, {})))
+    ratios = compute_ratios(rows)
 
     exceptions, notes = log_findings(servers)
+    contention = contention_warnings(busy_before, rows)
     invalid = [r for r in rows if r["problems"]]
     report = {
         "valid": not invalid,
+        "contended": bool(contention),
+        "contention": contention,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),
@@ -899,34 +1248,34 @@ def benchmark(db_name: str, servers: list[Server], wrk: str | None, loadgen: str
             "threads": THREADS,
             "timeout_s": TIMEOUT_S,
             "customers": len(ids),
-            "server": "uvicorn --workers 1 --log-level warning",
+            "server": "uvicorn --workers 1 --log-level warning (one per app)",
+            "sql_counting": "in-process, SQLAlchemy before_cursor_execute, 2nd request; "
+            "BEGIN/ROLLBACK sent by psycopg not counted; baselines: bare = 1 SELECT by "
+            "construction (not counted)",
         },
         "results": rows,
+        "ratios": ratios,
         "server_log_exceptions": exceptions,
         "notes": notes,
     }
     out = RESULTS / "latest.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
 
+    if contention:
+        print("\nCONTENDED RUN: other processes used the CPU; the numbers below are low and noisy.")
     print_table(rows)
+    print_ratios(ratios)
     print(
-        "ratio = requests/s / baseline requests/s. CPU in % of one core: server = the uvicorn "
-        "process under load; other = CPU used outside the benchmark (not server, PostgreSQL or "
-        "load generator)."
+        "CPU in % of one core: server = the uvicorn process under load; other = CPU used "
+        "outside the benchmark (not the servers, PostgreSQL or the load generator). SQL/req: "
+        "statements one request executes (counted in-process; '-' = not a SQLAlchemy app: the "
+        "bare baseline runs one SELECT)."
     )
     print(f"JSON: {out.relative_to(HERE.parent)}")
     for note in notes:
         print(note)
-    if busy_before:
-        print("WARNING: other processes were using CPU when the load started (see above).")
-    for row in rows:
-        other = row["cpu_pct_of_one_core"]["other"]
-        if other is not None and other > OTHER_CPU_WARN:
-            print(
-                f"WARNING: {row['name']}: processes outside the benchmark used {other:.0f}% of "
-                f"a core ({os.cpu_count()} cores): numbers are low and noisy; rerun when the "
-                "machine is quiet."
-            )
+    for warning in contention:
+        print(f"WARNING: CONTENDED: {warning}; rerun when the machine is quiet.")
     if invalid:
         for row in invalid:
             print(f"INVALID: {row['name']}: " + "; ".join(row["problems"]), file=sys.stderr)
