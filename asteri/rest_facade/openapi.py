@@ -114,7 +114,13 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
                         "name": "Idempotency-Key",
                         "in": "header",
                         "required": False,
-                        "schema": {"type": "string", "maxLength": 255},
+                        # Empty, blank or `""` is refused (400): at least one other character.
+                        "schema": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 255,
+                            "pattern": '[^\\s"]',
+                        },
                         "description": "Retry safely: the first response is replayed for 24 h.",
                     }
                 )

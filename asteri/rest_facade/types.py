@@ -25,6 +25,7 @@ from graphql import (
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -40,12 +41,19 @@ from asteri.schema.scalars import MAX_SAFE_INT
 __all__ = ["InputTypes", "OutputTypes"]
 
 _INT32 = (-(2**31), 2**31 - 1)
+
+
+def _integral(value: Any) -> Any:
+    """``60.0`` is the integer 60, as in JSON Schema and GraphQL's ``Int`` (``60.5`` is not)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 _STRICT: dict[str, Any] = {
     "ID": StrictStr,
     "String": StrictStr,
     "Boolean": StrictBool,
     "Float": StrictFloat,
-    "Int": Annotated[StrictInt, Field(ge=_INT32[0], le=_INT32[1])],
+    "Int": Annotated[StrictInt, Field(ge=_INT32[0], le=_INT32[1]), BeforeValidator(_integral)],
     "SafeInt": Annotated[StrictInt, Field(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)],
     "DateTime": AwareDatetime,
 }

@@ -1,0 +1,428 @@
+"""REST ⇄ GraphQL parity, generated from ``ROUTES``: every REST route answers exactly like its
+persisted operation sent to ``POST /graphql`` with the equivalent (camelCase) variables.
+
+For each route and each case (no key, wrong organization, missing scope, another
+organization's id, good call) both surfaces must give the same HTTP status and the same
+``code``/``reason``/``required_scope``, and a good call the same data (REST snake_case, GraphQL
+camelCase). The only hand-written input is one valid create and update body per route tag.
+"""
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from graphql import OperationDefinitionNode
+
+from asteri.kit.naming import camel, snake
+from asteri.schema import build_schema
+from asteri.schema.operations import ROUTES, Route
+from asteri.schema.persisted import PersistedOperation, Registry
+from tests.factories import ALL_SCOPES, Api, Credential
+
+CREATE_BODY: dict[str, Callable[[str], dict[str, Any]]] = {
+    "customers": lambda s: {
+        "display_name": f"Parity {s}",
+        "given_name": "Ana",
+        "family_name": "Lopez",
+        "emails": [
+            {"address": f"ana-{s}@example.com", "label": "work", "primary": True},
+            {"address": f"home-{s}@example.com"},
+        ],
+        "phones": [{"number": "+1 512 555 0100", "label": "mobile"}],
+        "addresses": [{"line1": "1 Main St", "city": "Austin", "postal_code": "78704"}],
+        "tags": ["VIP", "parity"],
+        "notes": "gate code 1234",
+    },
+    "team members": lambda s: {
+        "name": f"Member {s}",
+        "email": f"member-{s}@example.com",
+        "role": "TECHNICIAN",
+    },
+    "services": lambda s: {
+        "name": f"Service {s}",
+        "description": "Seasonal check",
+        "unit_price": {"amount": 12900, "currency": "USD"},
+        "duration_minutes": 60,
+    },
+}
+UPDATE_BODY: dict[str, dict[str, Any]] = {
+    "customers": {"company": "Parity Co", "notes": None, "tags": ["updated"]},
+    "team members": {"name": "Renamed Member", "role": "DISPATCHER"},
+    "services": {"unit_price": {"amount": 15000, "currency": "USD"}, "taxable": False},
+}
+_PARAM_TO_VARIABLE = {"limit": "first", "cursor": "after", "order_by": "orderBy"}
+CASES = ("no_key", "wrong_org", "missing_scope", "foreign_id", "good")
+# What each failure case must be, on both surfaces: (status, code, reason).
+EXPECTED: dict[str, tuple[int, str, str | None]] = {
+    "no_key": (401, "UNAUTHENTICATED", "missing_credentials"),
+    "wrong_org": (403, "FORBIDDEN", "organization_mismatch"),
+    "missing_scope": (403, "FORBIDDEN", "missing_scope"),
+    "foreign_id": (404, "NOT_FOUND", None),
+}
+
+
+@cache
+def _registry() -> Registry:
+    return build_schema().persisted
+
+
+def _operation(name: str) -> PersistedOperation:
+    return _registry().by_name[name]
+
+
+def _takes_input(op: PersistedOperation) -> bool:
+    definition = next(d for d in op.document.definitions if isinstance(d, OperationDefinitionNode))
+    return any(v.variable.name.value == "input" for v in definition.variable_definitions or ())
+
+
+def _matrix() -> list[Any]:
+    params = []
+    for route in ROUTES:
+        op = _operation(route.operation)
+        for case in CASES:
+            if case == "missing_scope" and not op.scopes:
+                continue  # e.g. the viewer: any valid credential may ask
+            if case == "foreign_id" and "{id}" not in route.path:
+                continue
+            params.append(pytest.param(route, case, id=f"{route.method} {route.path} {case}"))
+    return params
+
+
+def _sibling(route: Route, kind: str) -> Route:
+    """The route of the same resource (tag) with this kind, e.g. its create route."""
+    collection = route.path.split("/{id}")[0]
+    return next(
+        r
+        for r in ROUTES
+        if r.tag == route.tag
+        and r.kind == kind
+        and (r.path in (collection, f"{collection}/{{id}}"))
+    )
+
+
+def _camel_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {camel(k): _camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(v) for v in value]
+    return value
+
+
+def _snake_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {snake(k): _snake_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_snake_keys(v) for v in value]
+    return value
+
+
+def _without_object(value: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if k != "object"}
+
+
+def _normalized(value: Any, *, suffix: str, public_id: str | None) -> Any:
+    """Two objects written from the same template (different suffix, id and clock) → equal."""
+    if isinstance(value, dict):
+        return {
+            k: "<time>"
+            if k.endswith("_at") and v is not None
+            else _normalized(v, suffix=suffix, public_id=public_id)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_normalized(v, suffix=suffix, public_id=public_id) for v in value]
+    if public_id is not None and value == public_id:
+        return "<id>"
+    if isinstance(value, str):
+        return value.replace(suffix, "<suffix>")
+    return value
+
+
+@dataclass
+class Call:
+    """One request, sent both ways: REST parameters and the equivalent GraphQL variables."""
+
+    route: Route
+    public_id: str | None = None
+    body: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
+
+    @property
+    def op(self) -> PersistedOperation:
+        return _operation(self.route.operation)
+
+    def rest(self, api: Api, *, as_: Credential | None, headers: dict[str, str]) -> httpx.Response:
+        path = self.route.path
+        if "{id}" in path:
+            assert self.public_id is not None
+            path = path.replace("{id}", self.public_id)
+        return api.rest(
+            self.route.method, path, as_=as_, headers=headers, json=self.body, params=self.params
+        )
+
+    def variables(self) -> dict[str, Any]:
+        variables: dict[str, Any] = {}
+        if "{id}" in self.route.path:
+            variables["id"] = self.public_id
+        if self.body is not None:
+            variables["input"] = _camel_keys(self.body)
+        for name, value in (self.params or {}).items():
+            variables[_PARAM_TO_VARIABLE.get(name, camel(name))] = value
+        return variables
+
+    def graphql(
+        self, api: Api, *, as_: Credential | None, headers: dict[str, str]
+    ) -> httpx.Response:
+        return api.post(self.op.source, self.variables(), as_=as_, headers=headers)
+
+
+@dataclass
+class Tenant:
+    """An organization with an all-scopes key, and helpers to make objects in it over REST."""
+
+    api: Api
+    key: Credential
+
+    @classmethod
+    def new(cls, api: Api) -> "Tenant":
+        return cls(api, api.key())
+
+    @property
+    def org(self) -> str:
+        return self.key.organization_id
+
+    def create(self, route: Route, suffix: str | None = None) -> dict[str, Any]:
+        create = _sibling(route, "create")
+        response = self.api.rest(
+            "POST", create.path, as_=self.key, json=CREATE_BODY[route.tag](suffix or _suffix())
+        )
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    def snapshot(self, route: Route, public_id: str | None) -> Any:
+        """What the owner sees of the object (or of the collection, for a create)."""
+        if public_id is not None:
+            item = _sibling(route, "retrieve")
+            response = self.api.rest("GET", item.path.replace("{id}", public_id), as_=self.key)
+        else:
+            listing = _sibling(route, "list")
+            response = self.api.rest("GET", listing.path, as_=self.key, params={"limit": 100})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+def _suffix() -> str:
+    return secrets.token_hex(5)
+
+
+def _first_error(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    assert body.get("errors"), body
+    extensions: dict[str, Any] = body["errors"][0]["extensions"]
+    return extensions
+
+
+@pytest.mark.parametrize(("route", "case"), _matrix())
+def test_rest_and_graphql_answer_alike(api: Api, route: Route, case: str) -> None:
+    if case == "good":
+        _good_call(api, route)
+        return
+    owner = Tenant.new(api)
+    op = _operation(route.operation)
+    headers: dict[str, str] = {}
+    caller: Credential | None = owner.key
+    holder = owner
+    if case == "no_key":
+        caller, headers = None, {"x-organization-id": owner.org}
+    elif case == "wrong_org":
+        caller, headers = api.key(), {"x-organization-id": owner.org}
+    elif case == "missing_scope":
+        lacking = {s.value for s in op.scopes}
+        caller = api.key(org=owner.org, scopes=[s for s in ALL_SCOPES if s not in lacking])
+    elif case == "foreign_id":
+        holder = Tenant.new(api)  # the object lives in another organization
+    public_id = holder.create(route)["id"] if "{id}" in route.path else None
+    call = Call(route, public_id, *_request_data(route))
+    before = holder.snapshot(route, public_id) if route.tag in CREATE_BODY else None
+
+    rest = call.rest(api, as_=caller, headers=headers)
+    graphql = call.graphql(api, as_=caller, headers=headers)
+
+    problem, extensions = rest.json(), _first_error(graphql)
+    assert rest.headers["content-type"] == "application/problem+json"
+    assert rest.status_code == graphql.status_code, (problem, extensions)
+    for member in ("code", "reason", "required_scope"):
+        assert problem.get(member) == extensions.get(member), (member, problem, extensions)
+    status, code, reason = EXPECTED[case]
+    assert (rest.status_code, problem["code"], problem.get("reason")) == (status, code, reason)
+    if case == "missing_scope":
+        assert {problem["required_scope"]} <= {s.value for s in op.scopes}
+    if before is not None:  # a refused call changed nothing, on either surface
+        assert holder.snapshot(route, public_id) == before
+
+
+def _request_data(route: Route) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(body, query params) of a valid request to the route."""
+    if route.kind == "create":
+        return CREATE_BODY[route.tag](_suffix()), None
+    if route.kind == "update":
+        return dict(UPDATE_BODY[route.tag]), None
+    if route.kind == "action" and _takes_input(_operation(route.operation)):
+        pytest.fail(f"{route.operation} takes $input: add its body to test_parity.py")
+    if route.kind == "list":
+        return None, {"limit": 2}
+    return None, None
+
+
+def _good_call(api: Api, route: Route) -> None:
+    owner = Tenant.new(api)
+    op = _operation(route.operation)
+    body, params = _request_data(route)
+    if route.kind in ("list", "retrieve"):
+        # Reads: the same call, against the same data, twice.
+        public_id = None
+        if route.kind == "list":
+            for _ in range(3):  # three objects, pages of two: has_more and a cursor
+                owner.create(route)
+        elif "{id}" in route.path:
+            public_id = owner.create(route)["id"]
+            if route.result_path:  # give the sub-resource more than one entry
+                update = _sibling(route, "update")
+                api.rest(
+                    "PATCH",
+                    update.path.replace("{id}", public_id),
+                    as_=owner.key,
+                    json=UPDATE_BODY[route.tag],
+                )
+        call = Call(route, public_id, body, params)
+        rest, graphql = _both_succeed(api, call, owner.key)
+        _assert_same_read(route, op, rest, graphql)
+        if route.kind == "list":  # the second page, through each surface's own cursor
+            assert (
+                rest.json()["next_cursor"]
+                == graphql.json()["data"][op.root_field]["pageInfo"]["endCursor"]
+            )
+            call = Call(route, None, None, {"limit": 2, "cursor": rest.json()["next_cursor"]})
+            rest, graphql = _both_succeed(api, call, owner.key)
+            _assert_same_read(route, op, rest, graphql)
+        return
+
+    # Writes: each surface writes its own object from the same template.
+    suffixes = (_suffix(), _suffix())
+    ids: list[str | None] = [None, None]
+    if "{id}" in route.path:
+        ids = [owner.create(route, suffix)["id"] for suffix in suffixes]
+    if route.kind == "action":
+        # The resource's other actions first, so an inverse (unarchive after archive,
+        # reactivate after deactivate) has something to undo.
+        for other in ROUTES:
+            if other.tag == route.tag and other.kind == "action" and other != route:
+                for public_id in ids:
+                    assert public_id is not None
+                    done = api.rest("POST", other.path.replace("{id}", public_id), as_=owner.key)
+                    assert done.status_code == 200, done.text
+    if route.kind == "create":
+        rest_call = Call(route, None, CREATE_BODY[route.tag](suffixes[0]))
+        graphql_call = Call(route, None, CREATE_BODY[route.tag](suffixes[1]))
+    else:
+        rest_call = Call(route, ids[0], body, params)
+        graphql_call = Call(route, ids[1], body, params)
+    rest = rest_call.rest(api, as_=owner.key, headers={})
+    graphql = graphql_call.graphql(api, as_=owner.key, headers={})
+    assert rest.status_code == route.success_status, rest.text
+    assert graphql.status_code == 200, graphql.text
+    assert "errors" not in graphql.json(), graphql.json()
+    written = graphql.json()["data"][op.root_field]
+
+    if route.kind == "delete":
+        assert rest.content == b""
+        assert written == {"id": ids[1], "deleted": True}
+        retrieve = _sibling(route, "retrieve")
+        for public_id in ids:  # gone, whichever surface deleted it
+            assert public_id is not None
+            gone = api.rest("GET", retrieve.path.replace("{id}", public_id), as_=owner.key)
+            assert (gone.status_code, gone.json()["code"]) == (404, "NOT_FOUND")
+        return
+
+    rest_body = rest.json()
+    assert rest_body["object"] == snake(_object_type(op))
+    rest_id, graphql_id = ids if route.kind != "create" else (rest_body["id"], written["id"])
+    assert rest_id is not None
+    assert graphql_id is not None
+    assert rest_id.split("_")[0] == graphql_id.split("_")[0]
+    assert _normalized(_without_object(rest_body), suffix=suffixes[0], public_id=rest_id) == (
+        _normalized(_snake_keys(written), suffix=suffixes[1], public_id=graphql_id)
+    )
+    # And REST reads back exactly what the GraphQL write returned.
+    retrieve = _sibling(route, "retrieve")
+    readback = api.rest("GET", retrieve.path.replace("{id}", graphql_id), as_=owner.key)
+    assert _without_object(readback.json()) == _snake_keys(written)
+
+
+def _object_type(op: PersistedOperation) -> str:
+    type_ = op.field.type
+    while hasattr(type_, "of_type"):
+        type_ = type_.of_type
+    return str(type_.name)
+
+
+def _both_succeed(api: Api, call: Call, key: Credential) -> tuple[httpx.Response, httpx.Response]:
+    rest = call.rest(api, as_=key, headers={})
+    graphql = call.graphql(api, as_=key, headers={})
+    assert rest.status_code == graphql.status_code == 200, (rest.text, graphql.text)
+    assert rest.headers["content-type"] == "application/json"
+    assert "errors" not in graphql.json(), graphql.json()
+    return rest, graphql
+
+
+def _assert_same_read(
+    route: Route, op: PersistedOperation, rest: httpx.Response, graphql: httpx.Response
+) -> None:
+    body = rest.json()
+    data = graphql.json()["data"][op.root_field]
+    for key in route.result_path:
+        data = data[camel(key)]
+    if route.kind == "list":
+        assert body["object"] == "list"
+        item_type = snake(_object_type(op).removesuffix("Connection"))
+        assert all(item["object"] == item_type for item in body["data"])
+        assert [_without_object(item) for item in body["data"]] == _snake_keys(data["nodes"])
+        assert body["has_more"] == data["pageInfo"]["hasNextPage"]
+        assert body["next_cursor"] == data["pageInfo"]["endCursor"]
+        assert data["nodes"], "the read compared nothing"
+    elif isinstance(data, list):  # a sub-resource list: a one-page REST list
+        assert body == {
+            "object": "list",
+            "data": _snake_keys(data),
+            "has_more": False,
+            "next_cursor": None,
+        }
+        assert data, "the read compared nothing"
+    else:
+        assert body["object"] == snake(_object_type(op))
+        assert _without_object(body) == _snake_keys(data)
+
+
+def test_an_integral_float_is_an_int_on_both_surfaces(api: Api) -> None:
+    """JSON Schema's `integer` and GraphQL's `Int` both take `60.0`; `60.5` is refused by both
+    (REST 422 with a pointer, GraphQL 400 on variable coercion: each surface's own status)."""
+    owner = Tenant.new(api)
+    create = next(r for r in ROUTES if r.tag == "services" and r.kind == "create")
+    body = {**CREATE_BODY["services"](_suffix()), "duration_minutes": 60.0}
+    rest = Call(create, None, body).rest(api, as_=owner.key, headers={})
+    graphql = Call(create, None, body).graphql(api, as_=owner.key, headers={})
+    assert rest.status_code == 201, rest.text
+    assert "errors" not in graphql.json(), graphql.json()
+    assert rest.json()["duration_minutes"] == 60
+    assert graphql.json()["data"]["createService"]["durationMinutes"] == 60
+
+    body["duration_minutes"] = 60.5
+    rest = Call(create, None, body).rest(api, as_=owner.key, headers={})
+    graphql = Call(create, None, body).graphql(api, as_=owner.key, headers={})
+    assert (rest.status_code, rest.json()["errors"][0]["pointer"]) == (422, "/duration_minutes")
+    assert graphql.status_code == 400, graphql.text
