@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     schema = build_schema(settings.max_query_depth, settings.max_aliases)
-    rest, bindings = build_router(schema, ROUTES)
+    rest, bindings = build_router(schema, ROUTES, compiled_reads=settings.compiled_reads)
     app.include_router(rest, prefix=API_PREFIX)
     install_openapi(app, bindings)
     graphql = GraphQLEndpoint(

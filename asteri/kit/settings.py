@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_page_size: int = 100
     default_page_size: int = 20
+    # REST reads skip per-field GraphQL execution where the operation allows (see
+    # rest_facade/compiled.py); off runs every route through the schema.
+    compiled_reads: bool = True
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> "Settings":

@@ -15,7 +15,7 @@ from asteri.http.problems import problem_response
 from asteri.kit.errors import ErrorCode
 from asteri.kit.naming import snake
 
-__all__ = ["graphql_problem", "rest_pointer"]
+__all__ = ["coded_problem", "graphql_problem", "rest_pointer"]
 
 _VARIABLE_TO_PARAM = {"first": "limit", "after": "cursor", "orderBy": "order_by"}
 _WRAPPERS = {"input", "filter"}
@@ -31,7 +31,12 @@ def rest_pointer(pointer: str) -> str:
 
 
 def graphql_problem(request: Request, error: GraphQLError) -> Response:
-    extensions: dict[str, Any] = dict(error.extensions or {})
+    return coded_problem(request, error.message, error.extensions or {})
+
+
+def coded_problem(request: Request, message: str, coded: dict[str, Any]) -> Response:
+    """A problem from an error's extensions (``code``, ``status``, ``errors``…), REST-named."""
+    extensions = dict(coded)
     code = ErrorCode(extensions.get("code", ErrorCode.BAD_REQUEST.value))
     extensions.pop("request_id", None)
     if extensions.get("param") in _VARIABLE_TO_PARAM:
@@ -40,4 +45,4 @@ def graphql_problem(request: Request, error: GraphQLError) -> Response:
         extensions["errors"] = [
             {**e, "pointer": rest_pointer(e["pointer"])} for e in extensions["errors"]
         ]
-    return problem_response(request, code, error.message, extensions)
+    return problem_response(request, code, message, extensions)

@@ -24,10 +24,12 @@ from graphql import (
 )
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from asteri.kit.errors import ApiError
 from asteri.kit.naming import camel, snake
 from asteri.kit.settings import get_settings
+from asteri.rest_facade.compiled import CompiledRead, compile_read
 from asteri.rest_facade.idempotency import idempotency_key, idempotent
-from asteri.rest_facade.problems import graphql_problem
+from asteri.rest_facade.problems import coded_problem, graphql_problem
 from asteri.rest_facade.types import InputTypes, OutputTypes
 from asteri.schema.build import AsteriSchema
 from asteri.schema.context import RequestContext, get_context
@@ -60,6 +62,7 @@ class Binding:
     body_model: type[BaseModel] | None
     response_model: Any
     object_name: str | None  # the `object` member added to resource bodies
+    compiled: CompiledRead | None = None  # reads that skip per-field GraphQL execution
 
     async def handle(self, request: Request, context: RequestContext, **params: Any) -> Response:
         principal = context.principal  # a failed authentication raises its 401/403 here
@@ -80,6 +83,12 @@ class Binding:
         self, request: Request, context: RequestContext, params: dict[str, Any]
     ) -> Response:
         """Run the persisted operation; its data as the REST body, or its error as a problem."""
+        if self.compiled is not None:
+            try:
+                data = await self.compiled.run(context, self.arguments(params))
+            except ApiError as error:
+                return coded_problem(request, error.detail, error.extensions())
+            return self.body(data)
         result = await self.schema.execute(
             self.op.rest_source,
             variable_values=self.variables(params),
@@ -94,11 +103,27 @@ class Binding:
         data = result.data[snake(self.op.root_field)]
         for key in self.route.result_path:
             data = data[key]
+        return self.body(data)
+
+    def body(self, data: Any) -> Response:
         return Response(
             orjson.dumps(self.shape(data)),
             status_code=self.route.success_status,
             media_type="application/json",
         )
+
+    def arguments(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Python arguments of the root resolver (the compiled path's ``variables``)."""
+        arguments: dict[str, Any] = {name: params[name] for name in self.path_params}
+        query = params.get("query")
+        if isinstance(query, BaseModel):
+            sent = query.model_dump(exclude_unset=True)
+            renamed = {"limit": "first", "cursor": "after", "order_by": "order_by"}
+            arguments |= {renamed[k]: v for k, v in sent.items() if k in renamed}
+            filters = {k: v for k, v in sent.items() if k not in renamed}
+            if filters:
+                arguments["filter"] = filters
+        return arguments
 
     def variables(self, params: dict[str, Any]) -> dict[str, Any]:
         variables: dict[str, Any] = {camel(name): params[name] for name in self.path_params}
@@ -128,7 +153,13 @@ class Binding:
         return {"object": self.object_name, **data}
 
 
-def _bind(route: Route, schema: AsteriSchema, inputs: InputTypes, outputs: OutputTypes) -> Binding:
+def _bind(
+    route: Route,
+    schema: AsteriSchema,
+    inputs: InputTypes,
+    outputs: OutputTypes,
+    compiled_reads: bool,
+) -> Binding:
     op = schema.persisted.by_name[route.operation]
     definition = next(
         d for d in op.rest_document.definitions if isinstance(d, OperationDefinitionNode)
@@ -183,8 +214,19 @@ def _bind(route: Route, schema: AsteriSchema, inputs: InputTypes, outputs: Outpu
         input_type = schema._schema.get_type(_type_name(variables["input"].type))
         assert isinstance(input_type, GraphQLInputObjectType)
         body_model = inputs.model(input_type)
+    compiled = None
+    if route.kind in ("list", "retrieve") and not route.result_path and compiled_reads:
+        compiled = compile_read(schema, op)
     return Binding(
-        route, op, schema, path_params, query_model, body_model, response_model, object_name
+        route,
+        op,
+        schema,
+        path_params,
+        query_model,
+        body_model,
+        response_model,
+        object_name,
+        compiled,
     )
 
 
@@ -270,12 +312,14 @@ def _endpoint(binding: Binding) -> Callable[..., Awaitable[Response]]:
     return endpoint
 
 
-def build_router(schema: AsteriSchema, routes: list[Route]) -> tuple[APIRouter, list[Binding]]:
+def build_router(
+    schema: AsteriSchema, routes: list[Route], *, compiled_reads: bool = True
+) -> tuple[APIRouter, list[Binding]]:
     inputs, outputs = InputTypes(strict=True), OutputTypes()
     router = APIRouter()
     bindings = []
     for route in routes:
-        binding = _bind(route, schema, inputs, outputs)
+        binding = _bind(route, schema, inputs, outputs, compiled_reads)
         description = binding.op.field.description or ""
         router.add_api_route(
             route.path,
