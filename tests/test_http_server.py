@@ -1,32 +1,20 @@
 """The real server: uvicorn on a loopback port, spoken to over TCP."""
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx2 as httpx
 import pytest
-import uvicorn
 
 from asteri.app import create_app
 from asteri.kit.settings import Settings
 from tests.factories import Api
+from tests.servers import serving
 
 
 @pytest.fixture(scope="module")
 def base_url(settings: Settings) -> Iterator[str]:
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings)) as url:
+        yield url
 
 
 def test_graphql_over_real_http(base_url: str, api: Api) -> None:

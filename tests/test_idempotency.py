@@ -3,7 +3,6 @@
 import json
 import secrets
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 import httpx2 as httpx
 import orjson
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
@@ -23,6 +21,7 @@ from asteri.kit.settings import Settings, get_settings
 from asteri.models import AuditEntry, Event, IdempotencyRecord, Organization
 from asteri.rest_facade.idempotency import LEASE, RETENTION, payload_hash
 from tests.factories import GRAPHQL, REST, Api, Credential
+from tests.servers import serving
 
 REPLAYED = "idempotent-replayed"
 
@@ -356,18 +355,8 @@ def test_purge_deletes_only_expired_records(api: Api, database_url: str) -> None
 
 @pytest.fixture(scope="module")
 def base_url(settings: Settings) -> Iterator[str]:
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings)) as url:
+        yield url
 
 
 def test_concurrent_duplicates_write_once(api: Api, base_url: str) -> None:

@@ -4,11 +4,10 @@ import dataclasses
 from enum import Enum
 from typing import Any
 
+import strawberry
 from strawberry import UNSET
 
 __all__ = ["DeletedObject", "sent_values"]
-
-import strawberry
 
 
 def _plain(value: Any) -> Any:
