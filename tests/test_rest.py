@@ -1,5 +1,6 @@
 """The REST facade over HTTP: shapes, PATCH semantics, lifecycle routes and problem bodies."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -249,3 +250,23 @@ def test_compiled_reads_answer_exactly_like_schema_execution(api: Api, settings:
             for body in (fast_body, slow_body):
                 body.pop("request_id", None)
             assert fast_body == slow_body, path
+
+
+def test_streamed_oversized_body_is_refused_while_counting(api: Api) -> None:
+    """No Content-Length (chunked): the body is counted as it arrives and refused past 1 MB."""
+    cred = api.key()
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"display_name": "x", "notes": "'
+        for _ in range(20):
+            yield b"n" * 65_536
+        yield b'"}'
+
+    response = api.client.post(
+        "/api/public/v1/customers",
+        content=chunks(),
+        headers={**cred.headers(), "content-type": "application/json"},
+    )
+    assert (response.status_code, response.json()["code"]) == (413, "PAYLOAD_TOO_LARGE")
+    listed = api.rest("GET", "/customers", as_=cred).json()
+    assert listed["data"] == []
