@@ -270,3 +270,30 @@ def test_streamed_oversized_body_is_refused_while_counting(api: Api) -> None:
     assert (response.status_code, response.json()["code"]) == (413, "PAYLOAD_TOO_LARGE")
     listed = api.rest("GET", "/customers", as_=cred).json()
     assert listed["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "pointer"),
+    [
+        ("GET", "/services", {"params": {"search": "a\x00b"}}, 422, "/search"),
+        ("GET", "/customers", {"params": {"tag": "\x00"}}, 422, "/tag"),
+        ("POST", "/customers", {"json": {"display_name": "nul\x00"}}, 422, "/display_name"),
+        (
+            "POST",
+            "/customers",
+            {"json": {"display_name": "ok", "emails": [{"address": "a@b.co", "label": "\x00"}]}},
+            422,
+            "/emails/0/label",
+        ),
+        ("GET", "/customers/cus_%00", {}, 404, None),
+    ],
+)
+def test_nul_characters_are_refused_on_both_backends(
+    api: Api, method: str, path: str, kwargs: dict[str, Any], status: int, pointer: str | None
+) -> None:
+    """PostgreSQL cannot store NUL in text: refuse it up front, identically on SQLite."""
+    cred = api.key()
+    response = api.rest(method, path, as_=cred, **kwargs)
+    assert response.status_code == status, response.text
+    if pointer is not None:
+        assert [e["pointer"] for e in response.json()["errors"]] == [pointer]

@@ -48,6 +48,8 @@ def decode_cursor(token: str, *, sort: str, is_datetime: bool) -> Cursor:
         raise invalid from None
     if not isinstance(data, dict) or data.get("s") != sort or not isinstance(data.get("i"), str):
         raise invalid
+    if "\x00" in data["i"] or (isinstance(data.get("v"), str) and "\x00" in data["v"]):
+        raise invalid
     value = data.get("v")
     if is_datetime:
         if not isinstance(value, str):

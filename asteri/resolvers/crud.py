@@ -23,6 +23,7 @@ from asteri.kit.pagination import Cursor, Page, decode_cursor, encode_cursor
 from asteri.models.base import TenantRow
 from asteri.resolvers.audit import record_change
 from asteri.resolvers.unit import UnitOfWork
+from asteri.resolvers.validation import refuse_nul
 
 __all__ = [
     "Resource",
@@ -67,6 +68,7 @@ class Sort:
 def matches_words(search: str | None, *columns: Any) -> list[ColumnElement[bool]]:
     """Each word (up to five) must appear in one of ``columns``, case-insensitively and
     literally: ``%`` and ``_`` in the input are not wildcards."""
+    refuse_nul(search, "/filter/search")
     clauses: list[ColumnElement[bool]] = []
     for word in (search or "").lower().split()[:5]:
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -95,6 +97,8 @@ def _by_public_id(model: type[TenantRow]) -> Select[Any]:
 
 async def get(uow: UnitOfWork, resource: Resource, public_id: str) -> Any:
     """The row, or 404 whether it is absent or belongs to another tenant."""
+    if "\x00" in public_id:  # not an id we could have issued (and not storable text)
+        raise NotFound(f"No {resource.name.replace('_', ' ')} with that id.")
     row = (
         await uow.session.scalars(
             _by_public_id(resource.model), tenant(uow.principal, public_id=public_id)

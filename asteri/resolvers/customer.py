@@ -26,7 +26,7 @@ from asteri.models import Customer, CustomerTag
 from asteri.resolvers import crud
 from asteri.resolvers.crud import Resource, Snapshot, Sort
 from asteri.resolvers.unit import UnitOfWork
-from asteri.resolvers.validation import validate
+from asteri.resolvers.validation import refuse_nul, validate
 
 __all__ = [
     "CUSTOMERS",
@@ -153,6 +153,7 @@ class CustomerFilter:
 def _where(f: CustomerFilter) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
     if f.tag is not None:
+        refuse_nul(f.tag, "/filter/tag")
         clauses.append(
             exists().where(
                 col(CustomerTag.customer_id) == col(Customer.id),

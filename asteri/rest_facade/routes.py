@@ -27,11 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from asteri.kit.errors import ApiError
 from asteri.kit.naming import camel, snake
 from asteri.kit.settings import get_settings
-from asteri.rest_facade.compiled import CompiledRead, compile_read
 from asteri.rest_facade.idempotency import idempotency_key, idempotent
 from asteri.rest_facade.problems import coded_problem, graphql_problem
 from asteri.rest_facade.types import InputTypes, OutputTypes
 from asteri.schema.build import AsteriSchema
+from asteri.schema.compiled import CompiledRead, compile_read
 from asteri.schema.context import RequestContext, get_context
 from asteri.schema.operations import Route
 from asteri.schema.persisted import PersistedOperation
@@ -216,7 +216,7 @@ def _bind(
         body_model = inputs.model(input_type)
     compiled = None
     if route.kind in ("list", "retrieve") and not route.result_path and compiled_reads:
-        compiled = compile_read(schema, op)
+        compiled = compile_read(schema, op, op.rest_document)
     return Binding(
         route,
         op,

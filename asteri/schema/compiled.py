@@ -1,5 +1,6 @@
-"""Read routes compiled ahead of time: the persisted operation's root resolver, then a
-precomputed projection of its selection, with no per-field GraphQL execution.
+"""Persisted reads compiled ahead of time: the operation's root resolver, then a precomputed
+projection of its selection, with no per-field GraphQL execution. Used by REST read routes and
+by persisted queries sent to the GraphQL endpoint.
 
 graphql-core resolves every selected field of every row one by one (about 1,500 calls for a
 list of 50 customers), which dominates a REST list. For a read whose nested selection is only
@@ -12,13 +13,26 @@ Operations that do not qualify run through the schema as before; the parity test
 paths to the same answers.
 """
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import Enum
 from types import SimpleNamespace
 from typing import Any
 
-from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, SelectionSetNode
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
+from graphql.execution.values import get_argument_values, get_variable_values
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+from strawberry.types.arguments import convert_arguments
 from strawberry.types.base import (
     StrawberryList,
     StrawberryObjectDefinition,
@@ -28,10 +42,9 @@ from strawberry.types.base import (
 from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.types.field import StrawberryField
 
-from asteri.schema.build import AsteriSchema
 from asteri.schema.persisted import PersistedOperation
 
-__all__ = ["CompiledRead", "compile_read"]
+__all__ = ["CompiledRead", "CompiledReads", "compile_read"]
 
 Convert = Callable[[Any], Any]
 
@@ -57,12 +70,12 @@ class _Projection:
 
 
 class _Compiler:
-    def __init__(self, schema: AsteriSchema, fragments: dict[str, FragmentDefinitionNode]) -> None:
+    def __init__(self, schema: Any, fragments: dict[str, FragmentDefinitionNode]) -> None:
         self.schema = schema
         self.fragments = fragments
 
     def field_name(self, field: StrawberryField) -> str:
-        return self.schema.config.name_converter.get_graphql_name(field)
+        return str(self.schema.config.name_converter.get_graphql_name(field))
 
     def convert(self, type_: Any, selection: SelectionSetNode | None) -> Convert:
         if isinstance(type_, StrawberryOptional):
@@ -77,7 +90,9 @@ class _Compiler:
             if selection is None:
                 raise NotCompilable("object without selection")
             return self.projection(type_.__strawberry_definition__, selection)
-        return _identity  # scalars: orjson writes them as strawberry would (ISO 8601 times)
+        scalar = self.schema.schema_converter.scalar_registry.get(type_)
+        serialize = getattr(scalar, "serialize", None)
+        return serialize or _identity  # e.g. DateTime → ISO 8601 text, as the executor does
 
     def projection(
         self, definition: StrawberryObjectDefinition, selection: SelectionSetNode
@@ -125,49 +140,99 @@ def _argument_value(type_: Any, value: Any) -> Any:
 
 @dataclass(frozen=True)
 class CompiledRead:
+    op: PersistedOperation
     resolver: Callable[..., Any]
-    arguments: dict[str, Any]  # python name → strawberry type
+    arguments: list[Any]  # the root field's StrawberryArguments
     project: Convert
+    root_node: FieldNode
+    definition: OperationDefinitionNode
+    nullable: bool
+
+    @property
+    def response_key(self) -> str:
+        node = self.root_node
+        return node.alias.value if node.alias else node.name.value
 
     async def run(self, context: Any, arguments: dict[str, Any]) -> Any:
-        kwargs = {
-            name: _argument_value(self.arguments[name], value) for name, value in arguments.items()
-        }
+        """REST: ``arguments`` are Python names with validated REST values."""
+        types = {a.python_name: a.type for a in self.arguments}
+        kwargs = {name: _argument_value(types[name], value) for name, value in arguments.items()}
         result = await self.resolver(None, SimpleNamespace(context=context), **kwargs)
         return self.project(result)
 
+    async def execute(self, schema: Any, context: ExecutionContext) -> ExecutionResult | None:
+        """GraphQL: coerce the variables as graphql-core would, then answer without the
+        executor. None when the variables are invalid: the executor then reports it."""
+        coerced = get_variable_values(
+            schema._schema, self.definition.variable_definitions or (), context.variables or {}
+        )
+        if isinstance(coerced, list):
+            return None
+        root_type = schema._schema.query_type
+        raw = get_argument_values(
+            root_type.fields[self.root_node.name.value], self.root_node, coerced
+        )
+        key = self.response_key
+        try:
+            for scope in sorted(self.op.scopes):
+                context.context.principal.require(scope)
+            kwargs = convert_arguments(
+                raw,
+                self.arguments,
+                scalar_registry=schema.schema_converter.scalar_registry,
+                config=schema.config,
+            )
+            dto = await self.resolver(None, SimpleNamespace(context=context.context), **kwargs)
+            return ExecutionResult(data={key: self.project(dto)})
+        except Exception as exc:  # the executor's contract: a field error, shaped later
+            error = GraphQLError(str(exc), nodes=[self.root_node], path=[key], original_error=exc)
+            return ExecutionResult(data=None if not self.nullable else {key: None}, errors=[error])
 
-def compile_read(schema: AsteriSchema, op: PersistedOperation) -> CompiledRead | None:
+
+def compile_read(
+    schema: Any, op: PersistedOperation, document: DocumentNode
+) -> CompiledRead | None:
     """The compiled form of a read operation, or None when it must run through the schema."""
     if op.operation_type.value != "query":
         return None
     query = schema.get_type_by_name("Query")
     assert isinstance(query, StrawberryObjectDefinition)
     fragments = {
-        d.name.value: d
-        for d in op.rest_document.definitions
-        if isinstance(d, FragmentDefinitionNode)
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     compiler = _Compiler(schema, fragments)
     root = next(f for f in query.fields if compiler.field_name(f) == op.root_field)
     if root.base_resolver is None or not root.is_async:
         return None
-    node = next(
-        n
-        for d in op.rest_document.definitions
-        if not isinstance(d, FragmentDefinitionNode)
-        for n in d.selection_set.selections  # type: ignore[attr-defined]
-        if isinstance(n, FieldNode)
-    )
+    definition = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    node = next(n for n in definition.selection_set.selections if isinstance(n, FieldNode))
+    resolver = root.base_resolver.wrapped_func
+    if not callable(resolver) or node.directives:
+        return None
     try:
         project = compiler.convert(root.type, node.selection_set)
     except NotCompilable:
         return None
-    resolver = root.base_resolver.wrapped_func
-    if not callable(resolver):
-        return None
     return CompiledRead(
+        op=op,
         resolver=resolver,
-        arguments={a.python_name: a.type for a in root.arguments},
+        arguments=list(root.arguments),
         project=project,
+        root_node=node,
+        definition=definition,
+        nullable=isinstance(root.type, StrawberryOptional),
     )
+
+
+class CompiledReads(SchemaExtension):
+    """Persisted GraphQL queries that compile answer here; strawberry then skips execution."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        schema = context.schema
+        compiled = schema.compiled_reads.get(id(context.graphql_document))  # type: ignore[attr-defined]
+        if compiled is not None and context.operation_name in (None, compiled.op.name):
+            result = await compiled.execute(schema, context)
+            if result is not None:
+                context.result = result
+        yield
