@@ -14,6 +14,7 @@ from asteri.kit.db import utcnow
 from asteri.kit.errors import BadUserInput, NotFound
 from asteri.kit.ids import IdPrefix, new_public_id
 from asteri.models import ApiKey, Environment, Organization
+from asteri.models.api_key import DEFAULT_PER_DAY, DEFAULT_PER_MINUTE
 
 __all__ = [
     "MAX_KEY_LIFETIME",
@@ -24,6 +25,7 @@ __all__ = [
 ]
 
 MAX_KEY_LIFETIME = timedelta(days=365)
+MAX_LIMIT = 2_000_000_000  # fits the 32-bit integer columns
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -52,6 +54,8 @@ class KeyRequest:
     expires_in: timedelta = timedelta(days=90)
     name: str = "API key"
     persisted_only: bool = False
+    per_minute: int = DEFAULT_PER_MINUTE
+    per_day: int = DEFAULT_PER_DAY
 
 
 def create_key(engine: Engine, request: KeyRequest, *, pepper: str) -> IssuedKey:
@@ -62,6 +66,8 @@ def create_key(engine: Engine, request: KeyRequest, *, pepper: str) -> IssuedKey
         raise BadUserInput("A key needs at least one scope.")
     if not timedelta(0) < request.expires_in <= MAX_KEY_LIFETIME:
         raise BadUserInput("A key must expire within 365 days.")
+    if not 1 <= request.per_minute <= MAX_LIMIT or not 1 <= request.per_day <= MAX_LIMIT:
+        raise BadUserInput(f"Rate limits must be between 1 and {MAX_LIMIT:,} requests.")
     with Session(engine, expire_on_commit=False) as session:
         org = session.scalar(
             select(Organization).where(col(Organization.public_id) == request.organization_id)
@@ -77,6 +83,8 @@ def create_key(engine: Engine, request: KeyRequest, *, pepper: str) -> IssuedKey
             name=request.name,
             pepper=pepper,
             persisted_only=request.persisted_only,
+            per_minute=request.per_minute,
+            per_day=request.per_day,
         )
         session.commit()
         return issued

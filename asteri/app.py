@@ -15,6 +15,7 @@ from asteri.http.problems import install_problem_handlers
 from asteri.http.request_id import RequestIdMiddleware
 from asteri.kit.db import Database
 from asteri.kit.errors import BadRequest
+from asteri.kit.ratelimit import build_rate_limiter
 from asteri.kit.settings import Settings, get_settings
 from asteri.rest_facade import build_router, install_openapi
 from asteri.schema import build_schema
@@ -69,9 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = Database(settings.database_url)
         app.state.settings = settings
+        app.state.rate_limiter = build_rate_limiter(
+            settings.redis_url, prefix=settings.redis_prefix
+        )
         try:
             yield
         finally:
+            await app.state.rate_limiter.aclose()
             await app.state.database.dispose()
 
     app = FastAPI(

@@ -14,6 +14,7 @@ from asteri.kit.db import create_sync_engine
 from asteri.kit.errors import ApiError
 from asteri.kit.settings import get_settings
 from asteri.models import Environment
+from asteri.models.api_key import DEFAULT_PER_DAY, DEFAULT_PER_MINUTE
 
 __all__ = ["main"]
 
@@ -113,6 +114,10 @@ def keys() -> None:
 @click.option(
     "--persisted-only", is_flag=True, help="Allow persisted operations only (REST, or by hash)."
 )
+@click.option(
+    "--per-minute", type=int, default=DEFAULT_PER_MINUTE, show_default=True, help="Rate limit."
+)
+@click.option("--per-day", type=int, default=DEFAULT_PER_DAY, show_default=True, help="Rate limit.")
 @json_option
 def keys_create(
     org_id: str,
@@ -121,6 +126,8 @@ def keys_create(
     expires_in: str,
     name: str,
     persisted_only: bool,
+    per_minute: int,
+    per_day: int,
     as_json: bool,
 ) -> None:
     from asteri.admin import KeyRequest, create_key, parse_duration
@@ -135,6 +142,8 @@ def keys_create(
                 expires_in=parse_duration(expires_in),
                 name=name,
                 persisted_only=persisted_only,
+                per_minute=per_minute,
+                per_day=per_day,
             ),
             pepper=get_settings().key_pepper.get_secret_value(),
         )
@@ -148,6 +157,8 @@ def keys_create(
         "environment": record.environment,
         "expires_at": record.expires_at.isoformat(),
         "persisted_only": record.persisted_only,
+        "per_minute": record.per_minute,
+        "per_day": record.per_day,
     }
     _emit(as_json, data, f"Created {record.public_id}. Key (shown once): {issued.secret}")
 

@@ -1,8 +1,10 @@
 """Real databases, real app. Every test runs once per backend in ``ASTERI_TEST_BACKENDS``.
 
 Each backend gets its own freshly created database (uniquely named on PostgreSQL), migrated
-with Alembic, and dropped at the end. Tests isolate themselves by creating their own
-organizations: tenancy is exactly what keeps them apart.
+with Alembic, and dropped at the end. The PostgreSQL run uses the Redis rate limiter when
+``ASTERI_TEST_REDIS_URL`` is set (under a key prefix of its own, deleted at the end), SQLite the
+in-process one, so the whole suite exercises both limiters. Tests isolate themselves by
+creating their own organizations: tenancy is exactly what keeps them apart.
 """
 
 import os
@@ -20,7 +22,7 @@ from asteri.app import create_app
 from asteri.kit.db import create_sync_engine
 from asteri.kit.settings import Settings
 from asteri.migrations import upgrade
-from tests.factories import Api
+from tests.factories import Api, redis_namespace, redis_test_url
 
 
 def _backends() -> list[str]:
@@ -71,8 +73,13 @@ def database_url(
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+def settings(database_url: str) -> Iterator[Settings]:
+    redis_url = redis_test_url()
+    if redis_url is None or not database_url.startswith("postgresql"):
+        yield Settings(database_url=database_url)
+        return
+    with redis_namespace(redis_url) as prefix:
+        yield Settings(database_url=database_url, redis_url=redis_url, redis_prefix=prefix)
 
 
 @pytest.fixture(scope="session")

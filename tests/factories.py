@@ -1,11 +1,15 @@
 """Factories and the HTTP helper tests use. Keyword-only arguments, real rows, real requests."""
 
+import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import httpx2 as httpx
+import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -17,6 +21,26 @@ from asteri.models import Environment
 REST = "/api/public/v1"
 GRAPHQL = f"{REST}/graphql"
 ALL_SCOPES = [s.value for s in Scope]
+GENEROUS = 1_000_000_000
+
+
+def redis_test_url() -> str | None:
+    """``ASTERI_TEST_REDIS_URL``: when set, Redis must be reachable (a failure, never a skip)."""
+    return os.environ.get("ASTERI_TEST_REDIS_URL") or None
+
+
+@contextmanager
+def redis_namespace(url: str) -> Iterator[str]:
+    """A key prefix of this run's own on a real Redis; every key under it is deleted after."""
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()  # unreachable → ConnectionError: the test errors, it is not skipped
+        prefix = f"asteri-test:{secrets.token_hex(6)}:"
+        yield prefix
+        for name in client.scan_iter(match=f"{prefix}*", count=1000):
+            client.delete(name)
+    finally:
+        client.close()
 
 
 @dataclass
@@ -49,7 +73,10 @@ class Api:
         environment: str = "live",
         expires_in: timedelta = timedelta(days=1),
         persisted_only: bool = False,
+        per_minute: int = GENEROUS,
+        per_day: int = GENEROUS,
     ) -> Credential:
+        """A key with limits no ordinary test reaches (rate-limit tests pass their own)."""
         org = org or self.org()
         issued = create_key(
             self.engine,
@@ -60,6 +87,8 @@ class Api:
                 expires_in=expires_in,
                 name="test key",
                 persisted_only=persisted_only,
+                per_minute=per_minute,
+                per_day=per_day,
             ),
             pepper=self.settings.key_pepper.get_secret_value(),
         )

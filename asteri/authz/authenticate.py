@@ -71,6 +71,8 @@ _KEY_LOOKUP = (
         _KEY.expires_at,
         _KEY.revoked_at,
         _KEY.persisted_only,
+        _KEY.per_minute,
+        _KEY.per_day,
         col(Organization.public_id).label("organization_public_id"),
     )
     .join(Organization, col(Organization.id) == _KEY.organization_id)
@@ -101,6 +103,8 @@ async def _from_api_key(session: AsyncSession, value: str, pepper: str) -> Princ
         actor_type=ActorType.API_KEY,
         actor_id=key.public_id,
         persisted_only=key.persisted_only,
+        per_minute=key.per_minute,
+        per_day=key.per_day,
     )
 
 

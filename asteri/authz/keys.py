@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from asteri.authz.scopes import Scope
 from asteri.kit.ids import IdPrefix, base62, new_public_id
 from asteri.models import ApiKey, Environment
+from asteri.models.api_key import DEFAULT_PER_DAY, DEFAULT_PER_MINUTE
 
 __all__ = ["IssuedKey", "hash_key", "issue_key", "new_secret", "parse_key"]
 
@@ -72,6 +73,8 @@ def issue_key(
     name: str,
     pepper: str,
     persisted_only: bool = False,
+    per_minute: int = DEFAULT_PER_MINUTE,
+    per_day: int = DEFAULT_PER_DAY,
 ) -> IssuedKey:
     """Add a key to ``session`` (the caller commits) and return its secret once."""
     secret = new_secret(environment)
@@ -85,6 +88,8 @@ def issue_key(
         scopes=sorted(s.value for s in scopes),
         expires_at=expires_at,
         persisted_only=persisted_only,
+        per_minute=per_minute,
+        per_day=per_day,
     )
     session.add(record)
     session.flush()

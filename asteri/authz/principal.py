@@ -25,6 +25,9 @@ class Principal:
     actor_id: str
     # A key restricted to persisted operations may not send arbitrary GraphQL documents.
     persisted_only: bool = False
+    # The credential's rate limits (requests per minute and per day).
+    per_minute: int = 60
+    per_day: int = 10_000
 
     def require(self, scope: Scope) -> None:
         """403 naming the scope; the message the brief promises for a missing scope."""

@@ -1,4 +1,9 @@
-"""``x-request-id`` on every response: the caller's if it is sane, else a new one."""
+"""``x-request-id`` on every response: the caller's if it is sane, else a new one.
+
+The same step adds the headers a request left in ``request.state.response_headers`` (the rate
+limit fields, set during authentication), so they reach every response: success, problem or
+GraphQL error alike.
+"""
 
 import re
 import secrets
@@ -27,12 +32,14 @@ class RequestIdMiddleware:
                 incoming = value.decode("latin-1")
                 break
         request_id = incoming if _SANE.match(incoming) else f"req_{secrets.token_hex(12)}"
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
+                extra = state.get("response_headers") or ()
+                message["headers"] = [*message.get("headers", []), header, *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_id)

@@ -17,6 +17,7 @@ __all__ = [
     "FieldError",
     "Forbidden",
     "NotFound",
+    "RateLimited",
     "Unauthenticated",
     "problem_body",
     "status_for",
@@ -143,6 +144,13 @@ class Conflict(ApiError):
     """409: the write collides with existing state (a duplicate unique value)."""
 
     code = ErrorCode.CONFLICT
+
+
+class RateLimited(ApiError):
+    """429: the key's budget for a window is spent. Carries ``window``, ``limit`` and
+    ``retry_after`` (seconds); the response also has an integer ``Retry-After`` header."""
+
+    code = ErrorCode.RATE_LIMITED
 
 
 def problem_body(

@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./asteri.db"
     # Unset means the embedded default: in-process rate limiter and webhook worker.
     redis_url: str | None = None
+    # Prefix of every Redis key we write, so several deployments can share one Redis.
+    redis_prefix: str = "asteri:"
     # Keyed hash secret for API keys (HMAC-SHA256). Must be set outside development.
     key_pepper: SecretStr = SecretStr(DEV_PEPPER)
     max_query_depth: int = 10

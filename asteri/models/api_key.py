@@ -4,7 +4,10 @@ from sqlmodel import Field
 
 from asteri.models.base import JsonColumn, TimestampedRow, utc_field
 
-__all__ = ["ApiKey"]
+__all__ = ["DEFAULT_PER_DAY", "DEFAULT_PER_MINUTE", "ApiKey"]
+
+DEFAULT_PER_MINUTE = 60
+DEFAULT_PER_DAY = 10_000
 
 
 class ApiKey(TimestampedRow, table=True):
@@ -23,3 +26,6 @@ class ApiKey(TimestampedRow, table=True):
     last_used_at: datetime | None = utc_field(nullable=True)
     # Restricted keys may only run persisted operations (by hash, or through REST).
     persisted_only: bool = False
+    # Rate limits: requests per minute and per day (fixed windows, see kit/ratelimit.py).
+    per_minute: int = DEFAULT_PER_MINUTE
+    per_day: int = DEFAULT_PER_DAY

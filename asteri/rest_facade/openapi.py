@@ -2,8 +2,8 @@
 
 FastAPI derives paths, parameters and request/response schemas from the bound models; this
 module adds what a caller of our API needs and FastAPI cannot know: the two credentials, the
-required ``x-organization-id``, each operation's scopes, ``Idempotency-Key`` on POST, and every
-error as an RFC 9457 problem.
+required ``x-organization-id``, each operation's scopes, ``Idempotency-Key`` on POST, the
+rate-limit response headers, and every error as an RFC 9457 problem.
 """
 
 from typing import Any
@@ -35,6 +35,11 @@ class ProblemDetails(BaseModel):
     reason: str | None = Field(default=None, description="A finer reason, e.g. missing_scope.")
     required_scope: str | None = Field(default=None, description="For missing_scope: the scope.")
     errors: list[FieldProblem] | None = Field(default=None, description="For 422: each field.")
+    window: str | None = Field(default=None, description="For 429: `minute` or `day`.")
+    limit: int | None = Field(default=None, description="For 429: the window's limit.")
+    retry_after: int | None = Field(
+        default=None, description="For 429: seconds until the window resets (= `Retry-After`)."
+    )
 
 
 _ERRORS = {
@@ -46,6 +51,26 @@ _ERRORS = {
     "413": "The request body is too large.",
     "422": "Invalid input; `errors` names each field.",
     "429": "Rate limited: retry after `Retry-After` seconds.",
+}
+
+# The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers) on every response to an
+# authenticated request; a 401 or 403 never reached the limiter.
+_HEADERS = {
+    "RateLimit-Policy": {
+        "description": 'The key\'s windows, e.g. `"minute";q=60;w=60, "day";q=10000;w=86400`.',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'The window with the least remaining, e.g. `"minute";r=12;t=23`.',
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "On 429: whole seconds until the refusing window resets.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+}
+_LIMITED = {
+    name: {"$ref": f"#/components/headers/{name}"} for name in ("RateLimit-Policy", "RateLimit")
 }
 
 DESCRIPTION = """
@@ -80,6 +105,7 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
     problem_schema = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(problem_schema.pop("$defs", {}))
     schemas["ProblemDetails"] = problem_schema
+    components["headers"] = _HEADERS
     components["securitySchemes"] = {
         "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
         "Bearer": {"type": "http", "scheme": "bearer"},
@@ -130,6 +156,12 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
             if binding.route.success_status == 204:
                 responses["204"] = {"description": "Deleted."}
                 responses.pop("200", None)
+            for status, response in responses.items():
+                if status not in ("401", "403"):
+                    response["headers"] = dict(_LIMITED)
+            responses["429"]["headers"]["Retry-After"] = {
+                "$ref": "#/components/headers/Retry-After"
+            }
     return doc
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.fastapi import BaseContext
 
 from asteri.authz.authenticate import authenticate
+from asteri.authz.limits import spend
 from asteri.authz.principal import Principal
 from asteri.kit.db import Database
 from asteri.kit.errors import ApiError
@@ -52,7 +53,8 @@ class RequestContext(BaseContext):
 
 
 async def get_context(request: Request) -> AsyncIterator[RequestContext]:
-    """FastAPI dependency: authenticate once, then hand the same session to the operation."""
+    """FastAPI dependency: authenticate once and spend one unit of the key's rate limit, then
+    hand the same session to the operation. Over the limit, ``auth`` is the 429 to raise."""
     database: Database = request.app.state.database
     settings: Settings = request.app.state.settings
     async with database.session() as session:
@@ -63,6 +65,10 @@ async def get_context(request: Request) -> AsyncIterator[RequestContext]:
             )
         except ApiError as error:
             auth = error
+        else:
+            auth, decision = await spend(request.app.state.rate_limiter, auth)
+            # Added to the response, whatever it turns out to be, by the request-id middleware.
+            request.state.response_headers = decision.headers()
         yield RequestContext(
             session=session,
             auth=auth,
