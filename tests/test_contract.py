@@ -124,3 +124,27 @@ def test_every_openapi_operation_names_its_scopes_and_errors() -> None:
         "in": "header",
         "name": "x-api-key",
     }
+
+
+def test_openapi_examples_validate_against_their_schemas() -> None:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    from asteri.schema.operations.examples import EXAMPLES
+
+    document = _openapi()
+    registry = Registry().with_resource(
+        "urn:openapi",
+        Resource.from_contents(
+            {**document, "$schema": "https://json-schema.org/draft/2020-12/schema"}
+        ),
+    )
+    schemas = document["components"]["schemas"]
+    assert set(EXAMPLES) <= set(schemas)
+    for name, example in EXAMPLES.items():
+        assert schemas[name]["examples"] == [example]
+        validator = Draft202012Validator(
+            {"$ref": f"urn:openapi#/components/schemas/{name}"}, registry=registry
+        )
+        errors = [e.message for e in validator.iter_errors(example)]
+        assert errors == [], (name, errors)

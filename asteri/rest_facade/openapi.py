@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
 from asteri.rest_facade.routes import Binding
+from asteri.schema.operations.examples import EXAMPLES
 
 __all__ = ["ProblemDetails", "install_openapi"]
 
@@ -105,6 +106,9 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
     problem_schema = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(problem_schema.pop("$defs", {}))
     schemas["ProblemDetails"] = problem_schema
+    for name, example in EXAMPLES.items():
+        if name in schemas:
+            schemas[name]["examples"] = [example]
     components["headers"] = _HEADERS
     components["securitySchemes"] = {
         "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},

@@ -1,0 +1,94 @@
+"""Examples for the OpenAPI document, by schema name (REST naming). A test validates each one
+against the generated schema, so an example cannot drift from the contract."""
+
+from typing import Any
+
+__all__ = ["EXAMPLES"]
+
+_AT = "2026-11-29T16:04:05.123456+00:00"
+
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "Customer": {
+        "object": "customer",
+        "id": "cus_2SzS0mgSPFbRPQiNrCGhz4",
+        "display_name": "Rivera Family",
+        "given_name": "Ana",
+        "family_name": "Rivera",
+        "company": None,
+        "emails": [{"address": "ana.rivera@example.com", "label": "home", "primary": True}],
+        "phones": [{"number": "+1 512 555 0101", "label": "mobile", "primary": True}],
+        "addresses": [
+            {
+                "line1": "1200 Barton Springs Rd",
+                "line2": None,
+                "city": "Austin",
+                "region": "TX",
+                "postal_code": "78704",
+                "country": "US",
+                "label": None,
+                "primary": True,
+            }
+        ],
+        "tags": ["residential", "vip"],
+        "notes": "Gate code 4410.",
+        "archived": False,
+        "archived_at": None,
+        "created_at": _AT,
+        "updated_at": _AT,
+    },
+    "CreateCustomerInput": {
+        "display_name": "Rivera Family",
+        "given_name": "Ana",
+        "family_name": "Rivera",
+        "emails": [{"address": "ana.rivera@example.com", "label": "home"}],
+        "tags": ["residential"],
+    },
+    "UpdateCustomerInput": {"company": "Rivera Landscaping", "notes": None},
+    "TeamMember": {
+        "object": "team_member",
+        "id": "tm_5yOYVyqe1XZhdRIPBvCcLV",
+        "name": "Sam Okafor",
+        "email": "sam@example.com",
+        "role": "TECHNICIAN",
+        "active": True,
+        "created_at": _AT,
+        "updated_at": _AT,
+    },
+    "CreateTeamMemberInput": {
+        "name": "Sam Okafor",
+        "email": "sam@example.com",
+        "role": "TECHNICIAN",
+    },
+    "UpdateTeamMemberInput": {"role": "DISPATCHER"},
+    "Service": {
+        "object": "service",
+        "id": "svc_6RZFeTUgMqFqvh42MDMiCl",
+        "name": "AC tune-up",
+        "description": "Seasonal check: coils, refrigerant level, filters, thermostat.",
+        "unit_price": {"amount": 12900, "currency": "USD"},
+        "duration_minutes": 90,
+        "taxable": True,
+        "bookable_online": True,
+        "active": True,
+        "created_at": _AT,
+        "updated_at": _AT,
+    },
+    "CreateServiceInput": {
+        "name": "AC tune-up",
+        "unit_price": {"amount": 12900, "currency": "USD"},
+        "duration_minutes": 90,
+        "bookable_online": True,
+    },
+    "UpdateServiceInput": {"unit_price": {"amount": 13900, "currency": "USD"}},
+    "ProblemDetails": {
+        "type": "https://docs.asteri.dev/problems/forbidden",
+        "title": "The caller lacks the required scope or organization",
+        "status": 403,
+        "detail": "This operation requires the `read:customers` scope, which the credential lacks.",
+        "instance": "/api/public/v1/customers",
+        "code": "FORBIDDEN",
+        "request_id": "req_aa9110b7f9ecbcdbb5d7c5cb",
+        "reason": "missing_scope",
+        "required_scope": "read:customers",
+    },
+}
