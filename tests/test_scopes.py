@@ -19,7 +19,6 @@ from graphql import (
 )
 
 from asteri.authz.permissions import RequiresScope
-from asteri.authz.scopes import Scope
 from asteri.schema import build_schema
 from tests.factories import ALL_SCOPES, Api
 
@@ -109,4 +108,3 @@ def test_scope_enforced(api: Api, name: str, document: str, scope: str) -> None:
     response = api.post(document, as_=only)
     codes = {e["extensions"]["code"] for e in response.json().get("errors", [])}
     assert not codes & {"UNAUTHENTICATED", "FORBIDDEN"}, (name, response.json())
-    assert Scope(scope)
