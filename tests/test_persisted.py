@@ -25,7 +25,7 @@ def _by_hash(api: Api, name: str, variables: dict[str, object], headers: dict[st
 def test_every_persisted_operation_declares_its_scopes() -> None:
     for op in REGISTRY:
         if op.root_field == "viewer":
-            assert op.scopes == frozenset()
+            assert op.scopes == ()
         else:
             assert len(op.scopes) == 1, op.name
 

@@ -174,7 +174,7 @@ class CompiledRead:
         )
         key = self.response_key
         try:
-            for scope in sorted(self.op.scopes):
+            for scope in self.op.scopes:
                 context.context.principal.require(scope)
             kwargs = convert_arguments(
                 raw,

@@ -66,7 +66,7 @@ class PersistedOperation:
     rest_document: DocumentNode
     root_field: str
     field: GraphQLField  # the root field's definition (its type, args, description)
-    scopes: frozenset[Scope]  # every scope a field in the document requires
+    scopes: tuple[Scope, ...]  # every scope a field in the document requires, sorted
 
 
 def _spreads(node: Any) -> list[str]:
@@ -195,7 +195,7 @@ def _analyse(
         rest_document=rest_document,
         root_field=root_field,
         field=root_type.fields[root_field],
-        scopes=_required_scopes(schema, document),
+        scopes=tuple(sorted(_required_scopes(schema, document))),
     )
 
 
