@@ -20,6 +20,7 @@ __all__ = [
     "MAX_KEY_LIFETIME",
     "create_key",
     "create_organization",
+    "list_keys",
     "parse_duration",
     "revoke_key",
 ]
@@ -88,6 +89,23 @@ def create_key(engine: Engine, request: KeyRequest, *, pepper: str) -> IssuedKey
         )
         session.commit()
         return issued
+
+
+def list_keys(engine: Engine, organization_id: str) -> list[ApiKey]:
+    """Every key of the organization (revoked and expired ones too), oldest first."""
+    with Session(engine, expire_on_commit=False) as session:
+        org_pk = session.scalar(
+            select(col(Organization.id)).where(col(Organization.public_id) == organization_id)
+        )
+        if org_pk is None:
+            raise NotFound(f"No organization with id `{organization_id}`.")
+        return list(
+            session.scalars(
+                select(ApiKey)
+                .where(col(ApiKey.organization_id) == org_pk)
+                .order_by(col(ApiKey.created_at), col(ApiKey.id))
+            )
+        )
 
 
 def revoke_key(engine: Engine, key_id: str) -> None:

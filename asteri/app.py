@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLRequestData
 
+from asteri.authz.usage import KeyUsage
 from asteri.http.body_limit import BodyLimitMiddleware
 from asteri.http.problems import install_problem_handlers
 from asteri.http.request_id import RequestIdMiddleware
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rate_limiter = build_rate_limiter(
             settings.redis_url, prefix=settings.redis_prefix
         )
+        app.state.key_usage = KeyUsage()
         try:
             yield
         finally:

@@ -4,6 +4,7 @@ import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
@@ -161,6 +162,46 @@ def keys_create(
         "per_day": record.per_day,
     }
     _emit(as_json, data, f"Created {record.public_id}. Key (shown once): {issued.secret}")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@keys.command("list")
+@click.option("--org", "org_id", required=True, help="Organization id (org_…).")
+@json_option
+def keys_list(org_id: str, as_json: bool) -> None:
+    """Every key of an organization. Never the secret or its hash."""
+    from asteri.admin import list_keys
+
+    with _engine() as engine:
+        records = list_keys(engine, org_id)
+    rows = [
+        {
+            "id": k.public_id,
+            "name": k.name,
+            "prefix": k.display_prefix,
+            "scopes": k.scopes,
+            "environment": k.environment,
+            "per_minute": k.per_minute,
+            "per_day": k.per_day,
+            "created_at": _iso(k.created_at),
+            "expires_at": _iso(k.expires_at),
+            "revoked_at": _iso(k.revoked_at),
+            "last_used_at": _iso(k.last_used_at),
+        }
+        for k in records
+    ]
+    lines = [
+        f"{k.public_id}  {k.display_prefix}…  {k.environment}  {k.name}  "
+        f"scopes={','.join(k.scopes)}  {k.per_minute}/min {k.per_day}/day  "
+        f"expires={_iso(k.expires_at)}  "
+        + (f"revoked={_iso(k.revoked_at)}  " if k.revoked_at else "")
+        + f"last_used={_iso(k.last_used_at) or 'never'}"
+        for k in records
+    ]
+    _emit(as_json, {"organization_id": org_id, "keys": rows}, "\n".join(lines) or "No keys.")
 
 
 @keys.command("revoke")

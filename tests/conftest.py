@@ -22,7 +22,7 @@ from asteri.app import create_app
 from asteri.kit.db import create_sync_engine
 from asteri.kit.settings import Settings
 from asteri.migrations import upgrade
-from tests.factories import Api, redis_namespace, redis_test_url
+from tests.factories import GENEROUS, Api, redis_namespace, redis_test_url
 
 
 def _backends() -> list[str]:
@@ -74,12 +74,15 @@ def database_url(
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Iterator[Settings]:
+    # Every TestClient request comes from one address ("testclient"), so the suite's many
+    # deliberate 401s would spend its failure budget: tests of that limit set their own.
+    base = Settings(database_url=database_url, auth_failures_per_minute=GENEROUS)
     redis_url = redis_test_url()
     if redis_url is None or not database_url.startswith("postgresql"):
-        yield Settings(database_url=database_url)
+        yield base
         return
     with redis_namespace(redis_url) as prefix:
-        yield Settings(database_url=database_url, redis_url=redis_url, redis_prefix=prefix)
+        yield base.model_copy(update={"redis_url": redis_url, "redis_prefix": prefix})
 
 
 @pytest.fixture(scope="session")

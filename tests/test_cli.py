@@ -121,3 +121,45 @@ def test_demo_prints_words_for_make_run(run: Any) -> None:
 def test_schema_print_shows_scope_directives(run: Any) -> None:
     sdl = run("schema", "print")
     assert '@requiresScope(scope: "read:customers")' in sdl
+
+
+def test_keys_list_shows_every_key_but_never_a_secret(run: Any, api: Api) -> None:
+    org = run("orgs", "create", "Listing Org", "--json")
+    first = run("keys", "create", "--org", org["id"], "--scope", "read:customers", "--json")
+    second = run(
+        *("keys", "create", "--org", org["id"], "--scope", "read:customers"),
+        *("--scope", "write:customers", "--env", "test", "--name", "CI"),
+        *("--per-minute", "5", "--per-day", "50", "--expires-in", "24h", "--json"),
+    )
+    run("keys", "revoke", first["id"], "--json")
+    api.key(org=None)  # another organization's key is not listed
+
+    listed = run("keys", "list", "--org", org["id"], "--json")
+    assert listed["organization_id"] == org["id"]
+    assert [k["id"] for k in listed["keys"]] == [first["id"], second["id"]]
+    revoked, ci = listed["keys"]
+    assert set(ci) == {
+        *("id", "name", "prefix", "scopes", "environment", "per_minute", "per_day"),
+        *("created_at", "expires_at", "revoked_at", "last_used_at"),
+    }
+    assert (ci["name"], ci["environment"], ci["scopes"]) == (
+        "CI",
+        "test",
+        ["read:customers", "write:customers"],
+    )
+    assert (ci["per_minute"], ci["per_day"]) == (5, 50)
+    assert ci["expires_at"] == second["expires_at"]
+    assert ci["revoked_at"] is None
+    assert ci["last_used_at"] is None
+    assert second["key"].startswith(ci["prefix"])
+    assert len(ci["prefix"]) < len(second["key"])
+    assert revoked["revoked_at"] is not None
+
+    text = run("keys", "list", "--org", org["id"])
+    assert first["id"] in text
+    assert "revoked=" in text
+    for output in (str(listed), text):
+        assert first["key"] not in output
+        assert second["key"] not in output
+
+    assert run("keys", "list", "--org", "org_missing", ok=False).exit_code == 2

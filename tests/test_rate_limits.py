@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -21,6 +22,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from asteri.app import create_app
+from asteri.authz.limits import spend_auth_failure
+from asteri.kit.errors import RateLimited, Unauthenticated
 from asteri.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter, Window
 from asteri.kit.settings import Settings
 from tests.factories import REST, Api, Credential, redis_namespace, redis_test_url
@@ -387,3 +390,101 @@ def test_two_processes_share_one_budget(two_servers: list[str], api: Api) -> Non
     assert set(statuses) <= {200, 429}, statuses
     assert statuses.count(200) == limit
     assert statuses.count(429) == attempts - limit
+
+
+# --- failed authentication: limited per client address, never a tenant's budget ----------
+
+
+AUTH_FAILURES = 3
+
+
+@pytest.fixture
+def guarded(limited_settings: Settings, engine: Engine) -> Iterator[Api]:
+    """An app allowing ``AUTH_FAILURES`` failures a minute, reached from an address of its own."""
+    fresh_minute()
+    strict = limited_settings.model_copy(update={"auth_failures_per_minute": AUTH_FAILURES})
+    address = f"203.0.113.{secrets.randbelow(250) + 1}-{secrets.token_hex(4)}"
+    with TestClient(
+        create_app(strict), raise_server_exceptions=False, client=(address, 50000)
+    ) as client:
+        yield Api(client=client, engine=engine, settings=strict)
+
+
+def test_failed_authentication_is_limited_per_address(guarded: Api) -> None:
+    cred = guarded.key(per_minute=100, per_day=1000)
+    other_tenant = guarded.key(per_minute=100, per_day=1000)
+    forged = Credential(cred.organization_id, cred.key[:-4] + "AAAA", cred.key_id, "live")
+    failures = [
+        viewer(guarded, forged),
+        guarded.rest("GET", "/viewer"),
+        guarded.rest("GET", "/viewer", headers={"x-api-key": cred.key}),  # no organization
+    ]
+    assert [r.status_code for r in failures] == [401] * AUTH_FAILURES
+    assert all("ratelimit" not in r.headers for r in failures)
+
+    refused = viewer(guarded, forged)
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/problem+json"
+    body = refused.json()
+    assert (body["code"], body["reason"]) == ("RATE_LIMITED", "auth_failures")
+    assert (body["window"], body["limit"]) == ("minute", AUTH_FAILURES)
+    assert 1 <= body["retry_after"] <= 60
+    assert retry_after(refused) == body["retry_after"]
+    assert "ratelimit" not in refused.headers  # the RateLimit fields describe a key's budget
+    # Every kind of failure from that address is refused now, through GraphQL too.
+    assert guarded.rest("GET", "/viewer").status_code == 429
+    status, error = guarded.error(VIEWER, as_=None)
+    assert status == 429
+    assert (error["extensions"]["reason"], error["extensions"]["window"]) == (
+        "auth_failures",
+        "minute",
+    )
+
+    # A valid key from the same address is served, and its own budget was never touched.
+    ok = viewer(guarded, cred)
+    assert ok.status_code == 200, ok.text
+    assert ratelimit(ok)[:2] == ("minute", 99)
+    other = viewer(guarded, other_tenant)
+    assert other.status_code == 200
+    assert ratelimit(other)[:2] == ("minute", 99)
+
+
+def test_organization_mismatch_spends_no_failure_budget(guarded: Api) -> None:
+    cred = guarded.key(per_minute=100, per_day=1000)
+    other_org = guarded.org()
+    for _ in range(AUTH_FAILURES + 2):
+        wrong_org = viewer(guarded, Credential(other_org, cred.key, cred.key_id, "live"))
+        assert wrong_org.status_code == 403
+    assert [guarded.rest("GET", "/viewer").status_code for _ in range(AUTH_FAILURES + 1)] == [
+        *[401] * AUTH_FAILURES,
+        429,
+    ]
+
+
+def test_auth_failures_are_counted_per_address(make_limiter: MakeLimiter) -> None:
+    clock = Clock(1_800_000_000.0)
+    failure = Unauthenticated("The API key is invalid.", reason="invalid_key")
+
+    async def scenario() -> None:
+        limiter = make_limiter(clock)
+        try:
+            first = [
+                (await spend_auth_failure(limiter, "192.0.2.1", 2, failure))[0] for _ in range(3)
+            ]
+            assert first[:2] == [failure, failure]
+            assert isinstance(first[2], RateLimited)
+            assert first[2].extra == {
+                "reason": "auth_failures",
+                "window": "minute",
+                "limit": 2,
+                "retry_after": 60,
+            }
+            # Another address, and a key id, have budgets of their own.
+            assert (await spend_auth_failure(limiter, "192.0.2.2", 2, failure))[0] is failure
+            assert (await limiter.hit("192.0.2.1", [Window("minute", 60, 1)])).allowed
+            clock.now += 60  # the next minute: the address may fail again
+            assert (await spend_auth_failure(limiter, "192.0.2.1", 2, failure))[0] is failure
+        finally:
+            await limiter.aclose()
+
+    asyncio.run(scenario())

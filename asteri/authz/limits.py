@@ -4,13 +4,31 @@ Cost rule: every request costs 1, whatever the surface: a REST call, a GraphQL d
 size, a persisted operation by hash. (GraphQL may later be weighed by query cost; depth and
 alias limits already bound the work one document can ask for.) Failed authentication never
 reaches this step, so it cannot spend a tenant's budget.
+
+Failed authentication is limited per client address instead (``spend_auth_failure``): every 401
+spends one unit of the address's minute budget (``ASTERI_AUTH_FAILURES_PER_MINUTE``) in the same
+limiter, under the ``authfail:`` namespace (key ids are ``key_…``, so the two never collide).
+Once the budget is spent, a failing request from that address gets a 429 with
+``reason: "auth_failures"`` instead of the 401: it no longer learns why it failed (invalid,
+revoked, expired…). A valid credential from the same address is still served, so one noisy
+client behind a shared NAT or proxy cannot lock a tenant out. The check runs only after
+authentication has failed: requests without a well-formed key (missing, malformed, bad
+checksum, bad bearer) fail without a database read anyway, and guessing a well-formed key costs
+one indexed read per attempt against 256 bits of randomness. A 403 (valid key, wrong
+organization) is not a failed authentication and spends nothing.
+
+The address is the TCP peer (``request.client.host``); ``X-Forwarded-For`` is not trusted.
+Behind a reverse proxy every client shares the proxy's address and so one budget: raise the
+setting there, or terminate the limit at the proxy.
 """
 
 from asteri.authz.principal import Principal
 from asteri.kit.errors import ApiError, RateLimited
 from asteri.kit.ratelimit import Decision, RateLimiter, Window
 
-__all__ = ["REQUEST_COST", "spend", "windows_for"]
+__all__ = ["AUTH_FAILURE_NAMESPACE", "REQUEST_COST", "spend", "spend_auth_failure", "windows_for"]
+
+AUTH_FAILURE_NAMESPACE = "authfail:"
 
 REQUEST_COST = 1
 
@@ -34,6 +52,28 @@ async def spend(
         RateLimited(
             f"Rate limit exceeded: this key may make {refused.limit} requests per "
             f"{refused.name}. Retry in {refused.reset} s.",
+            window=refused.name,
+            limit=refused.limit,
+            retry_after=refused.reset,
+        ),
+        decision,
+    )
+
+
+async def spend_auth_failure(
+    limiter: RateLimiter, address: str, per_minute: int, failure: ApiError
+) -> tuple[ApiError, Decision]:
+    """``failure`` (the 401) while the address has failures to spare, else the 429 to raise."""
+    window = Window("minute", 60, per_minute)
+    decision = await limiter.hit(f"{AUTH_FAILURE_NAMESPACE}{address}", (window,))
+    refused = decision.refused
+    if decision.allowed or refused is None:
+        return failure, decision
+    return (
+        RateLimited(
+            f"Too many failed authentication attempts from this address: at most "
+            f"{refused.limit} per {refused.name}. Retry in {refused.reset} s.",
+            reason="auth_failures",
             window=refused.name,
             limit=refused.limit,
             retry_after=refused.reset,

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     redis_prefix: str = "asteri:"
     # Keyed hash secret for API keys (HMAC-SHA256). Must be set outside development.
     key_pepper: SecretStr = SecretStr(DEV_PEPPER)
+    # Failed authentications (401) allowed per client address (the TCP peer) per minute;
+    # beyond it a failing address gets 429 (see authz/limits.py).
+    auth_failures_per_minute: int = 30
     max_query_depth: int = 10
     max_aliases: int = 30
     max_page_size: int = 100

@@ -33,7 +33,9 @@ class ProblemDetails(BaseModel):
     instance: str | None = None
     code: str = Field(description="Stable error code, e.g. FORBIDDEN or BAD_USER_INPUT.")
     request_id: str | None = Field(description="Also in the `x-request-id` response header.")
-    reason: str | None = Field(default=None, description="A finer reason, e.g. missing_scope.")
+    reason: str | None = Field(
+        default=None, description="A finer reason, e.g. missing_scope, or auth_failures on a 429."
+    )
     required_scope: str | None = Field(default=None, description="For missing_scope: the scope.")
     errors: list[FieldProblem] | None = Field(default=None, description="For 422: each field.")
     window: str | None = Field(default=None, description="For 429: `minute` or `day`.")
@@ -51,7 +53,8 @@ _ERRORS = {
     "409": "Conflicts with existing data, or the same Idempotency-Key is still in flight.",
     "413": "The request body is too large.",
     "422": "Invalid input; `errors` names each field.",
-    "429": "Rate limited: retry after `Retry-After` seconds.",
+    "429": "Rate limited (the key's budget, or `reason: auth_failures` for this address): "
+    "retry after `Retry-After` seconds.",
 }
 
 # The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers) on every response to an

@@ -7,14 +7,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.fastapi import BaseContext
 
 from asteri.authz.authenticate import authenticate
-from asteri.authz.limits import spend
-from asteri.authz.principal import Principal
+from asteri.authz.limits import spend, spend_auth_failure
+from asteri.authz.principal import ActorType, Principal
 from asteri.kit.db import Database
-from asteri.kit.errors import ApiError
+from asteri.kit.errors import ApiError, Unauthenticated
 from asteri.kit.settings import Settings
 from asteri.resolvers.unit import UnitOfWork
 
-__all__ = ["RequestContext", "get_context"]
+__all__ = ["RequestContext", "client_address", "get_context"]
 
 
 class RequestContext(BaseContext):
@@ -52,20 +52,44 @@ class RequestContext(BaseContext):
         return UnitOfWork(self.session, self.principal, self.request_id)
 
 
+def client_address(request: Request) -> str:
+    """The TCP peer. ``X-Forwarded-For`` is not trusted: anyone can send it."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 async def get_context(request: Request) -> AsyncIterator[RequestContext]:
     """FastAPI dependency: authenticate once and spend one unit of the key's rate limit, then
-    hand the same session to the operation. Over the limit, ``auth`` is the 429 to raise."""
+    hand the same session to the operation. Over the limit, ``auth`` is the 429 to raise.
+
+    A 401 spends one unit of the client address's failure budget instead (never the tenant's);
+    once that is spent, ``auth`` is a 429 with ``reason: "auth_failures"``. A valid key's
+    ``last_used_at`` is then recorded, throttled to once a minute (``authz/usage.py``)."""
     database: Database = request.app.state.database
     settings: Settings = request.app.state.settings
+    used: str | None = None  # the key whose last_used_at may need a write
     async with database.session() as session:
         auth: Principal | ApiError
         try:
             auth = await authenticate(
                 session, request.headers, pepper=settings.key_pepper.get_secret_value()
             )
-        except ApiError as error:
+        except Unauthenticated as error:
+            auth, decision = await spend_auth_failure(
+                request.app.state.rate_limiter,
+                client_address(request),
+                settings.auth_failures_per_minute,
+                error,
+            )
+            if not decision.allowed:
+                # Only Retry-After: the RateLimit fields describe a key's budget, and there is none.
+                request.state.response_headers = [
+                    h for h in decision.headers() if h[0] == b"retry-after"
+                ]
+        except ApiError as error:  # 403: a valid credential for another organization
             auth = error
         else:
+            if auth.actor_type is ActorType.API_KEY:
+                used = auth.actor_id
             auth, decision = await spend(request.app.state.rate_limiter, auth)
             # Added to the response, whatever it turns out to be, by the request-id middleware.
             request.state.response_headers = decision.headers()
@@ -75,3 +99,6 @@ async def get_context(request: Request) -> AsyncIterator[RequestContext]:
             request_id=getattr(request.state, "request_id", None),
             settings=settings,
         )
+    # After the request's session has closed: its own short transaction (authz/usage.py).
+    if used is not None:
+        await request.app.state.key_usage.record(database, used)
