@@ -1,8 +1,8 @@
 """The ASGI app: request id → authenticate → the REST facade or GraphQL → one schema."""
 
 import dataclasses
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from cross_web import HTTPException as TransportError
@@ -23,7 +23,7 @@ from asteri.schema import build_schema
 from asteri.schema.context import get_context
 from asteri.schema.operations import ROUTES
 
-__all__ = ["API_PREFIX", "create_app"]
+__all__ = ["API_PREFIX", "create_app", "lifespan"]
 
 API_PREFIX = "/api/public/v1"
 MAX_BODY_BYTES = 1_000_000  # a larger body is a 413 problem
@@ -64,11 +64,12 @@ def _requested_hash(extensions: dict[str, Any] | None) -> str | None:
     return None
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What a request needs from the process: the database, the settings, the rate limiter and
+    the key-usage throttle — built at start, closed at shutdown."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def run(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = Database(settings.database_url)
         app.state.settings = settings
         app.state.rate_limiter = build_rate_limiter(
@@ -81,10 +82,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.rate_limiter.aclose()
             await app.state.database.dispose()
 
+    return run
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
     app = FastAPI(
         title="Asteri Public API",
         version="1.0.0",
-        lifespan=lifespan,
+        lifespan=lifespan(settings),
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",

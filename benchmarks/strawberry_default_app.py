@@ -16,8 +16,6 @@ Served by ``benchmarks/run.py`` as
 ``ASTERI_DATABASE_URL`` set.
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import strawberry
@@ -26,7 +24,7 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from asteri.kit.db import Database
+from asteri.app import lifespan
 from asteri.kit.settings import Settings, get_settings
 from asteri.schema.build import MUTATIONS, QUERIES
 from asteri.schema.context import get_context
@@ -48,16 +46,7 @@ def default_schema() -> strawberry.Schema:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.database = Database(settings.database_url)
-        app.state.settings = settings
-        try:
-            yield
-        finally:
-            await app.state.database.dispose()
-
-    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(lifespan=lifespan(settings), docs_url=None, redoc_url=None, openapi_url=None)
     router: GraphQLRouter[Any, None] = GraphQLRouter(
         default_schema(), context_getter=get_context, graphql_ide=None
     )
