@@ -2,30 +2,34 @@
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, or_, update
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from asteri.authz.keys import IssuedKey, issue_key
 from asteri.authz.scopes import Scope
 from asteri.kit.db import utcnow
-from asteri.kit.errors import BadUserInput, NotFound
+from asteri.kit.errors import BadUserInput, Conflict, NotFound
 from asteri.kit.ids import IdPrefix, new_public_id
 from asteri.models import ApiKey, Environment, Organization
 from asteri.models.api_key import DEFAULT_PER_DAY, DEFAULT_PER_MINUTE
 
 __all__ = [
     "MAX_KEY_LIFETIME",
+    "MAX_ROTATION_OVERLAP",
+    "RotatedKey",
     "create_key",
     "create_organization",
     "list_keys",
     "parse_duration",
     "revoke_key",
+    "rotate_key",
 ]
 
 MAX_KEY_LIFETIME = timedelta(days=365)
+MAX_ROTATION_OVERLAP = timedelta(days=7)
 MAX_LIMIT = 2_000_000_000  # fits the 32-bit integer columns
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -109,14 +113,83 @@ def list_keys(engine: Engine, organization_id: str) -> list[ApiKey]:
 
 
 def revoke_key(engine: Engine, key_id: str) -> None:
+    """Revoke now. A key in a rotation overlap (revocation scheduled later) is revoked now too."""
+    now = utcnow()
     with Session(engine) as session:
-        result = session.execute(
+        session.execute(
             update(ApiKey)
-            .where(col(ApiKey.public_id) == key_id, col(ApiKey.revoked_at).is_(None))
-            .values(revoked_at=utcnow())
+            .where(
+                col(ApiKey.public_id) == key_id,
+                or_(col(ApiKey.revoked_at).is_(None), col(ApiKey.revoked_at) > now),
+            )
+            .values(revoked_at=now)
         )
         exists = session.scalar(select(col(ApiKey.id)).where(col(ApiKey.public_id) == key_id))
         if exists is None:
             raise NotFound(f"No API key with id `{key_id}`.")
         session.commit()
-        _ = result
+
+
+@dataclass(frozen=True)
+class RotatedKey(IssuedKey):
+    """The new key and its secret (shown once), plus when the old key stops working."""
+
+    old_key_valid_until: datetime
+
+
+def rotate_key(engine: Engine, key_id: str, *, overlap: timedelta, pepper: str) -> RotatedKey:
+    """Replace a key with a new secret; the old one keeps working for ``overlap`` (0 to 7 days).
+
+    The new key copies the old one's organization, environment, name, scopes, limits,
+    ``persisted_only`` and ``expires_at``: rotation changes the secret, never the policy, so it
+    cannot extend a key's life (create a new key for that). The old key gets
+    ``revoked_at = now + overlap``; authentication refuses it from that instant (0 = at once).
+    A revoked, expired or already rotated key is refused. One transaction.
+    """
+    if not timedelta(0) <= overlap <= MAX_ROTATION_OVERLAP:
+        raise BadUserInput("The rotation overlap must be between 0 and 7 days.")
+    now = utcnow()
+    with Session(engine, expire_on_commit=False) as session:
+        old = session.scalar(
+            select(ApiKey).where(col(ApiKey.public_id) == key_id).with_for_update()
+        )
+        if old is None or old.id is None:
+            raise NotFound(f"No API key with id `{key_id}`.")
+        if old.revoked_at is not None and old.revoked_at <= now:
+            raise BadUserInput(f"API key `{key_id}` is revoked; a revoked key cannot be rotated.")
+        if old.revoked_at is not None:
+            raise BadUserInput(
+                f"API key `{key_id}` was already rotated and stops working at "
+                f"{old.revoked_at.isoformat()}; rotate its successor instead."
+            )
+        if old.expires_at <= now:
+            raise BadUserInput(f"API key `{key_id}` has expired; create a new key instead.")
+        revoke_at = now + overlap
+        # Conditional, so two concurrent rotations cannot both succeed.
+        claimed = session.execute(
+            update(ApiKey)
+            .where(col(ApiKey.id) == old.id, col(ApiKey.revoked_at).is_(None))
+            .values(revoked_at=revoke_at)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(f"API key `{key_id}` was rotated or revoked concurrently.")
+        known = {s.value for s in Scope}
+        issued = issue_key(
+            session,
+            organization_pk=old.organization_id,
+            environment=Environment(old.environment),
+            scopes=[Scope(s) for s in old.scopes if s in known],
+            expires_at=old.expires_at,
+            name=old.name,
+            pepper=pepper,
+            persisted_only=old.persisted_only,
+            per_minute=old.per_minute,
+            per_day=old.per_day,
+            rotated_from=old.public_id,
+        )
+        session.commit()
+        return RotatedKey(
+            record=issued.record,
+            secret=issued.secret,
+            old_key_valid_until=min(revoke_at, old.expires_at),
+        )

@@ -4,7 +4,7 @@ import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import click
@@ -190,6 +190,7 @@ def keys_list(org_id: str, as_json: bool) -> None:
             "expires_at": _iso(k.expires_at),
             "revoked_at": _iso(k.revoked_at),
             "last_used_at": _iso(k.last_used_at),
+            "rotated_from": k.rotated_from,
         }
         for k in records
     ]
@@ -198,10 +199,50 @@ def keys_list(org_id: str, as_json: bool) -> None:
         f"scopes={','.join(k.scopes)}  {k.per_minute}/min {k.per_day}/day  "
         f"expires={_iso(k.expires_at)}  "
         + (f"revoked={_iso(k.revoked_at)}  " if k.revoked_at else "")
+        + (f"rotated_from={k.rotated_from}  " if k.rotated_from else "")
         + f"last_used={_iso(k.last_used_at) or 'never'}"
         for k in records
     ]
     _emit(as_json, {"organization_id": org_id, "keys": rows}, "\n".join(lines) or "No keys.")
+
+
+@keys.command("rotate")
+@click.argument("key_id")
+@click.option(
+    "--overlap",
+    default="24h",
+    show_default=True,
+    help="How long the old key keeps working: 0 to 7d (0 = revoke it now).",
+)
+@json_option
+def keys_rotate(key_id: str, overlap: str, as_json: bool) -> None:
+    """Replace a key's secret (printed once); the old one works until the overlap ends."""
+    from asteri.admin import parse_duration, rotate_key
+
+    window = timedelta(0) if overlap.strip() == "0" else parse_duration(overlap)
+    with _engine() as engine:
+        rotated = rotate_key(
+            engine, key_id, overlap=window, pepper=get_settings().key_pepper.get_secret_value()
+        )
+    record = rotated.record
+    data = {
+        "id": record.public_id,
+        "key": rotated.secret,
+        "rotated_from": key_id,
+        "old_key_valid_until": rotated.old_key_valid_until.isoformat(),
+        "name": record.name,
+        "scopes": record.scopes,
+        "environment": record.environment,
+        "expires_at": record.expires_at.isoformat(),
+        "persisted_only": record.persisted_only,
+        "per_minute": record.per_minute,
+        "per_day": record.per_day,
+    }
+    words = (
+        f"Rotated {key_id} to {record.public_id}. Key (shown once): {rotated.secret}\n"
+        f"The old key works until {data['old_key_valid_until']}."
+    )
+    _emit(as_json, data, words)
 
 
 @keys.command("revoke")

@@ -2,13 +2,19 @@
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from asteri.cli import main
+from asteri.kit.db import utcnow
 from asteri.kit.settings import get_settings
+from asteri.models import ApiKey
 from tests.factories import Api, Credential
 
 
@@ -140,7 +146,7 @@ def test_keys_list_shows_every_key_but_never_a_secret(run: Any, api: Api) -> Non
     revoked, ci = listed["keys"]
     assert set(ci) == {
         *("id", "name", "prefix", "scopes", "environment", "per_minute", "per_day"),
-        *("created_at", "expires_at", "revoked_at", "last_used_at"),
+        *("created_at", "expires_at", "revoked_at", "last_used_at", "rotated_from"),
     }
     assert (ci["name"], ci["environment"], ci["scopes"]) == (
         "CI",
@@ -151,6 +157,7 @@ def test_keys_list_shows_every_key_but_never_a_secret(run: Any, api: Api) -> Non
     assert ci["expires_at"] == second["expires_at"]
     assert ci["revoked_at"] is None
     assert ci["last_used_at"] is None
+    assert ci["rotated_from"] is None
     assert second["key"].startswith(ci["prefix"])
     assert len(ci["prefix"]) < len(second["key"])
     assert revoked["revoked_at"] is not None
@@ -163,3 +170,134 @@ def test_keys_list_shows_every_key_but_never_a_secret(run: Any, api: Api) -> Non
         assert second["key"] not in output
 
     assert run("keys", "list", "--org", "org_missing", ok=False).exit_code == 2
+
+
+VIEWER = "{ viewer { environment scopes } }"  # ad hoc: refused to persisted-only keys
+
+
+def _status(api: Api, cred: Credential) -> tuple[int, str | None]:
+    """A REST read with the key (the keys here are persisted-only): (status, reason or None)."""
+    response = api.rest("GET", "/customers", as_=cred)
+    if response.status_code == 200:
+        return 200, None
+    return response.status_code, response.json()["reason"]
+
+
+def _create(run: Any, org_id: str) -> dict[str, Any]:
+    return run(
+        *("keys", "create", "--org", org_id, "--scope", "read:customers"),
+        *("--scope", "read:services", "--env", "test", "--name", "Billing sync"),
+        *("--per-minute", "500", "--per-day", "5000", "--persisted-only"),
+        *("--expires-in", "30d", "--json"),
+    )
+
+
+def test_rotate_with_overlap_keeps_both_keys_working_until_it_ends(run: Any, api: Api) -> None:
+    org = run("orgs", "create", "Rotating Org", "--json")
+    old = _create(run, org["id"])
+    before = utcnow()
+    new = run("keys", "rotate", old["id"], "--overlap", "24h", "--json")
+    after = utcnow()
+
+    assert new["id"] != old["id"]
+    assert new["key"] != old["key"]
+    assert new["key"].startswith("ast_test_")
+    assert new["rotated_from"] == old["id"]
+    valid_until = datetime.fromisoformat(new["old_key_valid_until"])
+    assert before + timedelta(hours=24) <= valid_until <= after + timedelta(hours=24)
+    # Same policy: name, scopes, environment, limits, persisted_only and expiry.
+    for field in ("name", "scopes", "environment", "per_minute", "per_day", "persisted_only"):
+        assert new[field] == old[field], field
+    assert new["expires_at"] == old["expires_at"]
+
+    old_cred = Credential(org["id"], old["key"], old["id"], "test")
+    new_cred = Credential(org["id"], new["key"], new["id"], "test")
+    assert _status(api, old_cred) == (200, None)
+    assert _status(api, new_cred) == (200, None)
+    # The new key is as narrow as the old: no write scope, and still persisted-only.
+    denied = api.rest("POST", "/customers", as_=new_cred, json={"display_name": "Nope"})
+    assert (denied.status_code, denied.json()["reason"]) == (403, "missing_scope")
+    status, error = api.error(VIEWER, as_=new_cred)
+    assert status == 403, error
+
+    listed = {k["id"]: k for k in run("keys", "list", "--org", org["id"], "--json")["keys"]}
+    assert listed[new["id"]]["rotated_from"] == old["id"]
+    assert listed[old["id"]]["rotated_from"] is None
+    assert datetime.fromisoformat(listed[old["id"]]["revoked_at"]) == valid_until
+    assert (listed[new["id"]]["per_minute"], listed[new["id"]]["per_day"]) == (500, 5000)
+    assert f"rotated_from={old['id']}" in run("keys", "list", "--org", org["id"])
+
+    # The overlap ends (moved into the past rather than waited for).
+    with Session(api.engine) as session:
+        session.execute(
+            update(ApiKey)
+            .where(col(ApiKey.public_id) == old["id"])
+            .values(revoked_at=utcnow() - timedelta(seconds=1))
+        )
+        session.commit()
+    assert _status(api, old_cred) == (401, "revoked_key")
+    assert _status(api, new_cred) == (200, None)
+
+
+def test_rotate_with_no_overlap_revokes_the_old_key_at_once(run: Any, api: Api) -> None:
+    org = run("orgs", "create", "Rotating Org", "--json")
+    old = _create(run, org["id"])
+    text = run("keys", "rotate", old["id"], "--overlap", "0")
+    assert "shown once" in text
+
+    listed = run("keys", "list", "--org", org["id"], "--json")["keys"]
+    new = next(k for k in listed if k["rotated_from"] == old["id"])
+    assert new["prefix"] in text
+    old_cred = Credential(org["id"], old["key"], old["id"], "test")
+    assert _status(api, old_cred) == (401, "revoked_key")
+
+
+def test_revoke_during_the_overlap_is_immediate(run: Any, api: Api) -> None:
+    org = run("orgs", "create", "Rotating Org", "--json")
+    old = _create(run, org["id"])
+    run("keys", "rotate", old["id"], "--json")
+    old_cred = Credential(org["id"], old["key"], old["id"], "test")
+    assert _status(api, old_cred) == (200, None)
+    run("keys", "revoke", old["id"], "--json")
+    assert _status(api, old_cred) == (401, "revoked_key")
+
+
+@pytest.mark.parametrize(
+    ("setup", "overlap", "message"),
+    [
+        ("revoked", "24h", "is revoked"),
+        ("rotated", "24h", "already rotated"),
+        ("fresh", "8d", "between 0 and 7 days"),
+        ("fresh", "soon", "not a duration"),
+        ("missing", "24h", "No API key with id `key_missing`"),
+    ],
+)
+def test_rotate_refuses_clearly(run: Any, api: Api, setup: str, overlap: str, message: str) -> None:
+    org = run("orgs", "create", "Rotating Org", "--json")
+    key_id = "key_missing" if setup == "missing" else _create(run, org["id"])["id"]
+    if setup == "revoked":
+        run("keys", "revoke", key_id, "--json")
+    if setup == "rotated":
+        run("keys", "rotate", key_id, "--json")
+    keys_before = run("keys", "list", "--org", org["id"], "--json")["keys"]
+
+    result = run("keys", "rotate", key_id, "--overlap", overlap, "--json", ok=False)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert run("keys", "list", "--org", org["id"], "--json")["keys"] == keys_before
+
+
+def test_an_expired_key_cannot_be_rotated(run: Any, api: Api) -> None:
+    org = run("orgs", "create", "Rotating Org", "--json")
+    old = _create(run, org["id"])
+    with Session(api.engine) as session:
+        session.execute(
+            update(ApiKey)
+            .where(col(ApiKey.public_id) == old["id"])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        session.commit()
+    result = run("keys", "rotate", old["id"], ok=False)
+    assert result.exit_code == 2
+    assert "has expired" in result.output

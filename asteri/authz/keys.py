@@ -75,6 +75,7 @@ def issue_key(
     persisted_only: bool = False,
     per_minute: int = DEFAULT_PER_MINUTE,
     per_day: int = DEFAULT_PER_DAY,
+    rotated_from: str | None = None,
 ) -> IssuedKey:
     """Add a key to ``session`` (the caller commits) and return its secret once."""
     secret = new_secret(environment)
@@ -90,6 +91,7 @@ def issue_key(
         persisted_only=persisted_only,
         per_minute=per_minute,
         per_day=per_day,
+        rotated_from=rotated_from,
     )
     session.add(record)
     session.flush()

@@ -24,6 +24,8 @@ class ApiKey(TimestampedRow, table=True):
     expires_at: datetime = utc_field()
     revoked_at: datetime | None = utc_field(nullable=True)
     last_used_at: datetime | None = utc_field(nullable=True)
+    # The public id of the key this one replaced (``asteri keys rotate``), else None.
+    rotated_from: str | None = Field(default=None, max_length=40)
     # Restricted keys may only run persisted operations (by hash, or through REST).
     persisted_only: bool = False
     # Rate limits: requests per minute and per day (fixed windows, see kit/ratelimit.py).
