@@ -414,10 +414,14 @@ def test_failed_authentication_is_limited_per_address(guarded: Api) -> None:
     cred = guarded.key(per_minute=100, per_day=1000)
     other_tenant = guarded.key(per_minute=100, per_day=1000)
     forged = Credential(cred.organization_id, cred.key[:-4] + "AAAA", cred.key_id, "live")
+    # No credential at all, or a valid key without its organization, is not a guess: free.
+    for _ in range(AUTH_FAILURES + 1):
+        assert guarded.rest("GET", "/viewer").status_code == 401
+        assert guarded.rest("GET", "/viewer", headers={"x-api-key": cred.key}).status_code == 401
     failures = [
         viewer(guarded, forged),
-        guarded.rest("GET", "/viewer"),
-        guarded.rest("GET", "/viewer", headers={"x-api-key": cred.key}),  # no organization
+        guarded.rest("GET", "/viewer", headers={"x-api-key": "ast_live_nope"}),
+        guarded.rest("GET", "/viewer", headers={"authorization": "Bearer guess"}),
     ]
     assert [r.status_code for r in failures] == [401] * AUTH_FAILURES
     assert all("ratelimit" not in r.headers for r in failures)
@@ -431,9 +435,9 @@ def test_failed_authentication_is_limited_per_address(guarded: Api) -> None:
     assert 1 <= body["retry_after"] <= 60
     assert retry_after(refused) == body["retry_after"]
     assert "ratelimit" not in refused.headers  # the RateLimit fields describe a key's budget
-    # Every kind of failure from that address is refused now, through GraphQL too.
-    assert guarded.rest("GET", "/viewer").status_code == 429
-    status, error = guarded.error(VIEWER, as_=None)
+    # Every further guess from that address is refused now, through GraphQL too.
+    assert guarded.rest("GET", "/viewer", headers={"x-api-key": "ast_live_x"}).status_code == 429
+    status, error = guarded.error(VIEWER, as_=None, headers={"authorization": "Bearer x"})
     assert status == 429
     assert (error["extensions"]["reason"], error["extensions"]["window"]) == (
         "auth_failures",
@@ -455,10 +459,11 @@ def test_organization_mismatch_spends_no_failure_budget(guarded: Api) -> None:
     for _ in range(AUTH_FAILURES + 2):
         wrong_org = viewer(guarded, Credential(other_org, cred.key, cred.key_id, "live"))
         assert wrong_org.status_code == 403
-    assert [guarded.rest("GET", "/viewer").status_code for _ in range(AUTH_FAILURES + 1)] == [
-        *[401] * AUTH_FAILURES,
-        429,
+    guess = {"x-api-key": "ast_live_guess"}
+    statuses = [
+        guarded.rest("GET", "/viewer", headers=guess).status_code for _ in range(AUTH_FAILURES + 1)
     ]
+    assert statuses == [*[401] * AUTH_FAILURES, 429]
 
 
 def test_auth_failures_are_counted_per_address(make_limiter: MakeLimiter) -> None:

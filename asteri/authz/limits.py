@@ -26,7 +26,14 @@ from asteri.authz.principal import Principal
 from asteri.kit.errors import ApiError, RateLimited
 from asteri.kit.ratelimit import Decision, RateLimiter, Window
 
-__all__ = ["AUTH_FAILURE_NAMESPACE", "REQUEST_COST", "spend", "spend_auth_failure", "windows_for"]
+__all__ = [
+    "AUTH_FAILURE_NAMESPACE",
+    "REQUEST_COST",
+    "is_guess",
+    "spend",
+    "spend_auth_failure",
+    "windows_for",
+]
 
 AUTH_FAILURE_NAMESPACE = "authfail:"
 
@@ -58,6 +65,24 @@ async def spend(
         ),
         decision,
     )
+
+
+# 401s that come from presenting a credential that does not work — what brute force looks like.
+# No credential at all, or a valid key without `x-organization-id`, is not a guess.
+_GUESSES = frozenset(
+    {
+        "malformed_key",
+        "invalid_key",
+        "revoked_key",
+        "expired_key",
+        "malformed_bearer",
+        "invalid_bearer",
+    }
+)
+
+
+def is_guess(failure: ApiError) -> bool:
+    return failure.extra.get("reason") in _GUESSES
 
 
 async def spend_auth_failure(

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.fastapi import BaseContext
 
 from asteri.authz.authenticate import authenticate
-from asteri.authz.limits import spend, spend_auth_failure
+from asteri.authz.limits import is_guess, spend, spend_auth_failure
 from asteri.authz.principal import ActorType, Principal
 from asteri.kit.db import Database
 from asteri.kit.errors import ApiError, Unauthenticated
@@ -61,7 +61,8 @@ async def get_context(request: Request) -> AsyncIterator[RequestContext]:
     """FastAPI dependency: authenticate once and spend one unit of the key's rate limit, then
     hand the same session to the operation. Over the limit, ``auth`` is the 429 to raise.
 
-    A 401 spends one unit of the client address's failure budget instead (never the tenant's);
+    A 401 for a presented credential (a key or bearer token that does not work: a guess) spends
+    one unit of the client address's failure budget instead (never the tenant's);
     once that is spent, ``auth`` is a 429 with ``reason: "auth_failures"``. A valid key's
     ``last_used_at`` is then recorded, throttled to once a minute (``authz/usage.py``)."""
     database: Database = request.app.state.database
@@ -74,17 +75,20 @@ async def get_context(request: Request) -> AsyncIterator[RequestContext]:
                 session, request.headers, pepper=settings.key_pepper.get_secret_value()
             )
         except Unauthenticated as error:
-            auth, decision = await spend_auth_failure(
-                request.app.state.rate_limiter,
-                client_address(request),
-                settings.auth_failures_per_minute,
-                error,
-            )
-            if not decision.allowed:
-                # Only Retry-After: the RateLimit fields describe a key's budget, and there is none.
-                request.state.response_headers = [
-                    h for h in decision.headers() if h[0] == b"retry-after"
-                ]
+            if not is_guess(error):  # no credential at all (e.g. GraphiQL loading its schema)
+                auth = error
+            else:
+                auth, decision = await spend_auth_failure(
+                    request.app.state.rate_limiter,
+                    client_address(request),
+                    settings.auth_failures_per_minute,
+                    error,
+                )
+                if not decision.allowed:
+                    # Only Retry-After: RateLimit fields describe a key's budget; there is none.
+                    request.state.response_headers = [
+                        h for h in decision.headers() if h[0] == b"retry-after"
+                    ]
         except ApiError as error:  # 403: a valid credential for another organization
             auth = error
         else:
