@@ -17,7 +17,7 @@ import httpx2 as httpx
 import pytest
 from graphql import OperationDefinitionNode
 
-from asteri.kit.naming import camel, snake
+from asteri.kit.naming import camel, camel_keys, snake, snake_keys
 from asteri.schema import build_schema
 from asteri.schema.operations import ROUTES, Route
 from asteri.schema.persisted import PersistedOperation, Registry
@@ -104,22 +104,6 @@ def _sibling(route: Route, kind: str) -> Route:
     )
 
 
-def _camel_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {camel(k): _camel_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_camel_keys(v) for v in value]
-    return value
-
-
-def _snake_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {snake(k): _snake_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_snake_keys(v) for v in value]
-    return value
-
-
 def _without_object(value: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in value.items() if k != "object"}
 
@@ -169,7 +153,7 @@ class Call:
         if "{id}" in self.route.path:
             variables["id"] = self.public_id
         if self.body is not None:
-            variables["input"] = _camel_keys(self.body)
+            variables["input"] = camel_keys(self.body)
         for name, value in (self.params or {}).items():
             variables[_PARAM_TO_VARIABLE.get(name, camel(name))] = value
         return variables
@@ -356,12 +340,12 @@ def _good_call(api: Api, route: Route) -> None:
     assert graphql_id is not None
     assert rest_id.split("_")[0] == graphql_id.split("_")[0]
     assert _normalized(_without_object(rest_body), suffix=suffixes[0], public_id=rest_id) == (
-        _normalized(_snake_keys(written), suffix=suffixes[1], public_id=graphql_id)
+        _normalized(snake_keys(written), suffix=suffixes[1], public_id=graphql_id)
     )
     # And REST reads back exactly what the GraphQL write returned.
     retrieve = _sibling(route, "retrieve")
     readback = api.rest("GET", retrieve.path.replace("{id}", graphql_id), as_=owner.key)
-    assert _without_object(readback.json()) == _snake_keys(written)
+    assert _without_object(readback.json()) == snake_keys(written)
 
 
 def _object_type(op: PersistedOperation) -> str:
@@ -391,21 +375,21 @@ def _assert_same_read(
         assert body["object"] == "list"
         item_type = snake(_object_type(op).removesuffix("Connection"))
         assert all(item["object"] == item_type for item in body["data"])
-        assert [_without_object(item) for item in body["data"]] == _snake_keys(data["nodes"])
+        assert [_without_object(item) for item in body["data"]] == snake_keys(data["nodes"])
         assert body["has_more"] == data["pageInfo"]["hasNextPage"]
         assert body["next_cursor"] == data["pageInfo"]["endCursor"]
         assert data["nodes"], "the read compared nothing"
     elif isinstance(data, list):  # a sub-resource list: a one-page REST list
         assert body == {
             "object": "list",
-            "data": _snake_keys(data),
+            "data": snake_keys(data),
             "has_more": False,
             "next_cursor": None,
         }
         assert data, "the read compared nothing"
     else:
         assert body["object"] == snake(_object_type(op))
-        assert _without_object(body) == _snake_keys(data)
+        assert _without_object(body) == snake_keys(data)
 
 
 def test_an_integral_float_is_an_int_on_both_surfaces(api: Api) -> None:

@@ -25,7 +25,7 @@ from graphql import (
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from asteri.kit.errors import ApiError
-from asteri.kit.naming import camel, snake
+from asteri.kit.naming import camel, camel_keys, snake
 from asteri.kit.settings import get_settings
 from asteri.rest_facade.idempotency import idempotency_key, idempotent
 from asteri.rest_facade.problems import coded_problem, graphql_problem
@@ -40,14 +40,6 @@ __all__ = ["Binding", "build_router"]
 
 _PATH_PARAM = re.compile(r"{(\w+)}")
 _LIST_PARAMS = {"limit": "first", "cursor": "after", "order_by": "orderBy"}
-
-
-def _camel_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {camel(k): _camel_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_camel_keys(v) for v in value]
-    return value
 
 
 @dataclass
@@ -136,7 +128,7 @@ class Binding:
                 variables["filter"] = filters
         body = params.get("body")
         if isinstance(body, BaseModel):
-            variables["input"] = _camel_keys(body.model_dump(mode="json", exclude_unset=True))
+            variables["input"] = camel_keys(body.model_dump(mode="json", exclude_unset=True))
         return variables
 
     def shape(self, data: Any) -> Any:
