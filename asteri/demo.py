@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from asteri.admin import KeyRequest, create_key, create_organization
 from asteri.authz.principal import ActorType, Principal
 from asteri.authz.scopes import Scope
-from asteri.kit.db import Database, utcnow
+from asteri.kit.db import Database, RequestStore, utcnow
 from asteri.kit.errors import ApiError
 from asteri.kit.settings import Settings
 from asteri.models import ApiKey, Customer, Environment, Organization
@@ -129,18 +129,19 @@ class DemoResult:
 async def _seed_samples(settings: Settings, principal: Principal) -> None:
     database = Database(settings.database_url)
     schema = build_schema()
+    store = RequestStore(database)
     try:
-        async with database.session() as session:
-            context = RequestContext(
-                session=session, auth=principal, request_id="demo-seed", settings=settings
+        context = RequestContext(
+            store=store, auth=principal, request_id="demo-seed", settings=settings
+        )
+        for document, variables in SAMPLE:
+            result = await schema.execute(
+                document, variable_values=variables, context_value=context
             )
-            for document, variables in SAMPLE:
-                result = await schema.execute(
-                    document, variable_values=variables, context_value=context
-                )
-                if result.errors:
-                    raise ApiError(f"demo seeding failed: {result.errors[0].message}")
+            if result.errors:
+                raise ApiError(f"demo seeding failed: {result.errors[0].message}")
     finally:
+        await store.close()
         await database.dispose()
 
 

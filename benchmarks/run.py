@@ -16,8 +16,8 @@ One run, on the PostgreSQL of our machines (``BENCH_POSTGRES_URL``, default
    that each baseline answers exactly what the API answers (REST point read and list vs the bare
    handlers; the persisted GetCustomer vs strawberry's default path): any failure aborts the
    run; counts the SQL statements one request of each API scenario executes, in this process
-   (``asteri.app.create_app`` with a SQLAlchemy ``before_cursor_execute`` listener; BEGIN and
-   ROLLBACK, which psycopg sends itself, are not counted);
+   (``asteri.app.create_app`` with ``Database.observing``, which sees the read pool and the
+   write engine; BEGIN and ROLLBACK, which psycopg sends itself, are not counted);
 4. drives each scenario with ``wrk`` (fixed connections, threads and duration, after
    ``BENCH_WARMUP`` seconds of unmeasured load; ``post.lua`` sends the GET paths or POST bodies
    and headers and counts non-2xx answers and ``errors`` members):
@@ -600,11 +600,10 @@ async def _asgi_call(app: Any, scenario: Scenario, payload: Any, cred: Credentia
 
 
 def count_sql(url: str, scenarios: list[Scenario], cred: Credential) -> dict[str, dict[str, Any]]:
-    """SQL statements one request executes, per scenario served by a SQLAlchemy app: the app is
-    built here (same code and settings as the server), a ``before_cursor_execute`` listener on
-    its engine records what it sends; the second request is counted (the first warms up)."""
-    from sqlalchemy import event
-
+    """SQL statements one request executes, per scenario served by an asteri app: the app is
+    built here (same code and settings as the server), ``Database.observing`` records what it
+    sends on either path (read pool, write engine); the second request is counted (the first
+    warms up)."""
     from asteri.app import create_app
     from asteri.kit.settings import Settings
 
@@ -617,16 +616,14 @@ def count_sql(url: str, scenarios: list[Scenario], cred: Credential) -> dict[str
 
     seen: list[str] = []
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def record(statement: str) -> None:
         seen.append(" ".join(statement.split()))
 
     async def run() -> None:
         for server_name, factory in factories.items():
             app = factory(settings)
             async with app.router.lifespan_context(app):
-                engine = app.state.database.engine.sync_engine
-                event.listen(engine, "before_cursor_execute", record)
-                try:
+                with app.state.database.observing(record):
                     for scenario in scenarios:
                         if scenario.server.name != server_name:
                             continue
@@ -639,8 +636,6 @@ def count_sql(url: str, scenarios: list[Scenario], cred: Credential) -> dict[str
                                     f"counting SQL got HTTP {status}"
                                 )
                         counted[scenario.key] = {"statements": len(seen), "sql": list(seen)}
-                finally:
-                    event.remove(engine, "before_cursor_execute", record)
 
     asyncio.run(run())
     return counted

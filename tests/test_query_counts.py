@@ -1,4 +1,4 @@
-"""SQL statements per request, counted on the app's own async engine.
+"""SQL statements per request, counted on the app's own database (reads and writes).
 
 A list of 50 customers (each with two emails, a phone, an address and two tags) must take at
 most 3 statements, credential lookup included, through REST and through GraphQL alike: no
@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from tests.factories import Api, Credential
 
@@ -33,18 +32,12 @@ query($first: Int!) {
 
 @contextmanager
 def counting(api: Api) -> Iterator[list[str]]:
-    """Every statement the app sends to its database while the block runs."""
+    """Every statement the app sends to its database while the block runs (both paths: the
+    read pool and the write engine)."""
     statements: list[str] = []
-    engine = api.client.app.state.database.engine.sync_engine  # type: ignore[attr-defined]
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    database = api.client.app.state.database  # type: ignore[attr-defined]
+    with database.observing(statements.append):
         yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _customer(i: int) -> dict[str, Any]:

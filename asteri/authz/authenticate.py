@@ -10,7 +10,6 @@ import hmac
 from collections.abc import Mapping
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from asteri.authz.keys import hash_key, parse_key
@@ -18,6 +17,7 @@ from asteri.authz.principal import ActorType, Principal
 from asteri.authz.scopes import Scope
 from asteri.kit.db import utcnow
 from asteri.kit.errors import Forbidden, Unauthenticated
+from asteri.kit.rows import Rows
 from asteri.models import ApiKey, Organization
 
 __all__ = ["API_KEY_HEADER", "ORGANIZATION_HEADER", "authenticate"]
@@ -28,13 +28,11 @@ ORGANIZATION_HEADER = "x-organization-id"
 _KNOWN_SCOPES = {s.value for s in Scope}
 
 
-async def authenticate(
-    session: AsyncSession, headers: Mapping[str, str], *, pepper: str
-) -> Principal:
+async def authenticate(rows: Rows, headers: Mapping[str, str], *, pepper: str) -> Principal:
     api_key = headers.get(API_KEY_HEADER)
     authorization = headers.get("authorization")
     if api_key is not None:
-        principal = await _from_api_key(session, api_key.strip(), pepper)
+        principal = await _from_api_key(rows, api_key.strip(), pepper)
     elif authorization is not None:
         principal = _from_bearer(authorization)
     else:
@@ -80,12 +78,12 @@ _KEY_LOOKUP = (
 )
 
 
-async def _from_api_key(session: AsyncSession, value: str, pepper: str) -> Principal:
+async def _from_api_key(rows: Rows, value: str, pepper: str) -> Principal:
     environment = parse_key(value)
     if environment is None:
         raise Unauthenticated("The API key is malformed.", reason="malformed_key")
     digest = hash_key(value, pepper)
-    key = (await session.execute(_KEY_LOOKUP, {"digest": digest})).first()
+    key = await rows.one(_KEY_LOOKUP, {"digest": digest})
     if key is None or not hmac.compare_digest(key.secret_hash, digest):
         raise Unauthenticated("The API key is invalid.", reason="invalid_key")
     now = utcnow()

@@ -4,7 +4,7 @@ Each process remembers when it last wrote a key's ``last_used_at`` (a dict of ke
 time) and writes again only once ``interval`` has passed, so the column is accurate to a minute
 and a busy key costs one small write a minute per process, not one per request. The write is a
 single UPDATE in its own short transaction, run after the request's own session has closed (the
-tail of the ``get_context`` dependency): it never joins the request's transaction (a rollback
+tail of ``RequestContext.finish``): it never joins the request's transaction (a rollback
 there cannot lose it, and it cannot hold the request's locks; on SQLite the request's read lock is
 gone before it writes), and it is visible as soon as the request is finished. A failed write is
 logged and dropped: it must never fail the request it follows. Being per process, N processes may

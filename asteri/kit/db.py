@@ -1,7 +1,7 @@
 """Engines for SQLite and PostgreSQL from one URL, and the column types both must agree on."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +17,11 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
+from asteri.kit.rows import EngineRows, PoolRows, Rows, SessionRows
+
 __all__ = [
     "Database",
+    "RequestStore",
     "UtcDateTime",
     "async_url",
     "create_sync_engine",
@@ -101,13 +104,18 @@ def create_sync_engine(url: str) -> Engine:
 
 
 class Database:
-    """The async engine the request path uses, and its session factory."""
+    """The request path's database: ``rows`` for reads (``kit/rows.py``), sessions for writes."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(async_url(url), **_engine_kwargs(url))
+        self.rows: Rows
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            self.rows = EngineRows(self.engine)
+        else:
+            libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+            self.rows = PoolRows(libpq, self.engine.dialect, EngineRows(self.engine))
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
@@ -115,5 +123,50 @@ class Database:
         async with self.sessions() as session:
             yield session
 
+    @contextmanager
+    def observing(self, record: Callable[[str], None]) -> Iterator[None]:
+        """Every SQL statement this database sends while the block runs, on either path, goes
+        to ``record`` (the statement-count tests and the benchmark's count)."""
+
+        def on_cursor(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            record(statement)
+
+        engine = self.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", on_cursor)
+        observers = self.rows.observers if isinstance(self.rows, PoolRows) else []
+        observers.append(record)
+        try:
+            yield
+        finally:
+            observers.remove(record)
+            event.remove(engine, "before_cursor_execute", on_cursor)
+
     async def dispose(self) -> None:
+        if isinstance(self.rows, PoolRows):
+            await self.rows.close()
         await self.engine.dispose()
+
+
+class RequestStore:
+    """One request's way to the database: reads through ``rows``; a session (one transaction)
+    opened by the first write and closed with the request. A read request opens none."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self.database.sessions()
+        return self._session
+
+    @property
+    def rows(self) -> Rows:
+        """Inside a write, the write's own transaction (it sees its changes); else the pool."""
+        return self.database.rows if self._session is None else SessionRows(self._session)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()

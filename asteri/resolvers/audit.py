@@ -65,5 +65,5 @@ _HISTORY = (
 async def activity_for(uow: UnitOfWork, resource_id: str, *, first: int) -> Page[AuditEntry]:
     """A resource's history, newest first, read from the audit trail of the caller's tenant."""
     params = tenant(uow.principal, resource_id=resource_id, limit=first + 1)
-    rows = list((await uow.session.scalars(_HISTORY, params)).all())
+    rows = await uow.rows.all(_HISTORY, params)
     return Page(items=rows[:first], has_next_page=len(rows) > first, end_cursor=None)

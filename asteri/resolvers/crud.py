@@ -32,6 +32,7 @@ __all__ = [
     "get",
     "list_page",
     "matches_words",
+    "read",
     "soft_delete",
     "update",
     "updated_since",
@@ -95,17 +96,36 @@ def _by_public_id(model: type[TenantRow]) -> Select[Any]:
     return scoped(model).where(model.__table__.c.public_id == bindparam("public_id"))  # type: ignore[attr-defined]
 
 
-async def get(uow: UnitOfWork, resource: Resource, public_id: str) -> Any:
-    """The row, or 404 whether it is absent or belongs to another tenant."""
+def _not_found(resource: Resource, public_id: str) -> NotFound:
+    return NotFound(f"No {resource.name.replace('_', ' ')} with id `{public_id}`.")
+
+
+def _issuable(resource: Resource, public_id: str) -> None:
     if "\x00" in public_id:  # not an id we could have issued (and not storable text)
         raise NotFound(f"No {resource.name.replace('_', ' ')} with that id.")
+
+
+async def read(uow: UnitOfWork, resource: Resource, public_id: str) -> Any:
+    """The row as plain columns (for a DTO), or 404 whether absent or another tenant's."""
+    _issuable(resource, public_id)
+    row = await uow.rows.one(
+        _by_public_id(resource.model), tenant(uow.principal, public_id=public_id)
+    )
+    if row is None:
+        raise _not_found(resource, public_id)
+    return row
+
+
+async def get(uow: UnitOfWork, resource: Resource, public_id: str) -> Any:
+    """The ORM row, to change in the request's transaction, or 404 as ``read``."""
+    _issuable(resource, public_id)
     row = (
         await uow.session.scalars(
             _by_public_id(resource.model), tenant(uow.principal, public_id=public_id)
         )
     ).first()
     if row is None:
-        raise NotFound(f"No {resource.name.replace('_', ' ')} with id `{public_id}`.")
+        raise _not_found(resource, public_id)
     return row
 
 
@@ -138,11 +158,7 @@ async def list_page(
                 )
             )
     order = (sort.column.desc(), id_col.desc()) if sort.descending else (sort.column, id_col)
-    rows = list(
-        (
-            await uow.session.scalars(stmt.order_by(*order).limit(first + 1), tenant(uow.principal))
-        ).all()
-    )
+    rows = await uow.rows.all(stmt.order_by(*order).limit(first + 1), tenant(uow.principal))
     items = rows[:first]
     end_cursor = None
     if items:

@@ -177,6 +177,11 @@ async def list_customers(
     )
 
 
+async def read(uow: UnitOfWork, public_id: str) -> Any:
+    """For a query: the row's columns, no ORM object."""
+    return await crud.read(uow, CUSTOMERS, public_id)
+
+
 async def get(uow: UnitOfWork, public_id: str) -> Customer:
     row: Customer = await crud.get(uow, CUSTOMERS, public_id)
     return row

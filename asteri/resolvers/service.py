@@ -98,6 +98,11 @@ async def list_services(
     )
 
 
+async def read(uow: UnitOfWork, public_id: str) -> Any:
+    """For a query: the row's columns, no ORM object."""
+    return await crud.read(uow, SERVICES, public_id)
+
+
 async def get(uow: UnitOfWork, public_id: str) -> Service:
     row: Service = await crud.get(uow, SERVICES, public_id)
     return row

@@ -107,6 +107,11 @@ async def list_team_members(
     )
 
 
+async def read(uow: UnitOfWork, public_id: str) -> Any:
+    """For a query: the row's columns, no ORM object."""
+    return await crud.read(uow, TEAM_MEMBERS, public_id)
+
+
 async def get(uow: UnitOfWork, public_id: str) -> TeamMember:
     row: TeamMember = await crud.get(uow, TEAM_MEMBERS, public_id)
     return row

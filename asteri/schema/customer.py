@@ -18,6 +18,7 @@ from asteri.schema.context import RequestContext
 from asteri.schema.fields import mutation, query
 from asteri.schema.inputs import DeletedObject, sent_values
 from asteri.schema.pagination import Connection, page_size
+from asteri.schema.rowmap import RowMap
 from asteri.schema.snapshot import snapshot_of
 
 __all__ = ["Customer", "CustomerMutations", "CustomerQueries"]
@@ -70,22 +71,7 @@ class Customer:
 
     @classmethod
     def from_row(cls, row: CustomerRow) -> "Customer":
-        return cls(
-            id=strawberry.ID(row.public_id),
-            display_name=row.display_name,
-            given_name=row.given_name,
-            family_name=row.family_name,
-            company=row.company,
-            emails=[EmailAddress(**e) for e in row.emails],
-            phones=[PhoneNumber(**p) for p in row.phones],
-            addresses=[ServiceAddress(**a) for a in row.addresses],
-            tags=list(row.tags),
-            notes=row.notes,
-            archived=row.archived_at is not None,
-            archived_at=row.archived_at,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+        return CUSTOMER_ROWS.build(row)
 
     @strawberry.field(
         description="The customer's history, newest first, from the audit trail.",
@@ -96,6 +82,14 @@ class Customer:
         return [ActivityEntry.from_row(r) for r in page.items]
 
 
+CUSTOMER_ROWS = RowMap(
+    Customer,
+    id="public_id",
+    archived=lambda row: row.archived_at is not None,
+    emails=EmailAddress,
+    phones=PhoneNumber,
+    addresses=ServiceAddress,
+)
 snapshot = snapshot_of(Customer.from_row)
 
 
@@ -183,7 +177,7 @@ _LISTS = {"emails", "phones", "addresses", "tags"}
 class CustomerQueries:
     @query(Scope.READ_CUSTOMERS, description="A customer by id; null with NOT_FOUND if absent.")
     async def customer(self, info: Ctx, id: strawberry.ID) -> Customer | None:
-        return Customer.from_row(await customers.get(info.context.uow, str(id)))
+        return Customer.from_row(await customers.read(info.context.uow, str(id)))
 
     @query(Scope.READ_CUSTOMERS, description="Customers, newest first unless `orderBy` says.")
     async def customers(

@@ -15,6 +15,7 @@ from asteri.schema.fields import mutation, query
 from asteri.schema.inputs import DeletedObject, sent_values
 from asteri.schema.money import Money, MoneyInput
 from asteri.schema.pagination import Connection, page_size
+from asteri.schema.rowmap import RowMap
 from asteri.schema.snapshot import snapshot_of
 
 __all__ = ["Service", "ServiceMutations", "ServiceQueries"]
@@ -46,20 +47,14 @@ class Service:
 
     @classmethod
     def from_row(cls, row: ServiceRow) -> "Service":
-        return cls(
-            id=strawberry.ID(row.public_id),
-            name=row.name,
-            description=row.description,
-            unit_price=Money.of(row.unit_price_amount, row.currency),
-            duration_minutes=row.duration_minutes,
-            taxable=row.taxable,
-            bookable_online=row.bookable_online,
-            active=row.active,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+        return SERVICE_ROWS.build(row)
 
 
+SERVICE_ROWS = RowMap(
+    Service,
+    id="public_id",
+    unit_price=lambda row: Money.of(row.unit_price_amount, row.currency),
+)
 snapshot = snapshot_of(Service.from_row)
 
 
@@ -119,7 +114,7 @@ class UpdateServiceInput:
 class ServiceQueries:
     @query(Scope.READ_SERVICES, description="A service by id; null with NOT_FOUND if absent.")
     async def service(self, info: Ctx, id: strawberry.ID) -> Service | None:
-        return Service.from_row(await services.get(info.context.uow, str(id)))
+        return Service.from_row(await services.read(info.context.uow, str(id)))
 
     @query(
         Scope.READ_SERVICES,

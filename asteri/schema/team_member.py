@@ -18,6 +18,7 @@ from asteri.schema.context import RequestContext
 from asteri.schema.fields import mutation, query
 from asteri.schema.inputs import sent_values
 from asteri.schema.pagination import Connection, page_size
+from asteri.schema.rowmap import RowMap
 from asteri.schema.snapshot import snapshot_of
 
 __all__ = ["TeamMember", "TeamMemberMutations", "TeamMemberQueries", "TeamRole"]
@@ -47,17 +48,10 @@ class TeamMember:
 
     @classmethod
     def from_row(cls, row: TeamMemberRow) -> "TeamMember":
-        return cls(
-            id=strawberry.ID(row.public_id),
-            name=row.name,
-            email=row.email,
-            role=TeamRole(row.role),
-            active=row.active,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+        return TEAM_MEMBER_ROWS.build(row)
 
 
+TEAM_MEMBER_ROWS = RowMap(TeamMember, id="public_id", role=lambda row: TeamRole(row.role))
 snapshot = snapshot_of(TeamMember.from_row)
 
 
@@ -107,7 +101,7 @@ class UpdateTeamMemberInput:
 class TeamMemberQueries:
     @query(Scope.READ_TEAM, description="A team member by id; null with NOT_FOUND if absent.")
     async def team_member(self, info: Ctx, id: strawberry.ID) -> TeamMember | None:
-        return TeamMember.from_row(await members.get(info.context.uow, str(id)))
+        return TeamMember.from_row(await members.read(info.context.uow, str(id)))
 
     @query(
         Scope.READ_TEAM,

@@ -3,6 +3,7 @@
 from enum import Enum
 
 import strawberry
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from strawberry.types import Info
 
@@ -34,16 +35,20 @@ class Viewer:
     scopes: list[str]
 
 
+_ORGANIZATION_NAME = select(col(OrganizationRow.name)).where(
+    col(OrganizationRow.id) == bindparam("pk")
+)
+
+
 @strawberry.type
 class ViewerQueries:
     @public(description="The caller, its organization, environment and scopes. Needs no scope.")
     async def viewer(self, info: Info[RequestContext, None]) -> Viewer:
         principal = info.context.principal
-        name = await info.context.session.scalar(
-            select(col(OrganizationRow.name)).where(
-                col(OrganizationRow.id) == principal.organization_pk
-            )
+        row = await info.context.store.rows.one(
+            _ORGANIZATION_NAME, {"pk": principal.organization_pk}
         )
+        name = row.name if row is not None else None
         return Viewer(
             organization=Organization(id=strawberry.ID(principal.organization_id), name=name or ""),
             environment=Environment(principal.environment.value),

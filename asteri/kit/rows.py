@@ -1,0 +1,221 @@
+"""Reads as plain rows: SQLAlchemy Core builds the statement, the cheapest driver path runs it.
+
+Every read (authentication, point reads, lists) goes through ``Rows``. On PostgreSQL that is
+psycopg's own ``AsyncConnectionPool`` in autocommit mode: a statement is compiled once per
+shape (SQLAlchemy's cache key), then each call only fills in its parameters and applies the
+column types' result processors (e.g. ``UtcDateTime``). SQLAlchemy's async layer costs about
+1 ms of CPU per statement on our machines against ~0.15 ms for psycopg alone (TECH-NOTES,
+"Where the time goes"); reads are most of the traffic, so they skip it. Writes keep the ORM
+session and its transaction.
+
+Rows are named tuples whose fields are the selected columns' keys, so the DTOs' ``from_row``
+reads them exactly as it reads ORM objects. Inside a write transaction reads use the session
+(``SessionRows``) and see its own uncommitted changes. SQLite and statements that cannot be
+cached (none today) run through SQLAlchemy, with the same row shape.
+"""
+
+import asyncio
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+from psycopg import AsyncConnection
+from psycopg.types.json import set_json_loads
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.compiler import SQLCompiler
+
+__all__ = ["EngineRows", "PoolRows", "Rows", "SessionRows"]
+
+Params = Mapping[str, Any]
+Processor = Callable[[Any], Any]
+
+
+class Rows(Protocol):
+    async def one(self, statement: Select[Any], params: Params) -> Any | None:
+        """The first row, or None."""
+        ...
+
+    async def all(self, statement: Select[Any], params: Params) -> list[Any]: ...
+
+
+class _SqlAlchemyRows:
+    """Rows through a SQLAlchemy connection or session (SQLite; reads inside a write)."""
+
+    async def _execute(self, statement: Select[Any], params: Params) -> Any:
+        raise NotImplementedError
+
+    async def one(self, statement: Select[Any], params: Params) -> Any | None:
+        return _row_type(statement).from_row((await self._execute(statement, params)).first())
+
+    async def all(self, statement: Select[Any], params: Params) -> list[Any]:
+        row_type = _row_type(statement)
+        return [row_type.make(r) for r in (await self._execute(statement, params)).all()]
+
+
+class EngineRows(_SqlAlchemyRows):
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def _execute(self, statement: Select[Any], params: Params) -> Any:
+        async with self.engine.connect() as connection:
+            result = await connection.execute(statement, dict(params))
+            # Buffered before the connection goes back to the pool.
+            return result.freeze()()
+
+
+class SessionRows(_SqlAlchemyRows):
+    """Reads inside a write: the session's transaction, so they see its own changes."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _execute(self, statement: Select[Any], params: Params) -> Any:
+        await self.session.flush()  # what the session would autoflush before a query
+        # Core on the session's connection: columns, not ORM entities.
+        connection = await self.session.connection()
+        return await connection.execute(statement, dict(params))
+
+
+@dataclass(frozen=True)
+class _RowType:
+    """A named tuple class for one statement's columns (one per shape, cached)."""
+
+    cls: Any
+
+    def make(self, values: Sequence[Any]) -> Any:
+        return self.cls._make(values)
+
+    def from_row(self, row: Sequence[Any] | None) -> Any | None:
+        return None if row is None else self.cls._make(row)
+
+
+_ROW_TYPES: dict[tuple[str, ...], _RowType] = {}
+
+
+def _row_type(statement: Select[Any]) -> _RowType:
+    keys = tuple(statement.selected_columns.keys())
+    found = _ROW_TYPES.get(keys)
+    if found is None:
+        found = _ROW_TYPES[keys] = _RowType(namedtuple("Row", keys))
+    return found
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One statement shape compiled for psycopg: SQL text, parameter and result processing."""
+
+    compiled: SQLCompiler
+    sql: bytes
+    binds: tuple[tuple[str, Processor], ...]
+    results: tuple[tuple[int, Processor], ...]
+    row_type: _RowType
+
+    def parameters(self, cache_key: Any, params: Params) -> Mapping[str, Any]:
+        values = self.compiled.construct_params(
+            params=dict(params), extracted_parameters=cache_key.bindparams
+        )
+        for name, process in self.binds:
+            values[name] = process(values[name])
+        return values
+
+    def row(self, values: tuple[Any, ...]) -> Any:
+        if self.results:
+            out = list(values)
+            for index, process in self.results:
+                out[index] = process(out[index])
+            return self.row_type.make(out)
+        return self.row_type.make(values)
+
+
+def _plan(statement: Select[Any], cache_key: Any, dialect: Dialect) -> _Plan | None:
+    compiled = statement.compile(dialect=dialect, cache_key=cache_key)
+    assert isinstance(compiled, SQLCompiler)
+    if compiled.literal_execute_params or compiled.post_compile_params:
+        return None  # IN lists and the like: rendered per call; SQLAlchemy does that
+    binds = []
+    for bind, name in compiled.bind_names.items():
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            binds.append((compiled.escaped_bind_names.get(name, name), process))
+    results = []
+    for index, column in enumerate(statement.selected_columns):
+        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        if process is not None:
+            results.append((index, process))
+    return _Plan(
+        compiled, compiled.string.encode(), tuple(binds), tuple(results), _row_type(statement)
+    )
+
+
+async def _configure(connection: AsyncConnection[Any]) -> None:
+    set_json_loads(orjson.loads, connection)  # JSON columns: orjson, as the engine does
+
+
+class PoolRows:
+    """PostgreSQL reads on psycopg's pool; anything it cannot plan goes to ``fallback``."""
+
+    def __init__(
+        self, conninfo: str, dialect: Dialect, fallback: Rows, *, max_size: int = 10
+    ) -> None:
+        self.dialect = dialect
+        self.fallback = fallback
+        self.pool = AsyncConnectionPool(
+            conninfo,
+            min_size=max_size,  # opened full: growing under load makes requests wait
+            max_size=max_size,
+            # Timestamps in UTC, one statement per transaction: a read needs no BEGIN/COMMIT.
+            kwargs={"autocommit": True, "options": "-c timezone=UTC"},
+            configure=_configure,
+            open=False,
+        )
+        self._plans: dict[Any, _Plan | None] = {}
+        self.observers: list[Callable[[str], None]] = []  # see Database.observing
+        self._opened = False
+        self._opening = asyncio.Lock()
+
+    async def _fetch(self, statement: Select[Any], params: Params, *, first: bool) -> Any:
+        cache_key = statement._generate_cache_key()
+        plan = None
+        if cache_key is not None:
+            try:
+                plan = self._plans[cache_key.key]
+            except KeyError:
+                plan = self._plans[cache_key.key] = _plan(statement, cache_key, self.dialect)
+        if plan is None:
+            if first:
+                return await self.fallback.one(statement, params)
+            return await self.fallback.all(statement, params)
+        if not self._opened:
+            await self._open()
+        if self.observers:
+            for observe in self.observers:
+                observe(plan.compiled.string)
+        async with self.pool.connection() as connection:
+            cursor = await connection.execute(plan.sql, plan.parameters(cache_key, params))
+            if first:
+                row = await cursor.fetchone()
+                return None if row is None else plan.row(row)
+            return [plan.row(r) for r in await cursor.fetchall()]
+
+    async def one(self, statement: Select[Any], params: Params) -> Any | None:
+        return await self._fetch(statement, params, first=True)
+
+    async def all(self, statement: Select[Any], params: Params) -> list[Any]:
+        result: list[Any] = await self._fetch(statement, params, first=False)
+        return result
+
+    async def _open(self) -> None:
+        async with self._opening:
+            if not self._opened:
+                await self.pool.open(wait=True)
+                self._opened = True
+
+    async def close(self) -> None:
+        if self._opened:
+            await self.pool.close()
+            self._opened = False
