@@ -160,13 +160,13 @@ class PoolRows:
     """PostgreSQL reads on psycopg's pool; anything it cannot plan goes to ``fallback``."""
 
     def __init__(
-        self, conninfo: str, dialect: Dialect, fallback: Rows, *, max_size: int = 10
+        self, conninfo: str, dialect: Dialect, fallback: Rows, *, max_size: int = 16
     ) -> None:
         self.dialect = dialect
         self.fallback = fallback
         self.pool = AsyncConnectionPool(
             conninfo,
-            min_size=max_size,  # opened full: growing under load makes requests wait
+            min_size=min(2, max_size),  # grows under load (two statements per request)
             max_size=max_size,
             # Timestamps in UTC, one statement per transaction: a read needs no BEGIN/COMMIT.
             kwargs={"autocommit": True, "options": "-c timezone=UTC"},

@@ -5,20 +5,23 @@ by persisted queries sent to the GraphQL endpoint.
 graphql-core resolves every selected field of every row one by one (about 1,500 calls for a
 list of 50 customers), which dominates a REST list. For a read whose nested selection is only
 plain stored fields — no resolvers, no field permissions, no arguments or directives below the
-root — the result is fully determined by the root resolver's DTO, so we call that resolver
-(the same function, same tenant filter) and project the DTO with a plan built at start-up.
+root — the result is fully determined by the root resolver's rows, so we call that resolver
+(the same function, same tenant filter) inside ``rows_only()`` and project its rows with a plan
+built at start-up from the types' ``RowMap`` declarations: no DTO is built, no field resolved.
 Authorization is unchanged: the operation's scopes (read from the same ``@requiresScope``
 directives) are required before the call, exactly what the root field's permission checks.
 Operations that do not qualify run through the schema as before; the parity tests hold both
 paths to the same answers.
 """
 
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import Enum
 from types import SimpleNamespace
 from typing import Any
 
+import strawberry
 from graphql import (
     DocumentNode,
     ExecutionResult,
@@ -43,6 +46,7 @@ from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.types.field import StrawberryField
 
 from asteri.schema.persisted import PersistedOperation
+from asteri.schema.rowmap import row_map_of, rows_only
 
 __all__ = ["CompiledRead", "CompiledReads", "compile_read"]
 
@@ -61,44 +65,99 @@ def _enum_name(value: Enum) -> str:
     return value.name
 
 
-@dataclass(frozen=True)
-class _Projection:
-    fields: tuple[tuple[str, str, Convert], ...]  # (response key, attribute, conversion)
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PLAIN_SCALARS = (str, int, float, bool, strawberry.ID)  # serialize is the identity for these
 
-    def __call__(self, obj: Any) -> dict[str, Any]:
-        return {key: convert(getattr(obj, attr)) for key, attr, convert in self.fields}
+
+def _maybe(convert: Convert, value: Any) -> Any:
+    return None if value is None else convert(value)
 
 
 class _Compiler:
+    """Selection → Python source of one function per object selection, compiled with ``exec``
+    at start-up (names come from the schema, never from a request): a persisted read then costs
+    one dict literal per object, about what a hand-written handler costs."""
+
     def __init__(self, schema: Any, fragments: dict[str, FragmentDefinitionNode]) -> None:
         self.schema = schema
         self.fragments = fragments
+        self.env: dict[str, Any] = {"_maybe": _maybe}
+        self.lines: list[str] = []
 
     def field_name(self, field: StrawberryField) -> str:
         return str(self.schema.config.name_converter.get_graphql_name(field))
 
-    def convert(self, type_: Any, selection: SelectionSetNode | None) -> Convert:
+    def constant(self, value: Any) -> str:
+        name = f"_k{len(self.env)}"
+        self.env[name] = value
+        return name
+
+    def function(self, body: str, *, prefix: str = "_p") -> str:
+        """Declare ``def <name>(o): return <body>``; its name (defined by ``build``)."""
+        name = f"{prefix}{len(self.env)}"
+        self.lines.append(f"def {name}(o):\n    return {body}\n")
+        self.env[name] = None  # reserves the name; build() defines it
+        return name
+
+    def build(self, name: str) -> Convert:
+        source = "\n".join(self.lines)
+        exec(compile(source, "<asteri compiled read>", "exec"), self.env)  # noqa: S102
+        convert: Convert = self.env[name]
+        return convert
+
+    def wrap(
+        self, type_: Any, selection: SelectionSetNode | None, value: str, *, stored: bool
+    ) -> str:
+        """The expression turning ``value`` (an expression) of ``type_`` into its response."""
         if isinstance(type_, StrawberryOptional):
-            inner = self.convert(type_.of_type, selection)
-            return lambda v: None if v is None else inner(v)
+            inner = self.converter(type_.of_type, selection, stored=stored)
+            return value if inner is None else f"_maybe({inner}, {value})"
         if isinstance(type_, StrawberryList):
-            item = self.convert(type_.of_type, selection)
-            return lambda v: [item(x) for x in v]
+            if self.converter_is_identity(type_.of_type):
+                return value
+            # Inline: a comprehension with the item's expression (a dict literal for stored
+            # value objects), no call per list or per item.
+            var = f"x{len(self.lines)}_{len(self.env)}"
+            self.env[var] = None  # reserves the name
+            item = self.wrap(type_.of_type, selection, var, stored=stored)
+            return f"[{item} for {var} in {value}]"
+        if stored and has_object_definition(type_) and _IDENTIFIER.match(value):
+            if selection is None:
+                raise NotCompilable("object without selection")
+            return self.literal(type_, selection, value, stored=True)
+        convert = self.converter(type_, selection, stored=stored)
+        return value if convert is None else f"{convert}({value})"
+
+    def converter(
+        self, type_: Any, selection: SelectionSetNode | None, *, stored: bool
+    ) -> str | None:
+        """The name of a one-argument function for ``type_`` (None: the value as it is)."""
+        if isinstance(type_, StrawberryOptional | StrawberryList):
+            return self.function(self.wrap(type_, selection, "o", stored=stored), prefix="_w")
         if isinstance(type_, StrawberryEnumDefinition):
-            return _enum_name
+            return self.constant(_enum_name)
         if has_object_definition(type_):
             if selection is None:
                 raise NotCompilable("object without selection")
-            return self.projection(type_.__strawberry_definition__, selection)
+            return self.projection(type_, selection, stored=stored)
+        if type_ in _PLAIN_SCALARS:
+            return None
         scalar = self.schema.schema_converter.scalar_registry.get(type_)
-        serialize = getattr(scalar, "serialize", None)
-        return serialize or _identity  # e.g. DateTime → ISO 8601 text, as the executor does
+        serialize = getattr(scalar, "serialize", None)  # e.g. DateTime → ISO 8601 text
+        return None if serialize is None else self.constant(serialize)
 
-    def projection(
-        self, definition: StrawberryObjectDefinition, selection: SelectionSetNode
-    ) -> _Projection:
+    def converter_is_identity(self, type_: Any) -> bool:
+        return type_ in _PLAIN_SCALARS
+
+    def literal(
+        self, type_: Any, selection: SelectionSetNode, var: str, *, stored: bool, row: bool = False
+    ) -> str:
+        """A dict literal projecting ``selection`` from ``var``: by key (stored JSON), by
+        attribute (an object), or through the type's ``RowMap`` (``row``)."""
+        definition: StrawberryObjectDefinition = type_.__strawberry_definition__
+        row_map = row_map_of(type_) if row else None
         by_name = {self.field_name(f): f for f in definition.fields}
-        planned = []
+        items = []
         for node in self.nodes(selection):
             field = by_name.get(node.name.value)
             if field is None or field.base_resolver is not None or field.extensions:
@@ -106,8 +165,30 @@ class _Compiler:
             if node.arguments or node.directives:
                 raise NotCompilable(node.name.value)
             key = node.alias.value if node.alias else node.name.value
-            planned.append((key, field.python_name, self.convert(field.type, node.selection_set)))
-        return _Projection(tuple(planned))
+            name = field.python_name
+            assert _IDENTIFIER.match(name), name
+            json = stored
+            read = f"{var}.get({name!r})" if stored else f"{var}.{name}"
+            if row_map is not None:
+                kind, source = row_map.sources[name]
+                json = kind == "json"
+                if kind == "compute":
+                    read = f"{self.constant(source)}({var})"
+                else:
+                    assert _IDENTIFIER.match(source), source
+                    read = f"{var}.{source}"
+            items.append(f"{key!r}: {self.wrap(field.type, node.selection_set, read, stored=json)}")
+        return "{" + ", ".join(items) + "}"
+
+    def projection(self, type_: Any, selection: SelectionSetNode, *, stored: bool) -> str:
+        """A function projecting one object; a type with a ``RowMap`` reads rows directly."""
+        by_attribute = self.function(self.literal(type_, selection, "o", stored=stored))
+        if stored or row_map_of(type_) is None:
+            return by_attribute
+        by_row = self.function(self.literal(type_, selection, "o", stored=False, row=True))
+        # A DTO that did not come from a row (none today) is still projected by attribute.
+        dto = self.constant(type_)
+        return self.function(f"{by_attribute}(o) if isinstance(o, {dto}) else {by_row}(o)")
 
     def nodes(self, selection: SelectionSetNode) -> list[FieldNode]:
         out: list[FieldNode] = []
@@ -157,7 +238,8 @@ class CompiledRead:
         """REST: ``arguments`` are Python names with validated REST values."""
         types = {a.python_name: a.type for a in self.arguments}
         kwargs = {name: _argument_value(types[name], value) for name, value in arguments.items()}
-        result = await self.resolver(None, SimpleNamespace(context=context), **kwargs)
+        with rows_only():
+            result = await self.resolver(None, SimpleNamespace(context=context), **kwargs)
         return self.project(result)
 
     async def execute(self, schema: Any, context: ExecutionContext) -> ExecutionResult | None:
@@ -182,7 +264,8 @@ class CompiledRead:
                 scalar_registry=schema.schema_converter.scalar_registry,
                 config=schema.config,
             )
-            dto = await self.resolver(None, SimpleNamespace(context=context.context), **kwargs)
+            with rows_only():
+                dto = await self.resolver(None, SimpleNamespace(context=context.context), **kwargs)
             return ExecutionResult(data={key: self.project(dto)})
         except Exception as exc:  # the executor's contract: a field error, shaped later
             error = GraphQLError(str(exc), nodes=[self.root_node], path=[key], original_error=exc)
@@ -210,7 +293,8 @@ def compile_read(
     if not callable(resolver) or node.directives:
         return None
     try:
-        project = compiler.convert(root.type, node.selection_set)
+        name = compiler.converter(root.type, node.selection_set, stored=False)
+        project = _identity if name is None else compiler.build(name)
     except NotCompilable:
         return None
     return CompiledRead(

@@ -49,16 +49,21 @@ class RowMap(Generic[T]):
         unknown = set(sources) - set(names)
         assert not unknown, f"{dto.__name__} has no fields {sorted(unknown)}"
         self.dto = dto
+        # name → ("column", column) | ("compute", function) | ("json", column)
+        self.sources: dict[str, tuple[str, Any]] = {}
         self._getters: dict[str, Callable[[Any], Any]] = {}
         self._value_types: dict[str, type] = {}
         for name in names:
             source = sources.get(name, name)
             if isinstance(source, str):
+                self.sources[name] = ("column", source)
                 self._getters[name] = attrgetter(source)
             elif isinstance(source, type):  # a value object (or a list of them) in JSON
+                self.sources[name] = ("json", name)
                 self._getters[name] = attrgetter(name)
                 self._value_types[name] = source
             else:
+                self.sources[name] = ("compute", source)
                 self._getters[name] = source
         self._plan = [(name, self._getters[name], self._value_types.get(name)) for name in names]
         _MAPS[dto] = self
@@ -77,8 +82,3 @@ class RowMap(Generic[T]):
                 )
             values[name] = value
         return self.dto(**values)
-
-    def getter(self, name: str) -> tuple[Callable[[Any], Any], bool]:
-        """How to read field ``name`` from a row, and whether its value is stored JSON (dicts
-        to project by key rather than objects by attribute)."""
-        return self._getters[name], name in self._value_types
