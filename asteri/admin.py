@@ -122,7 +122,7 @@ def revoke_key(engine: Engine, key_id: str) -> None:
                 col(ApiKey.public_id) == key_id,
                 or_(col(ApiKey.revoked_at).is_(None), col(ApiKey.revoked_at) > now),
             )
-            .values(revoked_at=now)
+            .values(revoked_at=now, version=col(ApiKey.version) + 1)
         )
         exists = session.scalar(select(col(ApiKey.id)).where(col(ApiKey.public_id) == key_id))
         if exists is None:
@@ -169,7 +169,7 @@ def rotate_key(engine: Engine, key_id: str, *, overlap: timedelta, pepper: str) 
         claimed = session.execute(
             update(ApiKey)
             .where(col(ApiKey.id) == old.id, col(ApiKey.revoked_at).is_(None))
-            .values(revoked_at=revoke_at)
+            .values(revoked_at=revoke_at, version=col(ApiKey.version) + 1)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict(f"API key `{key_id}` was rotated or revoked concurrently.")

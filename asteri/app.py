@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLRequestData
 
+from asteri.authz.authenticate import KeyCache
 from asteri.authz.usage import KeyUsage
 from asteri.http.body_limit import BodyLimitMiddleware
 from asteri.http.problems import install_problem_handlers
@@ -65,8 +66,8 @@ def _requested_hash(extensions: dict[str, Any] | None) -> str | None:
 
 
 def lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """What a request needs from the process: the database, the settings, the rate limiter and
-    the key-usage throttle — built at start, closed at shutdown."""
+    """What a request needs from the process: the database, the settings, the rate limiter,
+    the key-usage throttle and the key cache — built at start, closed at shutdown."""
 
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
@@ -76,6 +77,7 @@ def lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMana
             settings.redis_url, prefix=settings.redis_prefix
         )
         app.state.key_usage = KeyUsage()
+        app.state.key_cache = KeyCache()
         try:
             yield
         finally:

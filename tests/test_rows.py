@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlmodel import col
 
-from asteri.authz.tenancy import scoped
+from asteri.authz.principal import ActorType, Principal
+from asteri.authz.tenancy import scoped, tenant
 from asteri.kit.db import Database, RequestStore
 from asteri.kit.rows import EngineRows, PoolRows
-from asteri.models import Customer, Organization
+from asteri.models import Customer, Environment, Organization
 from tests.factories import Api
 
 
@@ -29,6 +30,18 @@ def _both(api: Api, statement: Select[Any], params: dict[str, Any]) -> tuple[lis
             await database.dispose()
 
     return asyncio.run(run())
+
+
+def _tenant(org_pk: int, **params: Any) -> dict[str, Any]:
+    principal = Principal(
+        organization_pk=org_pk,
+        organization_id="org_unused",
+        environment=Environment.LIVE,
+        scopes=frozenset(),
+        actor_type=ActorType.API_KEY,
+        actor_id="key_unused",
+    )
+    return tenant(principal, **params)
 
 
 def _customers(api: Api, count: int) -> tuple[int, list[str]]:
@@ -54,7 +67,7 @@ def _customers(api: Api, count: int) -> tuple[int, list[str]]:
 
 def test_rows_equal_sqlalchemy_rows_with_the_same_types(api: Api) -> None:
     org_pk, ids = _customers(api, 3)
-    params = {"tenant_org": org_pk, "tenant_env": "live"}
+    params = _tenant(org_pk)
     statement = scoped(Customer).order_by(col(Customer.created_at).desc())
     fast, slow = _both(api, statement, params)
     assert len(fast) == 3
@@ -78,7 +91,7 @@ def test_parameters_of_every_kind_bind_the_same(api: Api) -> None:
             .order_by(col(Customer.public_id))
             .limit(limit)
         )
-        fast, slow = _both(api, statement, {"tenant_org": org_pk, "tenant_env": "live"})
+        fast, slow = _both(api, statement, _tenant(org_pk))
         assert len(fast) == limit
         assert [tuple(r) for r in fast] == [tuple(r) for r in slow]
 
@@ -88,7 +101,7 @@ def test_statements_with_in_lists_fall_back_and_still_answer(api: Api) -> None:
     statement = scoped(Customer).where(
         col(Customer.public_id).in_(bindparam("ids", expanding=True))
     )
-    fast, slow = _both(api, statement, {"tenant_org": org_pk, "tenant_env": "live", "ids": ids[:2]})
+    fast, slow = _both(api, statement, _tenant(org_pk, ids=ids[:2]))
     assert sorted(r.public_id for r in fast) == sorted(ids[:2])
     assert [tuple(r) for r in sorted(fast)] == [tuple(r) for r in sorted(slow)]
 
@@ -110,7 +123,7 @@ def test_reads_inside_a_write_see_the_write(api: Api) -> None:
         store = RequestStore(database)
         try:
             by_id = scoped(Customer).where(col(Customer.public_id) == bindparam("public_id"))
-            params = {"tenant_org": org_pk, "tenant_env": "live", "public_id": ids[0]}
+            params = _tenant(org_pk, public_id=ids[0])
             row = (await store.session.scalars(by_id, params)).one()
             row.display_name = "Renamed in the transaction"
             await store.session.flush()

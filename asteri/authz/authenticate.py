@@ -7,7 +7,11 @@ whether or not that organization exists, so it never confirms one.
 """
 
 import hmac
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlmodel import col
@@ -18,9 +22,9 @@ from asteri.authz.scopes import Scope
 from asteri.kit.db import utcnow
 from asteri.kit.errors import Forbidden, Unauthenticated
 from asteri.kit.rows import Rows
-from asteri.models import ApiKey, Organization
+from asteri.models import ApiKey, Environment, Organization
 
-__all__ = ["API_KEY_HEADER", "ORGANIZATION_HEADER", "authenticate"]
+__all__ = ["API_KEY_HEADER", "ORGANIZATION_HEADER", "KeyCache", "authenticate"]
 
 API_KEY_HEADER = "x-api-key"
 ORGANIZATION_HEADER = "x-organization-id"
@@ -28,11 +32,68 @@ ORGANIZATION_HEADER = "x-organization-id"
 _KNOWN_SCOPES = {s.value for s in Scope}
 
 
-async def authenticate(rows: Rows, headers: Mapping[str, str], *, pepper: str) -> Principal:
+class KeyCache:
+    """Authenticated keys by digest, so a read need not look its key up every time.
+
+    Safe only because every read re-checks the key in its own statement (``authz/tenancy.py``:
+    the row is visible only while the key exists at the cached ``version``, unrevoked and
+    unexpired), and the REST facade re-authenticates against the database whenever a cached
+    principal gets nothing, a 403 or a 404. Writes and GraphQL never use it. Entries also
+    expire after ``ttl`` seconds; the cache is per process and bounded.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl: float = 60.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[Principal, datetime, datetime | None, float]] = {}
+
+    def get(self, digest: str) -> Principal | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        principal, expires_at, revoked_at, stored = entry
+        now = utcnow()
+        if (
+            self.clock() - stored > self.ttl
+            or expires_at <= now
+            or (revoked_at is not None and revoked_at <= now)
+        ):
+            self._entries.pop(digest, None)
+            return None
+        return principal
+
+    def put(self, digest: str, principal: Principal, key: Any) -> None:
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        remembered = replace(principal, cached_key_pk=key.id, cached_key_version=key.version)
+        self._entries[digest] = (remembered, key.expires_at, key.revoked_at, self.clock())
+
+    def forget(self, digest: str) -> None:
+        self._entries.pop(digest, None)
+
+
+async def authenticate(
+    rows: Rows,
+    headers: Mapping[str, str],
+    *,
+    pepper: str,
+    cache: KeyCache | None = None,
+    cached: bool = False,
+) -> Principal:
+    """With ``cache``, a key authenticated here is remembered; with ``cached`` too, a
+    remembered key is served from it without a database read (only for reads that re-check
+    the key themselves: see ``KeyCache``)."""
     api_key = headers.get(API_KEY_HEADER)
     authorization = headers.get("authorization")
     if api_key is not None:
-        principal = await _from_api_key(rows, api_key.strip(), pepper)
+        principal = await _from_api_key(rows, api_key.strip(), pepper, cache, cached)
     elif authorization is not None:
         principal = _from_bearer(authorization)
     else:
@@ -61,6 +122,8 @@ async def authenticate(rows: Rows, headers: Mapping[str, str], *, pepper: str) -
 _KEY = ApiKey.__table__.c  # type: ignore[attr-defined]
 _KEY_LOOKUP = (
     select(
+        _KEY.id,
+        _KEY.version,
         _KEY.public_id,
         _KEY.secret_hash,
         _KEY.organization_id,
@@ -78,12 +141,30 @@ _KEY_LOOKUP = (
 )
 
 
-async def _from_api_key(rows: Rows, value: str, pepper: str) -> Principal:
+async def _from_api_key(
+    rows: Rows, value: str, pepper: str, cache: KeyCache | None, cached: bool
+) -> Principal:
     environment = parse_key(value)
     if environment is None:
         raise Unauthenticated("The API key is malformed.", reason="malformed_key")
     digest = hash_key(value, pepper)
-    key = await rows.one(_KEY_LOOKUP, {"digest": digest})
+    if cache is not None and cached:
+        remembered = cache.get(digest)
+        if remembered is not None:
+            return remembered
+    try:
+        key = await rows.one(_KEY_LOOKUP, {"digest": digest})
+        principal = _principal(key, digest, environment)
+    except Unauthenticated:
+        if cache is not None:
+            cache.forget(digest)
+        raise
+    if cache is not None:
+        cache.put(digest, principal, key)
+    return principal
+
+
+def _principal(key: Any, digest: str, environment: Environment) -> Principal:
     if key is None or not hmac.compare_digest(key.secret_hash, digest):
         raise Unauthenticated("The API key is invalid.", reason="invalid_key")
     now = utcnow()

@@ -28,6 +28,15 @@ class Principal:
     # The credential's rate limits (requests per minute and per day).
     per_minute: int = 60
     per_day: int = 10_000
+    # Set only on a principal served from the key cache (authz/authenticate.py): the key's row
+    # and the version it had; every read then re-checks that the key is still that, still
+    # valid (authz/tenancy.py). None: authenticated against the database for this request.
+    cached_key_pk: int | None = None
+    cached_key_version: int | None = None
+
+    @property
+    def from_cache(self) -> bool:
+        return self.cached_key_pk is not None
 
     def require(self, scope: Scope) -> None:
         """403 naming the scope; the message the brief promises for a missing scope."""

@@ -4,20 +4,43 @@
 with ``tenant(principal)`` as its parameters. A statement run without them fails loudly (a
 missing bind value), never silently unfiltered. A test fails if a resolver filters on
 ``organization_id`` by hand. Deleted rows are invisible here too: to callers they do not exist.
+
+The filter also carries the credential when authentication came from the key cache: rows are
+visible only while that key still exists at the version the cache saw (revoking, rotating or
+changing a key bumps it) and is neither revoked nor expired at the time of the read. So a
+cached authentication never outlives the key by even one request: a read it can no longer
+make finds nothing, and the REST facade then authenticates afresh (401, 403 or the answer).
+For a principal authenticated against the database in this request the clause is a constant
+``NULL IS NULL``.
 """
 
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Integer, Select, bindparam, exists, or_, select
 from sqlmodel import SQLModel
 
 from asteri.authz.principal import Principal
+from asteri.kit.db import UtcDateTime, utcnow
+from asteri.models import ApiKey
 from asteri.models.base import TenantRow
 
 __all__ = ["scoped", "stamp", "tenant"]
 
 M = TypeVar("M", bound=TenantRow)
+
+
+_KEY = ApiKey.__table__.c  # type: ignore[attr-defined]
+_NOW = bindparam("tenant_now", type_=UtcDateTime)
+_CREDENTIAL_STILL_VALID = or_(
+    bindparam("tenant_key", type_=Integer).is_(None),
+    exists().where(
+        _KEY.id == bindparam("tenant_key", type_=Integer),
+        _KEY.version == bindparam("tenant_key_version", type_=Integer),
+        or_(_KEY.revoked_at.is_(None), _KEY.revoked_at > _NOW),
+        _KEY.expires_at > _NOW,
+    ),
+)
 
 
 @cache
@@ -30,6 +53,7 @@ def scoped(model: type[SQLModel]) -> Select[Any]:
     ]
     if "deleted_at" in table.c:
         clause.append(table.c.deleted_at.is_(None))
+    clause.append(_CREDENTIAL_STILL_VALID)
     return select(model).where(*clause)
 
 
@@ -38,6 +62,9 @@ def tenant(principal: Principal, **params: Any) -> dict[str, Any]:
     return {
         "tenant_org": principal.organization_pk,
         "tenant_env": principal.environment.value,
+        "tenant_key": principal.cached_key_pk,
+        "tenant_key_version": principal.cached_key_version,
+        "tenant_now": utcnow() if principal.cached_key_pk is not None else None,
         **params,
     }
 

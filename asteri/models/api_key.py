@@ -31,3 +31,6 @@ class ApiKey(TimestampedRow, table=True):
     # Rate limits: requests per minute and per day (fixed windows, see kit/ratelimit.py).
     per_minute: int = DEFAULT_PER_MINUTE
     per_day: int = DEFAULT_PER_DAY
+    # Bumped by every change to the key's policy (revoke, rotate, scopes, limits): a cached
+    # authentication names the version it saw, and reads check it (authz/tenancy.py).
+    version: int = 1

@@ -45,6 +45,8 @@ class RequestContext(BaseContext):
         # Set by the REST facade for an Idempotency-Key request: the mutation only flushes and
         # the facade commits once, with the stored response in the same transaction.
         self.defer_commit = False
+        # Set by a REST read whose answer is an empty page (see Binding.serve).
+        self.found_nothing = False
 
     @property
     def principal(self) -> Principal:
@@ -73,9 +75,15 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-async def open_context(request: Request) -> RequestContext:
+async def open_context(
+    request: Request, *, cached: bool = False, charge: bool = True
+) -> RequestContext:
     """Authenticate once and spend one unit of the key's rate limit; the caller runs the
     operation and then awaits ``context.finish()``. Over the limit, ``auth`` is the 429 to raise.
+
+    ``cached``: a key may come from the key cache (REST reads only: their statements re-check
+    it, see ``KeyCache``). ``charge=False``: the request was already charged (the facade's
+    fresh re-authentication of a read a cached key could not make).
 
     A 401 for a presented credential (a key or bearer token that does not work: a guess) spends
     one unit of the client address's failure budget instead (never the tenant's);
@@ -88,7 +96,11 @@ async def open_context(request: Request) -> RequestContext:
     auth: Principal | ApiError
     try:
         auth = await authenticate(
-            database.rows, request.headers, pepper=settings.key_pepper.get_secret_value()
+            database.rows,
+            request.headers,
+            pepper=settings.key_pepper.get_secret_value(),
+            cache=request.app.state.key_cache,
+            cached=cached,
         )
     except Unauthenticated as error:
         if not is_guess(error):  # no credential at all (e.g. GraphiQL loading its schema)
@@ -110,9 +122,10 @@ async def open_context(request: Request) -> RequestContext:
     else:
         if auth.actor_type is ActorType.API_KEY:
             used = auth.actor_id
-        auth, decision = await spend(request.app.state.rate_limiter, auth)
-        # Added to the response, whatever it turns out to be, by the request-id middleware.
-        request.state.response_headers = decision.headers()
+        if charge:
+            auth, decision = await spend(request.app.state.rate_limiter, auth)
+            # Added to the response, whatever it turns out to be, by the request-id middleware.
+            request.state.response_headers = decision.headers()
     return RequestContext(
         store=RequestStore(database),
         auth=auth,
