@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, select, update
 from sqlmodel import col
 
 from asteri.authz.principal import ActorType, Principal
@@ -152,3 +152,33 @@ def test_a_mutation_result_reads_its_own_uncommitted_history(api: Api) -> None:
     activity = data["createCustomer"]["activity"]
     assert [a["action"] for a in activity] == ["customer.created"]
     assert activity[0]["changedFields"] == ["display_name"]
+
+
+def test_stored_value_objects_are_projected_unless_exactly_their_fields(api: Api) -> None:
+    """REST passes a stored email on as stored only when it is exactly the email's fields;
+    a stored object with a missing or an extra member is projected (null / left out)."""
+    cred = api.key()
+    created = api.rest(
+        "POST",
+        "/customers",
+        as_=cred,
+        json={"display_name": "Json", "emails": [{"address": "a@example.com", "label": "work"}]},
+    )
+    assert created.status_code == 201, created.text
+    customer = created.json()["id"]
+    exact = {"address": "a@example.com", "label": "work", "primary": True}  # the only one
+    assert api.rest("GET", f"/customers/{customer}", as_=cred).json()["emails"] == [exact]
+    odd = [
+        {"address": "b@example.com", "primary": True},  # no label
+        {"address": "c@example.com", "label": None, "primary": False, "legacy": 1},
+    ]
+    with api.engine.begin() as conn:
+        conn.execute(update(Customer).where(col(Customer.public_id) == customer).values(emails=odd))
+    expected = [
+        {"address": "b@example.com", "label": None, "primary": True},
+        {"address": "c@example.com", "label": None, "primary": False},
+    ]
+    for _ in range(2):  # cold and warm (cached key) paths
+        assert api.rest("GET", f"/customers/{customer}", as_=cred).json()["emails"] == expected
+        listed = api.rest("GET", "/customers", as_=cred).json()["data"]
+        assert listed[0]["emails"] == expected

@@ -115,7 +115,11 @@ class Database:
             self.rows = EngineRows(self.engine)
         else:
             libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-            self.rows = PoolRows(libpq, self.engine.dialect, EngineRows(self.engine))
+            # The pool's sessions run in UTC, where psycopg's timestamptz values are already
+            # aware UTC datetimes: exactly what UtcDateTime makes of them.
+            self.rows = PoolRows(
+                libpq, self.engine.dialect, EngineRows(self.engine), raw_types=(UtcDateTime,)
+            )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager

@@ -132,7 +132,9 @@ class _Plan:
         return self.row_type.make(values)
 
 
-def _plan(statement: Select[Any], cache_key: Any, dialect: Dialect) -> _Plan | None:
+def _plan(
+    statement: Select[Any], cache_key: Any, dialect: Dialect, raw_types: tuple[type, ...]
+) -> _Plan | None:
     compiled = statement.compile(dialect=dialect, cache_key=cache_key)
     assert isinstance(compiled, SQLCompiler)
     if compiled.literal_execute_params or compiled.post_compile_params:
@@ -144,6 +146,8 @@ def _plan(statement: Select[Any], cache_key: Any, dialect: Dialect) -> _Plan | N
             binds.append((compiled.escaped_bind_names.get(name, name), process))
     results = []
     for index, column in enumerate(statement.selected_columns):
+        if isinstance(column.type, raw_types):
+            continue
         process = column.type.dialect_impl(dialect).result_processor(dialect, None)
         if process is not None:
             results.append((index, process))
@@ -160,10 +164,19 @@ class PoolRows:
     """PostgreSQL reads on psycopg's pool; anything it cannot plan goes to ``fallback``."""
 
     def __init__(
-        self, conninfo: str, dialect: Dialect, fallback: Rows, *, max_size: int = 16
+        self,
+        conninfo: str,
+        dialect: Dialect,
+        fallback: Rows,
+        *,
+        max_size: int = 16,
+        raw_types: tuple[type, ...] = (),
     ) -> None:
+        """``raw_types``: column types whose values psycopg already returns as the type would
+        make them on these connections (so their result processor is skipped)."""
         self.dialect = dialect
         self.fallback = fallback
+        self.raw_types = raw_types
         self.pool = AsyncConnectionPool(
             conninfo,
             min_size=min(2, max_size),  # grows under load (two statements per request)
@@ -185,7 +198,9 @@ class PoolRows:
             try:
                 plan = self._plans[cache_key.key]
             except KeyError:
-                plan = self._plans[cache_key.key] = _plan(statement, cache_key, self.dialect)
+                plan = self._plans[cache_key.key] = _plan(
+                    statement, cache_key, self.dialect, self.raw_types
+                )
         if plan is None:
             if first:
                 return await self.fallback.one(statement, params)

@@ -122,7 +122,7 @@ class Binding:
                 return coded_problem(request, error.detail, error.extensions())
             if self.route.kind == "list" and not data["nodes"]:
                 context.found_nothing = True
-            return self.body(data)
+            return self.body(data, compiled=True)
         result = await self.schema.execute(
             self.op.rest_source,
             variable_values=self.variables(params),
@@ -139,9 +139,9 @@ class Binding:
             data = data[key]
         return self.body(data)
 
-    def body(self, data: Any) -> Response:
+    def body(self, data: Any, *, compiled: bool = False) -> Response:
         return Response(
-            orjson.dumps(self.shape(data)),
+            orjson.dumps(self.shape(data, compiled=compiled)),
             status_code=self.route.success_status,
             media_type="application/json",
         )
@@ -173,18 +173,22 @@ class Binding:
             variables["input"] = camel_keys(body.model_dump(mode="json", exclude_unset=True))
         return variables
 
-    def shape(self, data: Any) -> Any:
+    def shape(self, data: Any, *, compiled: bool = False) -> Any:
+        """The REST body. A compiled read's resources already lead with ``object``."""
         if self.route.kind == "list":
             page = data["page_info"]
+            nodes = data["nodes"]
             return {
                 "object": "list",
-                "data": [{"object": self.object_name, **node} for node in data["nodes"]],
+                "data": nodes
+                if compiled
+                else [{"object": self.object_name, **node} for node in nodes],
                 "has_more": page["has_next_page"],
                 "next_cursor": page["end_cursor"],
             }
         if isinstance(data, list):
             return {"object": "list", "data": data, "has_more": False, "next_cursor": None}
-        return {"object": self.object_name, **data}
+        return data if compiled else {"object": self.object_name, **data}
 
 
 def _bind(
@@ -250,7 +254,7 @@ def _bind(
         body_model = inputs.model(input_type)
     compiled = None
     if route.kind in ("list", "retrieve") and not route.result_path and compiled_reads:
-        compiled = compile_read(schema, op, op.rest_document)
+        compiled = compile_read(schema, op, op.rest_document, rest=True)
     return Binding(
         route,
         op,

@@ -45,6 +45,7 @@ from strawberry.types.base import (
 from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.types.field import StrawberryField
 
+from asteri.kit.naming import snake
 from asteri.schema.persisted import PersistedOperation
 from asteri.schema.rowmap import row_map_of, rows_only
 
@@ -78,9 +79,16 @@ class _Compiler:
     at start-up (names come from the schema, never from a request): a persisted read then costs
     one dict literal per object, about what a hand-written handler costs."""
 
-    def __init__(self, schema: Any, fragments: dict[str, FragmentDefinitionNode]) -> None:
+    def __init__(
+        self, schema: Any, fragments: dict[str, FragmentDefinitionNode], *, rest: bool = False
+    ) -> None:
         self.schema = schema
         self.fragments = fragments
+        # REST bodies: resources carry their ``object`` member, and JSON objects' member order
+        # carries no meaning, so a stored value object that is exactly its selection is
+        # passed on as stored.
+        self.rest = rest
+        self.resource: Any = None  # the type whose objects lead with `object` (REST)
         self.env: dict[str, Any] = {"_maybe": _maybe}
         self.lines: list[str] = []
 
@@ -124,7 +132,14 @@ class _Compiler:
         if stored and has_object_definition(type_) and _IDENTIFIER.match(value):
             if selection is None:
                 raise NotCompilable("object without selection")
-            return self.literal(type_, selection, value, stored=True)
+            literal = self.literal(type_, selection, value, stored=True)
+            copy = self.verbatim(type_, selection, value)
+            if self.rest and literal == copy:
+                names = self.constant(
+                    frozenset(f.python_name for f in self.selected(type_, selection))
+                )
+                return f"({value} if {value}.keys() == {names} else {literal})"
+            return literal
         convert = self.converter(type_, selection, stored=stored)
         return value if convert is None else f"{convert}({value})"
 
@@ -153,11 +168,14 @@ class _Compiler:
         self, type_: Any, selection: SelectionSetNode, var: str, *, stored: bool, row: bool = False
     ) -> str:
         """A dict literal projecting ``selection`` from ``var``: by key (stored JSON), by
-        attribute (an object), or through the type's ``RowMap`` (``row``)."""
+        attribute (an object), or through the type's ``RowMap`` (``row``). In a REST body a
+        resource (a row-mapped type) leads with its ``object`` member."""
         definition: StrawberryObjectDefinition = type_.__strawberry_definition__
         row_map = row_map_of(type_) if row else None
         by_name = {self.field_name(f): f for f in definition.fields}
         items = []
+        if self.rest and type_ is self.resource:
+            items.append(f"'object': {snake(definition.name)!r}")
         for node in self.nodes(selection):
             field = by_name.get(node.name.value)
             if field is None or field.base_resolver is not None or field.extensions:
@@ -178,6 +196,30 @@ class _Compiler:
                     assert _IDENTIFIER.match(source), source
                     read = f"{var}.{source}"
             items.append(f"{key!r}: {self.wrap(field.type, node.selection_set, read, stored=json)}")
+        return "{" + ", ".join(items) + "}"
+
+    def selected(self, type_: Any, selection: SelectionSetNode) -> list[StrawberryField]:
+        definition: StrawberryObjectDefinition = type_.__strawberry_definition__
+        by_name = {self.field_name(f): f for f in definition.fields}
+        return [by_name[n.name.value] for n in self.nodes(selection) if n.name.value in by_name]
+
+    def verbatim(self, type_: Any, selection: SelectionSetNode, var: str) -> str | None:
+        """The literal a stored value object would have if it were exactly its selection:
+        every field, each under its own name, plain scalars only (else None)."""
+        definition: StrawberryObjectDefinition = type_.__strawberry_definition__
+        fields = self.selected(type_, selection)
+        nodes = self.nodes(selection)
+        if len(fields) != len(nodes) or {f.python_name for f in fields} != {
+            f.python_name for f in definition.fields
+        }:
+            return None
+        items = []
+        for node, field in zip(nodes, fields, strict=True):
+            key = node.alias.value if node.alias else node.name.value
+            inner = field.type.of_type if isinstance(field.type, StrawberryOptional) else field.type
+            if key != field.python_name or inner not in _PLAIN_SCALARS:
+                return None
+            items.append(f"{key!r}: {var}.get({field.python_name!r})")
         return "{" + ", ".join(items) + "}"
 
     def projection(self, type_: Any, selection: SelectionSetNode, *, stored: bool) -> str:
@@ -272,10 +314,22 @@ class CompiledRead:
             return ExecutionResult(data=None if not self.nullable else {key: None}, errors=[error])
 
 
+def _resource_type(type_: Any) -> Any:
+    """The resource a read returns: the root's object type, or a connection's node type."""
+    while isinstance(type_, StrawberryOptional | StrawberryList):
+        type_ = type_.of_type
+    if has_object_definition(type_):
+        nodes = [f for f in type_.__strawberry_definition__.fields if f.python_name == "nodes"]
+        if nodes:
+            return _resource_type(nodes[0].type)
+    return type_
+
+
 def compile_read(
-    schema: Any, op: PersistedOperation, document: DocumentNode
+    schema: Any, op: PersistedOperation, document: DocumentNode, *, rest: bool = False
 ) -> CompiledRead | None:
-    """The compiled form of a read operation, or None when it must run through the schema."""
+    """The compiled form of a read operation, or None when it must run through the schema.
+    ``rest``: for the REST facade's body (see ``_Compiler``), not a GraphQL response."""
     if op.operation_type.value != "query":
         return None
     query = schema.get_type_by_name("Query")
@@ -283,8 +337,9 @@ def compile_read(
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    compiler = _Compiler(schema, fragments)
+    compiler = _Compiler(schema, fragments, rest=rest)
     root = next(f for f in query.fields if compiler.field_name(f) == op.root_field)
+    compiler.resource = _resource_type(root.type)
     if root.base_resolver is None or not root.is_async:
         return None
     definition = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
