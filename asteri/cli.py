@@ -257,6 +257,52 @@ def keys_revoke(key_id: str, as_json: bool) -> None:
 
 
 @main.group()
+def tokens() -> None:
+    """Bearer sessions for people: issue and revoke."""
+
+
+@tokens.command("issue")
+@click.option("--member", "member_id", required=True, help="The team member signing in (tm_…).")
+@click.option("--ttl", default="1h", show_default=True, help="90s, 15m, 24h… at most 7d.")
+@json_option
+def tokens_issue(member_id: str, ttl: str, as_json: bool) -> None:
+    """A signed session token for the person behind a team member (printed once)."""
+    from asteri.admin import parse_duration
+    from asteri.authz.sessions import issue_session
+
+    with _engine() as engine:
+        issued = issue_session(
+            engine,
+            member_id,
+            ttl=parse_duration(ttl),
+            secret=get_settings().session_secret.get_secret_value(),
+        )
+    data = {
+        "token": issued.token,
+        "expires_at": issued.expires_at.isoformat(),
+        "session_id": issued.session_id,
+        "person_id": issued.person_id,
+    }
+    words = (
+        f"Session {issued.session_id} until {data['expires_at']}. Token (shown once):\n"
+        f"{issued.token}"
+    )
+    _emit(as_json, data, words)
+
+
+@tokens.command("revoke")
+@click.argument("session_id")
+@json_option
+def tokens_revoke(session_id: str, as_json: bool) -> None:
+    """Sign a session out now: its tokens are refused from the next request."""
+    from asteri.authz.sessions import revoke_session
+
+    with _engine() as engine:
+        revoke_session(engine, session_id)
+    _emit(as_json, {"id": session_id, "revoked": True}, f"Revoked {session_id}.")
+
+
+@main.group()
 def idempotency() -> None:
     """Stored Idempotency-Key responses (kept 24 h)."""
 

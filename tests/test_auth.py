@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import jwt
 import pytest
 from sqlalchemy import update
 
@@ -89,7 +90,10 @@ def test_expired_key_is_401(api: Api) -> None:
     _expect(api, cred.headers(), 401, "UNAUTHENTICATED", "expired_key")
 
 
-@pytest.mark.parametrize("authorization", ["Bearer", "Bearer   ", "Basic dXNlcjpwYXNz", "token"])
+@pytest.mark.parametrize(
+    "authorization",
+    ["Bearer", "Bearer   ", "Basic dXNlcjpwYXNz", "token", "Bearer not-a-session"],
+)
 def test_malformed_bearer_is_401(api: Api, authorization: str) -> None:
     _expect(
         api,
@@ -101,9 +105,15 @@ def test_malformed_bearer_is_401(api: Api, authorization: str) -> None:
 
 
 def test_unrecognised_bearer_token_is_401(api: Api) -> None:
+    """A well-formed session token that this server did not sign."""
+    forged = jwt.encode(
+        {"iss": "asteri", "sub": "per_x", "sid": "ses_x", "iat": 0, "exp": 4_102_444_800},
+        "not the server's secret, but long enough for HS256",
+        algorithm="HS256",
+    )
     _expect(
         api,
-        {"authorization": "Bearer not-a-session", "x-organization-id": api.org()},
+        {"authorization": f"Bearer {forged}", "x-organization-id": api.org()},
         401,
         "UNAUTHENTICATED",
         "invalid_bearer",

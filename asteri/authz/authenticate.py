@@ -19,6 +19,7 @@ from sqlmodel import col
 from asteri.authz.keys import hash_key, parse_key
 from asteri.authz.principal import ActorType, Principal
 from asteri.authz.scopes import Scope
+from asteri.authz.sessions import authenticate_bearer, verify_token
 from asteri.kit.db import utcnow
 from asteri.kit.errors import Forbidden, Unauthenticated
 from asteri.kit.rows import Rows
@@ -84,6 +85,7 @@ async def authenticate(
     headers: Mapping[str, str],
     *,
     pepper: str,
+    session_secret: str = "",
     cache: KeyCache | None = None,
     cached: bool = False,
 ) -> Principal:
@@ -92,22 +94,30 @@ async def authenticate(
     the key themselves: see ``KeyCache``)."""
     api_key = headers.get(API_KEY_HEADER)
     authorization = headers.get("authorization")
-    if api_key is not None:
-        principal = await _from_api_key(rows, api_key.strip(), pepper, cache, cached)
-    elif authorization is not None:
-        principal = _from_bearer(authorization)
-    else:
+    if api_key is None and authorization is None:
         raise Unauthenticated(
             "Missing credentials: send a scoped API key in `x-api-key` "
             "or a session token in `Authorization: Bearer …`.",
             reason="missing_credentials",
         )
+    # The credential is checked before the organization header, as a key is.
+    claims = (
+        None
+        if api_key is not None
+        else verify_token(_bearer_token(authorization or ""), session_secret)
+    )
+    principal = None
+    if api_key is not None:
+        principal = await _from_api_key(rows, api_key.strip(), pepper, cache, cached)
     organization_id = headers.get(ORGANIZATION_HEADER, "").strip()
     if not organization_id:
         raise Unauthenticated(
             "Every request must name its organization in the `x-organization-id` header.",
             reason="missing_organization",
         )
+    if principal is None:  # a person: their membership in that organization decides
+        assert claims is not None
+        return await authenticate_bearer(rows, claims, organization_id)
     if not hmac.compare_digest(organization_id.encode(), principal.organization_id.encode()):
         raise Forbidden(
             "The credential is not valid for the organization in `x-organization-id`. "
@@ -187,12 +197,11 @@ def _principal(key: Any, digest: str, environment: Environment) -> Principal:
     )
 
 
-def _from_bearer(authorization: str) -> Principal:
+def _bearer_token(authorization: str) -> str:
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated(
             "The Authorization header is malformed: expected `Bearer <token>`.",
             reason="malformed_bearer",
         )
-    # Session tokens are issued by the security center (issue 4); until then none is valid.
-    raise Unauthenticated("The bearer token is invalid or expired.", reason="invalid_bearer")
+    return token.strip()

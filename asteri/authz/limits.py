@@ -77,6 +77,8 @@ _GUESSES = frozenset(
         "expired_key",
         "malformed_bearer",
         "invalid_bearer",
+        "expired_bearer",
+        "revoked_bearer",
     }
 )
 

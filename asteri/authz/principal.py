@@ -33,6 +33,9 @@ class Principal:
     # valid (authz/tenancy.py). None: authenticated against the database for this request.
     cached_key_pk: int | None = None
     cached_key_version: int | None = None
+    # A person's session (bearer): their team role in this organization and the session id.
+    role: str | None = None
+    session_id: str | None = None
 
     @property
     def from_cache(self) -> bool:

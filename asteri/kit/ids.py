@@ -17,6 +17,8 @@ class IdPrefix(StrEnum):
     API_KEY = "key"
     AUDIT_ENTRY = "aud"
     EVENT = "evt"
+    PERSON = "per"
+    SESSION = "ses"
 
 
 def base62(data: bytes) -> str:

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = ["DEV_PEPPER", "Settings", "get_settings"]
 
 DEV_PEPPER = "asteri-development-pepper-not-for-production"
+DEV_SESSION_SECRET = "asteri-development-session-secret-not-for-production"  # noqa: S105 (refused in production)
 
 
 class Settings(BaseSettings):
@@ -22,6 +23,8 @@ class Settings(BaseSettings):
     redis_prefix: str = "asteri:"
     # Keyed hash secret for API keys (HMAC-SHA256). Must be set outside development.
     key_pepper: SecretStr = SecretStr(DEV_PEPPER)
+    # Signs bearer session tokens (HS256). Rotating it signs everyone out.
+    session_secret: SecretStr = SecretStr(DEV_SESSION_SECRET)
     # Failed authentications (401) allowed per client address (the TCP peer) per minute;
     # beyond it a failing address gets 429 (see authz/limits.py).
     auth_failures_per_minute: int = 30
@@ -37,6 +40,13 @@ class Settings(BaseSettings):
     def _refuse_default_secrets(self) -> "Settings":
         if self.mode == "production" and self.key_pepper.get_secret_value() == DEV_PEPPER:
             raise ValueError("ASTERI_KEY_PEPPER must be set when ASTERI_MODE=production")
+        if (
+            self.mode == "production"
+            and self.session_secret.get_secret_value() == DEV_SESSION_SECRET
+        ):
+            raise ValueError("ASTERI_SESSION_SECRET must be set when ASTERI_MODE=production")
+        if len(self.session_secret.get_secret_value().encode()) < 32:
+            raise ValueError("ASTERI_SESSION_SECRET must be at least 32 bytes (RFC 7518 §3.2)")
         return self
 
 

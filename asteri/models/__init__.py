@@ -6,12 +6,14 @@ from asteri.models.base import Environment, TenantRow
 from asteri.models.customer import Customer, CustomerTag
 from asteri.models.idempotency import IdempotencyRecord, IdempotencyState
 from asteri.models.organization import Organization
+from asteri.models.person import BearerSession, Person
 from asteri.models.service import Service
 from asteri.models.team_member import TeamMember
 
 __all__ = [
     "ApiKey",
     "AuditEntry",
+    "BearerSession",
     "Customer",
     "CustomerTag",
     "Environment",
@@ -19,6 +21,7 @@ __all__ = [
     "IdempotencyRecord",
     "IdempotencyState",
     "Organization",
+    "Person",
     "Service",
     "TeamMember",
     "TenantRow",

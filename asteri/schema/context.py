@@ -99,6 +99,7 @@ async def open_context(
             database.rows,
             request.headers,
             pepper=settings.key_pepper.get_secret_value(),
+            session_secret=settings.session_secret.get_secret_value(),
             cache=request.app.state.key_cache,
             cached=cached,
         )
