@@ -17,11 +17,11 @@ from sqlalchemy import bindparam, select
 from sqlmodel import col
 
 from asteri.authz.keys import hash_key, parse_key
-from asteri.authz.principal import ActorType, Principal
+from asteri.authz.principal import ActorType, Principal, lapse, organization_mismatch
 from asteri.authz.scopes import Scope
 from asteri.authz.sessions import authenticate_bearer, verify_token
 from asteri.kit.db import utcnow
-from asteri.kit.errors import Forbidden, Unauthenticated
+from asteri.kit.errors import Unauthenticated
 from asteri.kit.rows import Rows
 from asteri.models import ApiKey, Environment, Organization
 
@@ -31,6 +31,7 @@ API_KEY_HEADER = "x-api-key"
 ORGANIZATION_HEADER = "x-organization-id"
 
 _KNOWN_SCOPES = {s.value for s in Scope}
+_LAPSED_KEY = {"revoked": "The API key has been revoked.", "expired": "The API key has expired."}
 
 
 class KeyCache:
@@ -60,12 +61,7 @@ class KeyCache:
         if entry is None:
             return None
         principal, expires_at, revoked_at, stored = entry
-        now = utcnow()
-        if (
-            self.clock() - stored > self.ttl
-            or expires_at <= now
-            or (revoked_at is not None and revoked_at <= now)
-        ):
+        if self.clock() - stored > self.ttl or lapse(revoked_at, expires_at, utcnow()):
             self._entries.pop(digest, None)
             return None
         return principal
@@ -119,11 +115,7 @@ async def authenticate(
         assert claims is not None
         return await authenticate_bearer(rows, claims, organization_id)
     if not hmac.compare_digest(organization_id.encode(), principal.organization_id.encode()):
-        raise Forbidden(
-            "The credential is not valid for the organization in `x-organization-id`. "
-            "Switch to the correct organization or use a key issued for it.",
-            reason="organization_mismatch",
-        )
+        raise organization_mismatch()
     return principal
 
 
@@ -177,11 +169,9 @@ async def _from_api_key(
 def _principal(key: Any, digest: str, environment: Environment) -> Principal:
     if key is None or not hmac.compare_digest(key.secret_hash, digest):
         raise Unauthenticated("The API key is invalid.", reason="invalid_key")
-    now = utcnow()
-    if key.revoked_at is not None and key.revoked_at <= now:
-        raise Unauthenticated("The API key has been revoked.", reason="revoked_key")
-    if key.expires_at <= now:
-        raise Unauthenticated("The API key has expired.", reason="expired_key")
+    lapsed = lapse(key.revoked_at, key.expires_at, utcnow())
+    if lapsed is not None:
+        raise Unauthenticated(_LAPSED_KEY[lapsed], reason=f"{lapsed}_key")
     if key.environment != environment.value:
         raise Unauthenticated("The API key is invalid.", reason="invalid_key")
     return Principal(

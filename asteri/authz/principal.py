@@ -1,13 +1,14 @@
 """The authenticated caller, pinned to one (organization, environment)."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from asteri.authz.scopes import Scope
 from asteri.kit.errors import Forbidden
 from asteri.models.base import Environment
 
-__all__ = ["ActorType", "Principal"]
+__all__ = ["ActorType", "Principal", "lapse", "organization_mismatch"]
 
 
 class ActorType(StrEnum):
@@ -49,3 +50,22 @@ class Principal:
                 reason="missing_scope",
                 required_scope=scope.value,
             )
+
+
+def lapse(revoked_at: datetime | None, expires_at: datetime, now: datetime) -> str | None:
+    """Why a credential (key or session) no longer works at ``now``: "revoked", "expired", or
+    None while it does. A revocation may be scheduled (a rotation's overlap)."""
+    if revoked_at is not None and revoked_at <= now:
+        return "revoked"
+    if expires_at <= now:
+        return "expired"
+    return None
+
+
+def organization_mismatch() -> Forbidden:
+    """The same 403 whether or not the organization exists: it never confirms one."""
+    return Forbidden(
+        "The credential is not valid for the organization in `x-organization-id`. "
+        "Switch to the correct organization or use a key issued for it.",
+        reason="organization_mismatch",
+    )

@@ -22,10 +22,10 @@ from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from asteri.authz.principal import ActorType, Principal
+from asteri.authz.principal import ActorType, Principal, lapse, organization_mismatch
 from asteri.authz.roles import scopes_for
 from asteri.kit.db import utcnow
-from asteri.kit.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
+from asteri.kit.errors import BadUserInput, NotFound, Unauthenticated
 from asteri.kit.ids import IdPrefix, new_public_id
 from asteri.kit.rows import Rows
 from asteri.models import BearerSession, Environment, Organization, Person, TeamMember
@@ -175,10 +175,10 @@ async def authenticate_bearer(
     found = await rows.one(_SESSION, {"sid": claims["sid"]})
     if found is None or found.person_id != claims["sub"]:
         raise Unauthenticated("The bearer token is invalid.", reason="invalid_bearer")
-    now = utcnow()
-    if found.revoked_at is not None and found.revoked_at <= now:
+    lapsed = lapse(found.revoked_at, found.expires_at, utcnow())
+    if lapsed == "revoked":
         raise Unauthenticated("The session has been signed out.", reason="revoked_bearer")
-    if found.expires_at <= now:
+    if lapsed == "expired":
         raise Unauthenticated("The session has expired: sign in again.", reason="expired_bearer")
     member = await rows.one(
         _MEMBERSHIP,
@@ -189,11 +189,7 @@ async def authenticate_bearer(
         },
     )
     if member is None:
-        raise Forbidden(
-            "The credential is not valid for the organization in `x-organization-id`. "
-            "Switch to the correct organization or use a key issued for it.",
-            reason="organization_mismatch",
-        )
+        raise organization_mismatch()
     return Principal(
         organization_pk=member.organization_pk,
         organization_id=organization_id,
