@@ -22,7 +22,7 @@ from asteri.kit.ratelimit import build_rate_limiter
 from asteri.kit.settings import Settings, get_settings
 from asteri.rest_facade import build_router, install_openapi
 from asteri.schema import build_schema
-from asteri.schema.context import get_context
+from asteri.schema.context import graphql_context
 from asteri.schema.operations import ROUTES
 
 __all__ = ["API_PREFIX", "create_app", "lifespan"]
@@ -112,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app, bindings)
     graphql = GraphQLEndpoint(
         schema,
-        context_getter=get_context,
+        context_getter=graphql_context,
         graphql_ide="graphiql",
     )
     app.include_router(graphql, prefix=f"{API_PREFIX}/graphql")

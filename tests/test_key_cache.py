@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from asteri.admin import revoke_key, rotate_key
 from asteri.models import ApiKey
+from asteri.schema import build_schema
 from tests.factories import Api, Credential
 from tests.test_query_counts import counting
 
@@ -138,3 +139,67 @@ def test_a_re_authenticated_read_is_charged_once(api: Api) -> None:
     assert empty.status_code == 200
     assert empty.json()["data"] == []
     assert "r=997;" in empty.headers["ratelimit"], empty.headers["ratelimit"]
+
+
+def _persisted(api: Api, cred: Credential, name: str, variables: dict[str, Any]) -> Any:
+    """A persisted operation sent by its sha256 alone."""
+    op = build_schema().persisted.by_name[name]
+    body = {
+        "operationName": name,
+        "variables": variables,
+        "extensions": {"persistedQuery": {"version": 1, "sha256Hash": op.sha256}},
+    }
+    return api.client.post("/api/public/v1/graphql", json=body, headers=cred.headers())
+
+
+def _graphql_reason(response: Any) -> tuple[int, str]:
+    extensions = response.json()["errors"][0]["extensions"]
+    return response.status_code, extensions["reason"]
+
+
+def test_a_warm_persisted_graphql_read_runs_one_statement(api: Api, cred: Credential) -> None:
+    customer = _customer(api, cred)
+    for _ in range(2):
+        assert _persisted(api, cred, "GetCustomer", {"id": customer}).status_code == 200
+    with counting(api) as statements:
+        answer = _persisted(api, cred, "GetCustomer", {"id": customer})
+    assert answer.json()["data"]["customer"]["id"] == customer
+    assert len(statements) == 1, statements
+
+
+def test_revoked_key_is_401_on_the_next_persisted_graphql_read(api: Api, cred: Credential) -> None:
+    customer = _customer(api, cred)
+    for _ in range(2):
+        assert _persisted(api, cred, "GetCustomer", {"id": customer}).status_code == 200
+        assert _persisted(api, cred, "ListCustomers", {"first": 5}).status_code == 200
+    revoke_key(api.engine, cred.key_id)
+    refused = _persisted(api, cred, "GetCustomer", {"id": customer})
+    assert _graphql_reason(refused) == (401, "revoked_key")
+    assert _graphql_reason(_persisted(api, cred, "ListCustomers", {"first": 5})) == (
+        401,
+        "revoked_key",
+    )
+
+
+def test_narrowed_scopes_refuse_the_next_persisted_graphql_read(api: Api, cred: Credential) -> None:
+    customer = _customer(api, cred)
+    for _ in range(2):
+        assert _persisted(api, cred, "GetCustomer", {"id": customer}).status_code == 200
+    _change_key(api, cred, scopes=["read:services"])
+    refused = _persisted(api, cred, "GetCustomer", {"id": customer})
+    assert _graphql_reason(refused) == (403, "missing_scope")
+
+
+def test_free_text_documents_and_writes_never_use_the_cache(api: Api, cred: Credential) -> None:
+    customer = _customer(api, cred)
+    for _ in range(2):  # cached now, for compiled reads
+        assert _persisted(api, cred, "GetCustomer", {"id": customer}).status_code == 200
+    query = "query($id: ID!) { customer(id: $id) { id } }"
+    with counting(api) as statements:
+        api.gql(query, {"id": customer}, as_=cred)
+    assert any("api_keys" in s and "secret_hash" in s for s in statements), statements
+    revoke_key(api.engine, cred.key_id)
+    status, error = api.error(
+        'mutation { createCustomer(input: {displayName: "After"}) { id } }', as_=cred
+    )
+    assert (status, error["extensions"]["reason"]) == (401, "revoked_key")

@@ -26,7 +26,6 @@ from graphql import (
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from asteri.authz.principal import Principal
 from asteri.kit.errors import ApiError
 from asteri.kit.naming import camel, camel_keys, snake
 from asteri.kit.settings import get_settings
@@ -61,8 +60,9 @@ class Binding:
 
     async def handle(self, request: Request, context: RequestContext, **params: Any) -> Response:
         principal = context.principal  # a failed authentication raises its 401/403 here
-        for scope in self.op.scopes:  # the cheap pre-flight; fields check again
-            principal.require(scope)
+        if self.compiled is None:  # the cheap pre-flight (a compiled read checks in answer())
+            for scope in self.op.scopes:
+                principal.require(scope)
         key = idempotency_key(request) if self.route.method == "POST" else None
         if key is None:
             return await self.respond(request, context, params)
@@ -76,20 +76,9 @@ class Binding:
 
     async def serve(self, request: Request) -> Response:
         """A compiled read served directly (``_BindingRoute``): the same context, checks and
-        problems as the FastAPI-solved endpoint, without per-request dependency solving.
-
-        It may authenticate from the key cache. A cached key only ever answers with data it
-        found: when it gets a 403, a 404 or an empty page — what a revoked, expired or changed
-        key sees, since every read re-checks the key — the request is authenticated against
-        the database and run again (not charged twice), and that answer stands."""
-        response, settled = await self._serve(request, cached=True)
-        if settled:
-            return response
-        response, _ = await self._serve(request, cached=False)
-        return response
-
-    async def _serve(self, request: Request, *, cached: bool) -> tuple[Response, bool]:
-        context = await open_context(request, cached=cached, charge=cached)
+        problems as the FastAPI-solved endpoint, without per-request dependency solving. It
+        may authenticate from the key cache (see ``CompiledRead.answer``)."""
+        context = await open_context(request, cached=True)
         try:
             params: dict[str, Any] = {name: request.path_params[name] for name in self.path_params}
             if self.query_model is not None:
@@ -99,17 +88,9 @@ class Binding:
                     raise RequestValidationError(
                         [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
                     ) from None
-            from_cache = isinstance(context.auth, Principal) and context.auth.from_cache
-            try:
-                response = await self.handle(request, context, **params)
-            except ApiError as error:  # e.g. a scope the cached key may no longer lack
-                if from_cache and error.status == 403:
-                    return Response(status_code=403), False
-                raise
+            return await self.handle(request, context, **params)
         finally:
             await context.finish()
-        found = response.status_code not in (403, 404) and not context.found_nothing
-        return response, not from_cache or found
 
     async def respond(
         self, request: Request, context: RequestContext, params: dict[str, Any]
@@ -120,8 +101,6 @@ class Binding:
                 data = await self.compiled.run(context, self.arguments(params))
             except ApiError as error:
                 return coded_problem(request, error.detail, error.extensions())
-            if self.route.kind == "list" and not data["nodes"]:
-                context.found_nothing = True
             return self.body(data, compiled=True)
         result = await self.schema.execute(
             self.op.rest_source,

@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext
 
 from asteri.kit.settings import get_settings
 from asteri.schema.compiled import CompiledRead, CompiledReads, compile_read
+from asteri.schema.context import Authenticate
 from asteri.schema.customer import CustomerMutations, CustomerQueries
 from asteri.schema.errors import ErrorShaping, log_incidents
 from asteri.schema.persisted import PersistedDocuments, Registry, ValidateUnlessDecided
@@ -73,6 +74,7 @@ def build_schema(max_depth: int | None = None, max_aliases: int | None = None) -
         # No ParserCache: it parses inside its hook, so a syntax error escapes ErrorShaping.
         # Parsing is ~0.1 ms; persisted operations skip it altogether.
         extensions=[
+            Authenticate,  # first: everything after may look at the principal
             PersistedDocuments,
             CompiledReads,
             ErrorShaping,

@@ -45,6 +45,7 @@ from strawberry.types.base import (
 from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.types.field import StrawberryField
 
+from asteri.kit.errors import ApiError
 from asteri.kit.naming import snake
 from asteri.schema.persisted import PersistedOperation
 from asteri.schema.rowmap import row_map_of, rows_only
@@ -280,9 +281,7 @@ class CompiledRead:
         """REST: ``arguments`` are Python names with validated REST values."""
         types = {a.python_name: a.type for a in self.arguments}
         kwargs = {name: _argument_value(types[name], value) for name, value in arguments.items()}
-        with rows_only():
-            result = await self.resolver(None, SimpleNamespace(context=context), **kwargs)
-        return self.project(result)
+        return await self.answer(context, kwargs)
 
     async def execute(self, schema: Any, context: ExecutionContext) -> ExecutionResult | None:
         """GraphQL: coerce the variables as graphql-core would, then answer without the
@@ -298,20 +297,44 @@ class CompiledRead:
         )
         key = self.response_key
         try:
-            for scope in self.op.scopes:
-                context.context.principal.require(scope)
             kwargs = convert_arguments(
                 raw,
                 self.arguments,
                 scalar_registry=schema.schema_converter.scalar_registry,
                 config=schema.config,
             )
-            with rows_only():
-                dto = await self.resolver(None, SimpleNamespace(context=context.context), **kwargs)
-            return ExecutionResult(data={key: self.project(dto)})
+            return ExecutionResult(data={key: await self.answer(context.context, kwargs)})
         except Exception as exc:  # the executor's contract: a field error, shaped later
             error = GraphQLError(str(exc), nodes=[self.root_node], path=[key], original_error=exc)
             return ExecutionResult(data=None if not self.nullable else {key: None}, errors=[error])
+
+    async def answer(self, context: Any, kwargs: dict[str, Any]) -> Any:
+        """The operation's scopes, then its resolver and projection. A principal from the key
+        cache only ever answers with what it found: refused (403, 404) or finding nothing —
+        what a revoked, expired or changed key sees, since its reads re-check it — the request
+        is authenticated against the database and answered again, and that answer stands."""
+        try:
+            data = await self._answer(context, kwargs)
+        except ApiError as error:
+            if not (context.from_cached_key and error.status in (403, 404)):
+                raise
+        else:
+            if not (context.from_cached_key and _nothing(data)):
+                return data
+        await context.reauthenticate()
+        return await self._answer(context, kwargs)
+
+    async def _answer(self, context: Any, kwargs: dict[str, Any]) -> Any:
+        for scope in self.op.scopes:
+            context.principal.require(scope)
+        with rows_only():
+            result = await self.resolver(None, SimpleNamespace(context=context), **kwargs)
+        return self.project(result)
+
+
+def _nothing(data: Any) -> bool:
+    """An empty page (``nodes: []``) or no object at all."""
+    return data is None or (isinstance(data, dict) and data.get("nodes") == [])
 
 
 def _resource_type(type_: Any) -> Any:
@@ -374,4 +397,10 @@ class CompiledReads(SchemaExtension):
             result = await compiled.execute(schema, context)
             if result is not None:
                 context.result = result
+                yield
+                return
+        if getattr(context.context, "from_cached_key", False):
+            # Authenticated from the cache for a compiled read that did not answer (invalid
+            # variables, say): the executor runs with a fresh authentication instead.
+            await context.context.reauthenticate()
         yield

@@ -4,22 +4,29 @@ from collections.abc import AsyncIterator
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
 
 from asteri.authz.authenticate import authenticate
 from asteri.authz.limits import is_guess, spend, spend_auth_failure
 from asteri.authz.principal import ActorType, Principal
-from asteri.authz.usage import KeyUsage
 from asteri.kit.db import Database, RequestStore
 from asteri.kit.errors import ApiError, Unauthenticated
 from asteri.kit.settings import Settings
 from asteri.resolvers.unit import UnitOfWork
 
-__all__ = ["RequestContext", "client_address", "get_context", "open_context"]
+__all__ = [
+    "Authenticate",
+    "RequestContext",
+    "client_address",
+    "get_context",
+    "graphql_context",
+    "open_context",
+]
 
 
 class RequestContext(BaseContext):
-    """Authentication ran before any resolver; its outcome (principal or error) lives here.
+    """Authentication runs before any resolver; its outcome (principal or error) lives here.
 
     A failed authentication is kept, not raised, so introspection and the GraphiQL page work
     without a key; every field that needs a principal re-raises it as a 401/403.
@@ -29,36 +36,97 @@ class RequestContext(BaseContext):
         self,
         *,
         store: RequestStore,
-        auth: Principal | ApiError,
+        auth: Principal | ApiError | None,
         request_id: str | None,
         settings: Settings,
-        used_key: str | None = None,
-        key_usage: KeyUsage | None = None,
+        http: Request | None = None,
     ) -> None:
         super().__init__()
         self.store = store
-        self.auth = auth
-        self._used_key = used_key
-        self._key_usage = key_usage
+        self.auth = auth  # None until ``authenticate`` ran (GraphQL decides when)
         self.request_id = request_id
         self.settings = settings
+        self._http = http
+        self._used_key: str | None = None  # the key whose last_used_at may need a write
         # Set by the REST facade for an Idempotency-Key request: the mutation only flushes and
         # the facade commits once, with the stored response in the same transaction.
         self.defer_commit = False
-        # Set by a REST read whose answer is an empty page (see Binding.serve).
-        self.found_nothing = False
 
     @property
     def principal(self) -> Principal:
+        if self.auth is None:
+            raise RuntimeError("the request was not authenticated before a resolver ran")
         if isinstance(self.auth, ApiError):
             raise self.auth
         return self.auth
 
+    @property
+    def from_cached_key(self) -> bool:
+        """The principal came from the key cache: its reads re-check the key (see KeyCache)."""
+        return isinstance(self.auth, Principal) and self.auth.from_cache
+
+    async def authenticate(self, *, cached: bool = False, charge: bool = True) -> None:
+        """Authenticate once and spend one unit of the key's rate limit. Over the limit,
+        ``auth`` is the 429 to raise.
+
+        ``cached``: a key may come from the key cache (compiled reads only: their statements
+        re-check it). ``charge=False``: the request was already charged (``reauthenticate``).
+
+        A 401 for a presented credential (a key or bearer token that does not work: a guess)
+        spends one unit of the client address's failure budget instead (never the tenant's);
+        once that is spent, ``auth`` is a 429 with ``reason: "auth_failures"``. A valid key's
+        ``last_used_at`` is then recorded by ``finish``, throttled to once a minute
+        (``authz/usage.py``)."""
+        request = self._http
+        assert request is not None
+        state = request.app.state
+        settings = self.settings
+        auth: Principal | ApiError
+        try:
+            auth = await authenticate(
+                self.store.database.rows,
+                request.headers,
+                pepper=settings.key_pepper.get_secret_value(),
+                session_secret=settings.session_secret.get_secret_value(),
+                cache=state.key_cache,
+                cached=cached,
+            )
+        except Unauthenticated as error:
+            if not is_guess(error):  # no credential at all (e.g. GraphiQL loading its schema)
+                auth = error
+            else:
+                auth, decision = await spend_auth_failure(
+                    state.rate_limiter,
+                    client_address(request),
+                    settings.auth_failures_per_minute,
+                    error,
+                )
+                if not decision.allowed:
+                    # Only Retry-After: RateLimit fields describe a key's budget; there is none.
+                    request.state.response_headers = [
+                        h for h in decision.headers() if h[0] == b"retry-after"
+                    ]
+        except ApiError as error:  # 403: a valid credential for another organization
+            auth = error
+        else:
+            if auth.actor_type is ActorType.API_KEY:
+                self._used_key = auth.actor_id
+            if charge:
+                auth, decision = await spend(state.rate_limiter, auth)
+                # Added to the response, whatever it is, by the request-id middleware.
+                request.state.response_headers = decision.headers()
+        self.auth = auth
+
+    async def reauthenticate(self) -> None:
+        """Decide again against the database (not the cache), without charging again: what a
+        compiled read does when a cached key is refused or finds nothing."""
+        await self.authenticate(cached=False, charge=False)
+
     async def finish(self) -> None:
         """Close the request's session, then (outside its transaction) note the key's use."""
         await self.store.close()
-        if self._used_key is not None and self._key_usage is not None:
-            await self._key_usage.record(self.store.database, self._used_key)
+        if self._used_key is not None and self._http is not None:
+            await self._http.app.state.key_usage.record(self.store.database, self._used_key)
 
     @property
     def session(self) -> AsyncSession:
@@ -75,72 +143,58 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-async def open_context(
-    request: Request, *, cached: bool = False, charge: bool = True
-) -> RequestContext:
-    """Authenticate once and spend one unit of the key's rate limit; the caller runs the
-    operation and then awaits ``context.finish()``. Over the limit, ``auth`` is the 429 to raise.
-
-    ``cached``: a key may come from the key cache (REST reads only: their statements re-check
-    it, see ``KeyCache``). ``charge=False``: the request was already charged (the facade's
-    fresh re-authentication of a read a cached key could not make).
-
-    A 401 for a presented credential (a key or bearer token that does not work: a guess) spends
-    one unit of the client address's failure budget instead (never the tenant's);
-    once that is spent, ``auth`` is a 429 with ``reason: "auth_failures"``. A valid key's
-    ``last_used_at`` is then recorded by ``finish``, throttled to once a minute
-    (``authz/usage.py``)."""
+def _unauthenticated(request: Request) -> RequestContext:
     database: Database = request.app.state.database
-    settings: Settings = request.app.state.settings
-    used: str | None = None  # the key whose last_used_at may need a write
-    auth: Principal | ApiError
-    try:
-        auth = await authenticate(
-            database.rows,
-            request.headers,
-            pepper=settings.key_pepper.get_secret_value(),
-            session_secret=settings.session_secret.get_secret_value(),
-            cache=request.app.state.key_cache,
-            cached=cached,
-        )
-    except Unauthenticated as error:
-        if not is_guess(error):  # no credential at all (e.g. GraphiQL loading its schema)
-            auth = error
-        else:
-            auth, decision = await spend_auth_failure(
-                request.app.state.rate_limiter,
-                client_address(request),
-                settings.auth_failures_per_minute,
-                error,
-            )
-            if not decision.allowed:
-                # Only Retry-After: RateLimit fields describe a key's budget; there is none.
-                request.state.response_headers = [
-                    h for h in decision.headers() if h[0] == b"retry-after"
-                ]
-    except ApiError as error:  # 403: a valid credential for another organization
-        auth = error
-    else:
-        if auth.actor_type is ActorType.API_KEY:
-            used = auth.actor_id
-        if charge:
-            auth, decision = await spend(request.app.state.rate_limiter, auth)
-            # Added to the response, whatever it turns out to be, by the request-id middleware.
-            request.state.response_headers = decision.headers()
     return RequestContext(
         store=RequestStore(database),
-        auth=auth,
+        auth=None,
         request_id=getattr(request.state, "request_id", None),
-        settings=settings,
-        used_key=used,
-        key_usage=request.app.state.key_usage,
+        settings=request.app.state.settings,
+        http=request,
     )
 
 
+async def open_context(
+    request: Request, *, cached: bool = False, charge: bool = True
+) -> RequestContext:
+    """An authenticated context; the caller runs the operation, then awaits ``finish()``."""
+    context = _unauthenticated(request)
+    await context.authenticate(cached=cached, charge=charge)
+    return context
+
+
 async def get_context(request: Request) -> AsyncIterator[RequestContext]:
-    """FastAPI dependency form of ``open_context`` (GraphQL and REST writes)."""
+    """FastAPI dependency form of ``open_context`` (the REST facade's writes)."""
     context = await open_context(request)
     try:
         yield context
     finally:
         await context.finish()
+
+
+async def graphql_context(request: Request) -> AsyncIterator[RequestContext]:
+    """GraphQL's context: authenticated by the ``Authenticate`` extension once the operation
+    is known, so a compiled persisted read may use the key cache."""
+    context = _unauthenticated(request)
+    try:
+        yield context
+    finally:
+        await context.finish()
+
+
+class Authenticate(SchemaExtension):
+    """First of the schema's extensions: authenticates the request before anything else looks
+    at its principal. Only a persisted operation answered by a compiled read may be served
+    from the key cache (its statements re-check the key, and it re-authenticates when the
+    cached key is refused or finds nothing); every other operation — any mutation, any
+    free-text document — is authenticated against the database."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        context = execution.context
+        if isinstance(context, RequestContext) and context.auth is None:
+            schema = execution.schema
+            document = schema.persisted.document_for(execution.query)  # type: ignore[attr-defined]
+            compiled = document is not None and id(document) in schema.compiled_reads  # type: ignore[attr-defined]
+            await context.authenticate(cached=compiled)
+        yield
