@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export ASTERI_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export ASTERI_TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test lint format sdl contracts bench clean
+.PHONY: install run test lint format sdl contracts bench bench-auth clean
 
 install: $(STAMP)
 
@@ -45,6 +45,10 @@ contracts: install
 # REST and GraphQL throughput/latency vs bare psycopg and strawberry-default baselines (PostgreSQL; not in `test`).
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+# Authentication + rate limiting per request, in process and with Redis, as a share of a point read.
+bench-auth: install
+	$(BIN)/python benchmarks/auth_cost.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
