@@ -143,6 +143,18 @@ def test_rest_and_graphql_spend_one_budget(rl: Api) -> None:
     assert viewer(rl, cred).status_code == 429
 
 
+def test_graphql_over_the_limit_is_refused_before_parsing(rl: Api) -> None:
+    """Over the limit, even a document that would not parse gets the 429: no work is done."""
+    cred = rl.key(per_minute=1, per_day=1000)
+    assert rl.post(VIEWER, as_=cred).status_code == 200
+    for document in (VIEWER, "{ this is not graphql", "{ customers { nodes { nope } } }"):
+        refused = rl.post(document, as_=cred)
+        assert refused.status_code == 429, refused.text
+        body = refused.json()
+        assert body["data"] is None
+        assert body["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
 def test_every_authenticated_response_counts_down(rl: Api) -> None:
     cred = rl.key(per_minute=50, per_day=1000)
     seen = []

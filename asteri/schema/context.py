@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 
 from fastapi import Request
+from graphql import GraphQLError, parse
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
@@ -11,7 +12,7 @@ from asteri.authz.authenticate import authenticate
 from asteri.authz.limits import is_guess, spend, spend_auth_failure
 from asteri.authz.principal import ActorType, Principal
 from asteri.kit.db import Database, RequestStore
-from asteri.kit.errors import ApiError, Unauthenticated
+from asteri.kit.errors import ApiError, RateLimited, Unauthenticated
 from asteri.kit.settings import Settings
 from asteri.resolvers.unit import UnitOfWork
 
@@ -197,4 +198,14 @@ class Authenticate(SchemaExtension):
             document = schema.persisted.document_for(execution.query)  # type: ignore[attr-defined]
             compiled = document is not None and id(document) in schema.compiled_reads  # type: ignore[attr-defined]
             await context.authenticate(cached=compiled)
+            if isinstance(context.auth, RateLimited):
+                # Over the limit: answered before the document is parsed or validated.
+                execution.graphql_document = _REFUSED
+                execution.pre_execution_errors = [
+                    GraphQLError(context.auth.detail, original_error=context.auth)
+                ]
         yield
+
+
+# Stands in for the document of a refused request, so strawberry neither parses nor validates.
+_REFUSED = parse("query Refused { __typename }")

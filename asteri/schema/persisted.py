@@ -215,6 +215,9 @@ class PersistedDocuments(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
+        if context.pre_execution_errors:  # already refused (over the rate limit)
+            yield
+            return
         registry: Registry = context.schema.persisted  # type: ignore[attr-defined]
         document = registry.document_for(context.query)
         if document is not None:
