@@ -109,3 +109,17 @@ def test_rest_point_read_takes_at_most_as_many_as_a_list(api: Api) -> None:
     assert read.json()["emails"] == created["emails"]
     assert len(statements) <= LIST_BOUND, _report("REST point read", statements)
     print(f"\nREST point read: {len(statements)} SQL statements")
+
+
+def test_activity_of_a_list_is_one_statement(api: Api, fifty: Credential) -> None:
+    """Each customer's history in a list: batched, not one query per customer."""
+    query = "query($first: Int!) { customers(first: $first) { nodes { id activity { action } } } }"
+    api.gql(query, {"first": 2}, as_=fifty)
+    with counting(api) as few:
+        api.gql(query, {"first": 2}, as_=fifty)
+    with counting(api) as many:
+        data = api.gql(query, {"first": PAGE}, as_=fifty)
+    nodes = data["customers"]["nodes"]
+    assert len(nodes) == PAGE
+    assert all([a["action"] for a in n["activity"]] == ["customer.created"] for n in nodes)
+    assert len(many) == len(few) <= LIST_BOUND, _report("GraphQL list with activity", many)

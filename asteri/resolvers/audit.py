@@ -1,17 +1,16 @@
 """The audit and event writer. Called by every write, inside the write's own transaction."""
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam
-from sqlmodel import col
+from sqlalchemy import bindparam, func, select
 
 from asteri.authz.tenancy import scoped, tenant
 from asteri.kit.ids import IdPrefix, new_public_id
-from asteri.kit.pagination import Page
 from asteri.models import AuditEntry, Event
 from asteri.resolvers.unit import UnitOfWork
 
-__all__ = ["activity_for", "record_change"]
+__all__ = ["activity_of_many", "record_change"]
 
 
 def record_change(
@@ -54,16 +53,35 @@ def record_change(
     return event
 
 
-_HISTORY = (
-    scoped(AuditEntry)
-    .where(col(AuditEntry.resource_id) == bindparam("resource_id"))
-    .order_by(col(AuditEntry.occurred_at).desc(), col(AuditEntry.id).desc())
-    .limit(bindparam("limit"))
-)
+def _ranked_history() -> Any:
+    """Each resource's entries numbered newest first, for ``activity_of_many``."""
+    entry = AuditEntry.__table__.c  # type: ignore[attr-defined]
+    rank = (
+        func.row_number()
+        .over(partition_by=entry.resource_id, order_by=(entry.occurred_at.desc(), entry.id.desc()))
+        .label("rank")
+    )
+    ranked = (
+        scoped(AuditEntry)
+        .add_columns(rank)
+        .where(entry.resource_id.in_(bindparam("resource_ids", expanding=True)))
+        .subquery()
+    )
+    return select(ranked).where(ranked.c.rank <= bindparam("limit"))
 
 
-async def activity_for(uow: UnitOfWork, resource_id: str, *, first: int) -> Page[AuditEntry]:
-    """A resource's history, newest first, read from the audit trail of the caller's tenant."""
-    params = tenant(uow.principal, resource_id=resource_id, limit=first + 1)
-    rows = await uow.rows.all(_HISTORY, params)
-    return Page(items=rows[:first], has_next_page=len(rows) > first, end_cursor=None)
+_RANKED_HISTORY = _ranked_history()
+
+
+async def activity_of_many(
+    uow: UnitOfWork, resource_ids: Sequence[str], *, first: int
+) -> list[list[Any]]:
+    """The newest ``first`` entries of each resource, in one statement (a list's ``activity``
+    fields, batched by a DataLoader; one resource's history is the batch of one)."""
+    params = tenant(uow.principal, resource_ids=list(resource_ids), limit=first)
+    by_resource: dict[str, list[Any]] = {rid: [] for rid in resource_ids}
+    for row in await uow.rows.all(_RANKED_HISTORY, params):
+        by_resource[row.resource_id].append(row)
+    for rows in by_resource.values():
+        rows.sort(key=lambda r: r.rank)
+    return [by_resource[rid] for rid in resource_ids]

@@ -1,10 +1,12 @@
 """The typed request context shared by GraphQL and the REST facade: one way in."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from typing import Any
 
 from fastapi import Request
 from graphql import GraphQLError, parse
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
 
@@ -52,6 +54,7 @@ class RequestContext(BaseContext):
         # Set by the REST facade for an Idempotency-Key request: the mutation only flushes and
         # the facade commits once, with the stored response in the same transaction.
         self.defer_commit = False
+        self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
 
     @property
     def principal(self) -> Principal:
@@ -60,6 +63,15 @@ class RequestContext(BaseContext):
         if isinstance(self.auth, ApiError):
             raise self.auth
         return self.auth
+
+    def loader(
+        self, key: Hashable, batch: Callable[[list[Any]], Awaitable[list[Any]]]
+    ) -> DataLoader[Any, Any]:
+        """This request's DataLoader for ``key`` (one batched query per field, not per row)."""
+        found = self._loaders.get(key)
+        if found is None:
+            found = self._loaders[key] = DataLoader(load_fn=batch)
+        return found
 
     @property
     def from_cached_key(self) -> bool:

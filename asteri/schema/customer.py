@@ -78,8 +78,13 @@ class Customer:
         extensions=[requires_scope(Scope.READ_CUSTOMERS)],
     )
     async def activity(self, info: Ctx, first: int = 20) -> list[ActivityEntry]:
-        page = await audit.activity_for(info.context.uow, str(self.id), first=page_size(first))
-        return [ActivityEntry.from_row(r) for r in page.items]
+        size = page_size(first)
+        uow = info.context.uow
+        histories = info.context.loader(
+            ("customer.activity", size),
+            lambda ids: audit.activity_of_many(uow, ids, first=size),
+        )
+        return [ActivityEntry.from_row(r) for r in await histories.load(str(self.id))]
 
 
 CUSTOMER_ROWS = RowMap(
