@@ -338,6 +338,11 @@ def demo(as_json: bool) -> None:
         "GraphiQL: http://127.0.0.1:8000/api/public/v1/graphql "
         "(set both headers in its Headers tab)"
     )
+    if result.owner_session_token:
+        words += (
+            f"\nDemo owner session ({result.owner_member_id}, 24 h, for people-only features such "
+            f"as the security center):\n  -H 'authorization: Bearer {result.owner_session_token}'"
+        )
     _emit(as_json, dataclasses.asdict(result), words)
 
 

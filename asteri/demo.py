@@ -15,10 +15,11 @@ from sqlmodel import col, select
 from asteri.admin import KeyRequest, create_key, create_organization
 from asteri.authz.principal import ActorType, Principal
 from asteri.authz.scopes import Scope
+from asteri.authz.sessions import issue_session
 from asteri.kit.db import Database, RequestStore, utcnow
 from asteri.kit.errors import ApiError
 from asteri.kit.settings import Settings
-from asteri.models import ApiKey, Customer, Environment, Organization
+from asteri.models import ApiKey, Customer, Environment, Organization, TeamMember
 from asteri.schema import build_schema
 from asteri.schema.context import RequestContext
 
@@ -26,6 +27,7 @@ __all__ = ["DEMO_ORG_NAME", "DemoResult", "seed_demo"]
 
 DEMO_ORG_NAME = "Asteri Demo Field Services"
 DEMO_KEY_NAME = "Demo key (all scopes)"
+DEMO_OWNER_EMAIL = "maria@demo-field.example"
 
 SAMPLE: list[tuple[str, dict[str, Any]]] = [
     (
@@ -107,7 +109,7 @@ SAMPLE: list[tuple[str, dict[str, Any]]] = [
             {"input": member},
         )
         for member in [
-            {"name": "Maria Santos", "email": "maria@demo-field.example", "role": "OWNER"},
+            {"name": "Maria Santos", "email": DEMO_OWNER_EMAIL, "role": "OWNER"},
             {"name": "Devon Clarke", "email": "devon@demo-field.example", "role": "DISPATCHER"},
             {"name": "Sam Okafor", "email": "sam@demo-field.example", "role": "TECHNICIAN"},
         ]
@@ -124,9 +126,14 @@ class DemoResult:
     environment: str
     scopes: list[str]
     seeded: bool
+    # A bearer session of the demo owner (Maria Santos), to try sessions and the security center.
+    owner_member_id: str | None
+    owner_session_token: str | None
 
 
 async def _seed_samples(settings: Settings, principal: Principal) -> None:
+    """Every sample in one transaction (mutations only flush; one commit at the end): a run
+    that fails part-way leaves nothing, so the next run seeds them all."""
     database = Database(settings.database_url)
     schema = build_schema()
     store = RequestStore(database)
@@ -134,12 +141,14 @@ async def _seed_samples(settings: Settings, principal: Principal) -> None:
         context = RequestContext(
             store=store, auth=principal, request_id="demo-seed", settings=settings
         )
+        context.defer_commit = True
         for document, variables in SAMPLE:
             result = await schema.execute(
                 document, variable_values=variables, context_value=context
             )
             if result.errors:
                 raise ApiError(f"demo seeding failed: {result.errors[0].message}")
+        await store.session.commit()
     finally:
         await store.close()
         await database.dispose()
@@ -191,6 +200,24 @@ def seed_demo(engine: Engine, settings: Settings) -> DemoResult:
             actor_id=issued.record.public_id,
         )
         asyncio.run(_seed_samples(settings, principal))
+    with Session(engine) as db:
+        owner = db.scalar(
+            select(TeamMember).where(
+                col(TeamMember.organization_id) == org.id,
+                col(TeamMember.email) == DEMO_OWNER_EMAIL,
+                col(TeamMember.environment) == Environment.LIVE.value,
+            )
+        )
+    owner_session = (
+        issue_session(
+            engine,
+            owner.public_id,
+            ttl=timedelta(hours=24),
+            secret=settings.session_secret.get_secret_value(),
+        )
+        if owner is not None and owner.active
+        else None
+    )
     return DemoResult(
         organization_id=org.public_id,
         organization_name=org.name,
@@ -199,4 +226,6 @@ def seed_demo(engine: Engine, settings: Settings) -> DemoResult:
         environment=Environment.LIVE.value,
         scopes=scopes,
         seeded=has_data is None,
+        owner_member_id=owner.public_id if owner else None,
+        owner_session_token=owner_session.token if owner_session else None,
     )

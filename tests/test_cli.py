@@ -1,6 +1,7 @@
 """The ``asteri`` CLI with ``--json``, against the real test database."""
 
 import json
+import secrets
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -115,6 +116,40 @@ def test_demo_is_idempotent_and_prints_a_working_key(run: Any, api: Api) -> None
     ]
     assert len(names) == len(set(names)) >= 3
     assert "Rivera Family" in names
+
+    # The owner's demo session works as a bearer token in the demo organization.
+    headers = {
+        "authorization": f"Bearer {second['owner_session_token']}",
+        "x-organization-id": second["organization_id"],
+    }
+    viewer = api.client.post(
+        "/api/public/v1/graphql",
+        json={"query": "{ viewer { credentialType credentialId } }"},
+        headers=headers,
+    ).json()["data"]["viewer"]
+    assert viewer == {"credentialType": "member", "credentialId": second["owner_member_id"]}
+
+
+def test_demo_seeds_all_or_nothing(run: Any, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sample failing part-way leaves no sample behind, so the next run seeds them all."""
+    from asteri import demo
+
+    monkeypatch.setattr(demo, "DEMO_ORG_NAME", f"Demo {secrets.token_hex(4)}")  # a fresh one
+    broken = [*demo.SAMPLE[:2], ("mutation { nope }", {}), *demo.SAMPLE[2:]]
+    monkeypatch.setattr(demo, "SAMPLE", broken)
+    failed = run("demo", "--json", ok=False)
+    assert failed.exit_code != 0
+    monkeypatch.setattr(demo, "SAMPLE", broken[:2] + broken[3:])
+    seeded = run("demo", "--json")
+    assert seeded["seeded"] is True
+    cred = Credential(seeded["organization_id"], seeded["api_key"], seeded["api_key_id"], "live")
+    names = [
+        n["displayName"]
+        for n in api.gql("{ customers(first: 50) { nodes { displayName } } }", as_=cred)[
+            "customers"
+        ]["nodes"]
+    ]
+    assert sorted(names) == sorted({"Rivera Family", "Northwind Offices", "Kim Nguyen"})
 
 
 def test_demo_prints_words_for_make_run(run: Any) -> None:
