@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from asteri.admin import KeyRequest, create_key, create_organization
 from asteri.authz.scopes import Scope
+from asteri.authz.sessions import issue_session
 from asteri.kit.settings import Settings
 from asteri.models import Environment
 
@@ -22,6 +23,7 @@ REST = "/api/public/v1"
 GRAPHQL = f"{REST}/graphql"
 ALL_SCOPES = [s.value for s in Scope]
 GENEROUS = 1_000_000_000
+DAY = 86_400  # seconds
 
 
 def redis_test_url() -> str | None:
@@ -52,6 +54,17 @@ class Credential:
 
     def headers(self) -> dict[str, str]:
         return {"x-api-key": self.key, "x-organization-id": self.organization_id}
+
+
+@dataclass
+class Bearer(Credential):
+    """A person's session in one organization: ``key`` is the token, ``key_id`` the id of
+    their team member record there, whose role decides what they may do."""
+
+    role: str = "owner"
+
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.key}", "x-organization-id": self.organization_id}
 
 
 @dataclass
@@ -93,6 +106,27 @@ class Api:
             pepper=self.settings.key_pepper.get_secret_value(),
         )
         return Credential(org, issued.secret, issued.record.public_id, environment)
+
+    def session(self, *, role: str = "owner", org_key: Credential | None = None) -> Bearer:
+        """A signed-in team member of ``role`` in the organization of ``org_key`` (which needs
+        ``write:team`` to add them; a new organization and key by default)."""
+        setup = org_key or self.key()
+        suffix = secrets.token_hex(4)
+        created = self.rest(
+            "POST",
+            "/team_members",
+            as_=setup,
+            json={
+                "name": f"{role} {suffix}",
+                "email": f"{role}-{suffix}@example.com",
+                "role": role.upper(),
+            },
+        )
+        assert created.status_code == 201, created.text
+        member = str(created.json()["id"])
+        secret = self.settings.session_secret.get_secret_value()
+        issued = issue_session(self.engine, member, ttl=timedelta(hours=1), secret=secret)
+        return Bearer(setup.organization_id, issued.token, member, setup.environment, role)
 
     def post(
         self,

@@ -1,4 +1,5 @@
-"""The contract is an artifact: the SDL snapshot matches the code, and every field is scoped."""
+"""The contract is an artifact: the SDL snapshot matches the code, and every field is scoped
+(or, in the security center, restricted to the roles that may manage keys)."""
 
 from pathlib import Path
 
@@ -6,13 +7,22 @@ import pytest
 from strawberry.permission import PermissionExtension
 from strawberry.types.base import StrawberryObjectDefinition
 
-from asteri.authz.permissions import RequiresAuthentication, RequiresScope
+from asteri.authz.permissions import RequiresAuthentication, RequiresKeyManager, RequiresScope
 from asteri.authz.scopes import Scope
 from asteri.schema import build_schema, print_sdl
 
 SNAPSHOT = Path(__file__).parents[1] / "asteri" / "schema" / "schema.graphql"
 # Root fields that need a credential but no scope, on purpose.
 PUBLIC_ON_PURPOSE = {"viewer"}
+# The security center: an owner's or admin's session only, never a key, whatever its scopes.
+KEY_MANAGERS_ONLY = {
+    "apiKey",
+    "apiKeys",
+    "createApiKey",
+    "updateApiKey",
+    "rotateApiKey",
+    "revokeApiKey",
+}
 
 
 def _root_fields() -> list[tuple[str, object]]:
@@ -55,6 +65,16 @@ def test_every_root_field_is_scoped_or_public_on_purpose(name: str, field: objec
     if short in PUBLIC_ON_PURPOSE:
         assert isinstance(permission, RequiresAuthentication)
         return
+    if short in KEY_MANAGERS_ONLY:
+        assert isinstance(permission, RequiresKeyManager), f"{name} has no @requiresRole"
+        assert permission.roles == ("owner", "admin")
+        printed = f"  {short}("
+        line = next(line for line in print_sdl().splitlines() if line.startswith(printed))
+        assert line.endswith('@requiresRole(roles: ["owner", "admin"])'), line
+        return
+    assert not isinstance(permission, RequiresKeyManager), (
+        f"{name} is restricted to key managers: add it to KEY_MANAGERS_ONLY if that is meant"
+    )
     assert isinstance(permission, RequiresScope), f"{name} has no @requiresScope"
     assert permission.scope in Scope
     verb = permission.scope.value.split(":")[0]
@@ -117,6 +137,10 @@ def test_every_openapi_operation_names_its_scopes_and_errors() -> None:
         assert op["x-required-scopes"] == scopes
         for scope in scopes:
             assert f"`{scope}`" in op["description"]
+        roles = list(registry.by_name[name].roles)
+        assert op.get("x-required-roles", []) == roles
+        if roles:
+            assert "`key_manager_required`" in op["description"]
         assert {"400", "401", "403", "404", "422", "429"} <= set(op["responses"])
         assert any(p["name"] == "x-organization-id" and p["required"] for p in op["parameters"])
     assert document["components"]["securitySchemes"]["ApiKey"] == {

@@ -4,7 +4,9 @@ persisted operation sent to ``POST /graphql`` with the equivalent (camelCase) va
 For each route and each case (no key, wrong organization, missing scope, another
 organization's id, good call) both surfaces must give the same HTTP status and the same
 ``code``/``reason``/``required_scope``, and a good call the same data (REST snake_case, GraphQL
-camelCase). The only hand-written input is one valid create and update body per route tag.
+camelCase). The only hand-written input is one valid create and update body per route tag (and
+one per action that takes a body). The security center's routes are called with an owner's
+session, and have one more case: an API key with every scope is refused all the same.
 """
 
 import secrets
@@ -21,7 +23,7 @@ from asteri.kit.naming import camel, camel_keys, snake, snake_keys
 from asteri.schema import build_schema
 from asteri.schema.operations import ROUTES, Route
 from asteri.schema.persisted import PersistedOperation, Registry
-from tests.factories import ALL_SCOPES, Api, Credential
+from tests.factories import ALL_SCOPES, Api, Bearer, Credential
 
 CREATE_BODY: dict[str, Callable[[str], dict[str, Any]]] = {
     "customers": lambda s: {
@@ -48,19 +50,34 @@ CREATE_BODY: dict[str, Callable[[str], dict[str, Any]]] = {
         "unit_price": {"amount": 12900, "currency": "USD"},
         "duration_minutes": 60,
     },
+    "api keys": lambda s: {
+        "name": f"Key {s}",
+        "scopes": ["read:customers", "write:customers"],
+        "expires_in": 86_400,
+        "per_minute": 30,
+    },
 }
 UPDATE_BODY: dict[str, dict[str, Any]] = {
     "customers": {"company": "Parity Co", "notes": None, "tags": ["updated"]},
     "team members": {"name": "Renamed Member", "role": "DISPATCHER"},
     "services": {"unit_price": {"amount": 15000, "currency": "USD"}, "taxable": False},
+    "api keys": {"name": "Renamed Key", "scopes": ["read:team"], "per_day": 500},
+}
+# Bodies of the actions that take one (by operation).
+ACTION_BODY: dict[str, dict[str, Any]] = {"RotateApiKey": {"overlap_seconds": 3600}}
+# An action that undoes another runs after it, so that it has something to undo.
+UNDOES: dict[str, str] = {
+    "UnarchiveCustomer": "ArchiveCustomer",
+    "ReactivateTeamMember": "DeactivateTeamMember",
 }
 _PARAM_TO_VARIABLE = {"limit": "first", "cursor": "after", "order_by": "orderBy"}
-CASES = ("no_key", "wrong_org", "missing_scope", "foreign_id", "good")
+CASES = ("no_key", "wrong_org", "missing_scope", "not_key_manager", "foreign_id", "good")
 # What each failure case must be, on both surfaces: (status, code, reason).
 EXPECTED: dict[str, tuple[int, str, str | None]] = {
     "no_key": (401, "UNAUTHENTICATED", "missing_credentials"),
     "wrong_org": (403, "FORBIDDEN", "organization_mismatch"),
     "missing_scope": (403, "FORBIDDEN", "missing_scope"),
+    "not_key_manager": (403, "FORBIDDEN", "key_manager_required"),
     "foreign_id": (404, "NOT_FOUND", None),
 }
 
@@ -86,6 +103,8 @@ def _matrix() -> list[Any]:
         for case in CASES:
             if case == "missing_scope" and not op.scopes:
                 continue  # e.g. the viewer: any valid credential may ask
+            if case == "not_key_manager" and not op.roles:
+                continue
             if case == "foreign_id" and "{id}" not in route.path:
                 continue
             params.append(pytest.param(route, case, id=f"{route.method} {route.path} {case}"))
@@ -108,22 +127,34 @@ def _without_object(value: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in value.items() if k != "object"}
 
 
-def _normalized(value: Any, *, suffix: str, public_id: str | None) -> Any:
-    """Two objects written from the same template (different suffix, id and clock) → equal."""
+def _normalized(value: Any, *, suffix: str, ids: dict[str, str]) -> Any:
+    """Two objects written from the same template (different suffix, ids, clock and, for an
+    API key, secret) → equal. ``ids``: each surface's own public ids → their placeholder."""
     if isinstance(value, dict):
         return {
             k: "<time>"
-            if k.endswith("_at") and v is not None
-            else _normalized(v, suffix=suffix, public_id=public_id)
+            if k.endswith(("_at", "_until")) and v is not None
+            else _normalized(v, suffix=suffix, ids=ids)
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_normalized(v, suffix=suffix, public_id=public_id) for v in value]
-    if public_id is not None and value == public_id:
-        return "<id>"
+        return [_normalized(v, suffix=suffix, ids=ids) for v in value]
+    if isinstance(value, str) and value in ids:
+        return ids[value]
+    if isinstance(value, str) and value.startswith(("ast_live_", "ast_test_")):
+        return "<secret>"  # a key, or the prefix that shows it
     if isinstance(value, str):
         return value.replace(suffix, "<suffix>")
     return value
+
+
+def _resource(body: dict[str, Any]) -> dict[str, Any]:
+    """The object a write answered with: the body itself, or the one resource inside an answer
+    that carries more (a new API key beside its secret)."""
+    if "id" in body:
+        return body
+    (inner,) = [v for v in body.values() if isinstance(v, dict) and "id" in v]
+    return inner
 
 
 @dataclass
@@ -166,14 +197,20 @@ class Call:
 
 @dataclass
 class Tenant:
-    """An organization with an all-scopes key, and helpers to make objects in it over REST."""
+    """An organization with an all-scopes key, and helpers to make objects in it over REST.
+    ``caller`` is what a route's operation is called with: the key, or for the security
+    center an owner's session."""
 
     api: Api
     key: Credential
+    caller: Credential
 
     @classmethod
-    def new(cls, api: Api) -> "Tenant":
-        return cls(api, api.key())
+    def new(cls, api: Api, route: Route | None = None) -> "Tenant":
+        key = api.key()
+        managed = route is not None and _operation(route.operation).roles
+        owner: Bearer | None = api.session(org_key=key) if managed else None
+        return cls(api, key, owner or key)
 
     @property
     def org(self) -> str:
@@ -182,20 +219,22 @@ class Tenant:
     def create(self, route: Route, suffix: str | None = None) -> dict[str, Any]:
         create = _sibling(route, "create")
         response = self.api.rest(
-            "POST", create.path, as_=self.key, json=CREATE_BODY[route.tag](suffix or _suffix())
+            "POST",
+            create.path,
+            as_=self.caller,
+            json=CREATE_BODY[route.tag](suffix or _suffix()),
         )
         assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
+        return _resource(response.json())
 
     def snapshot(self, route: Route, public_id: str | None) -> Any:
         """What the owner sees of the object (or of the collection, for a create)."""
         if public_id is not None:
             item = _sibling(route, "retrieve")
-            response = self.api.rest("GET", item.path.replace("{id}", public_id), as_=self.key)
+            response = self.api.rest("GET", item.path.replace("{id}", public_id), as_=self.caller)
         else:
             listing = _sibling(route, "list")
-            response = self.api.rest("GET", listing.path, as_=self.key, params={"limit": 100})
+            response = self.api.rest("GET", listing.path, as_=self.caller, params={"limit": 100})
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -216,10 +255,10 @@ def test_rest_and_graphql_answer_alike(api: Api, route: Route, case: str) -> Non
     if case == "good":
         _good_call(api, route)
         return
-    owner = Tenant.new(api)
+    owner = Tenant.new(api, route)
     op = _operation(route.operation)
     headers: dict[str, str] = {}
-    caller: Credential | None = owner.key
+    caller: Credential | None = owner.caller
     holder = owner
     if case == "no_key":
         caller, headers = None, {"x-organization-id": owner.org}
@@ -228,8 +267,10 @@ def test_rest_and_graphql_answer_alike(api: Api, route: Route, case: str) -> Non
     elif case == "missing_scope":
         lacking = {s.value for s in op.scopes}
         caller = api.key(org=owner.org, scopes=[s for s in ALL_SCOPES if s not in lacking])
+    elif case == "not_key_manager":
+        caller = owner.key  # every scope, but a key
     elif case == "foreign_id":
-        holder = Tenant.new(api)  # the object lives in another organization
+        holder = Tenant.new(api, route)  # the object lives in another organization
     public_id = holder.create(route)["id"] if "{id}" in route.path else None
     call = Call(route, public_id, *_request_data(route))
     before = holder.snapshot(route, public_id) if route.tag in CREATE_BODY else None
@@ -257,14 +298,16 @@ def _request_data(route: Route) -> tuple[dict[str, Any] | None, dict[str, Any] |
     if route.kind == "update":
         return dict(UPDATE_BODY[route.tag]), None
     if route.kind == "action" and _takes_input(_operation(route.operation)):
-        pytest.fail(f"{route.operation} takes $input: add its body to test_parity.py")
+        if route.operation not in ACTION_BODY:
+            pytest.fail(f"{route.operation} takes $input: add its body to ACTION_BODY")
+        return dict(ACTION_BODY[route.operation]), None
     if route.kind == "list":
         return None, {"limit": 2}
     return None, None
 
 
 def _good_call(api: Api, route: Route) -> None:
-    owner = Tenant.new(api)
+    owner = Tenant.new(api, route)
     op = _operation(route.operation)
     body, params = _request_data(route)
     if route.kind in ("list", "retrieve"):
@@ -280,11 +323,11 @@ def _good_call(api: Api, route: Route) -> None:
                 api.rest(
                     "PATCH",
                     update.path.replace("{id}", public_id),
-                    as_=owner.key,
+                    as_=owner.caller,
                     json=UPDATE_BODY[route.tag],
                 )
         call = Call(route, public_id, body, params)
-        rest, graphql = _both_succeed(api, call, owner.key)
+        rest, graphql = _both_succeed(api, call, owner.caller)
         _assert_same_read(route, op, rest, graphql)
         if route.kind == "list":  # the second page, through each surface's own cursor
             assert (
@@ -292,7 +335,7 @@ def _good_call(api: Api, route: Route) -> None:
                 == graphql.json()["data"][op.root_field]["pageInfo"]["endCursor"]
             )
             call = Call(route, None, None, {"limit": 2, "cursor": rest.json()["next_cursor"]})
-            rest, graphql = _both_succeed(api, call, owner.key)
+            rest, graphql = _both_succeed(api, call, owner.caller)
             _assert_same_read(route, op, rest, graphql)
         return
 
@@ -301,23 +344,20 @@ def _good_call(api: Api, route: Route) -> None:
     ids: list[str | None] = [None, None]
     if "{id}" in route.path:
         ids = [owner.create(route, suffix)["id"] for suffix in suffixes]
-    if route.kind == "action":
-        # The resource's other actions first, so an inverse (unarchive after archive,
-        # reactivate after deactivate) has something to undo.
-        for other in ROUTES:
-            if other.tag == route.tag and other.kind == "action" and other != route:
-                for public_id in ids:
-                    assert public_id is not None
-                    done = api.rest("POST", other.path.replace("{id}", public_id), as_=owner.key)
-                    assert done.status_code == 200, done.text
+    if route.operation in UNDOES:
+        undone = next(r for r in ROUTES if r.operation == UNDOES[route.operation])
+        for public_id in ids:
+            assert public_id is not None
+            done = api.rest("POST", undone.path.replace("{id}", public_id), as_=owner.caller)
+            assert done.status_code == 200, done.text
     if route.kind == "create":
         rest_call = Call(route, None, CREATE_BODY[route.tag](suffixes[0]))
         graphql_call = Call(route, None, CREATE_BODY[route.tag](suffixes[1]))
     else:
         rest_call = Call(route, ids[0], body, params)
         graphql_call = Call(route, ids[1], body, params)
-    rest = rest_call.rest(api, as_=owner.key, headers={})
-    graphql = graphql_call.graphql(api, as_=owner.key, headers={})
+    rest = rest_call.rest(api, as_=owner.caller, headers={})
+    graphql = graphql_call.graphql(api, as_=owner.caller, headers={})
     assert rest.status_code == route.success_status, rest.text
     assert graphql.status_code == 200, graphql.text
     assert "errors" not in graphql.json(), graphql.json()
@@ -329,23 +369,28 @@ def _good_call(api: Api, route: Route) -> None:
         retrieve = _sibling(route, "retrieve")
         for public_id in ids:  # gone, whichever surface deleted it
             assert public_id is not None
-            gone = api.rest("GET", retrieve.path.replace("{id}", public_id), as_=owner.key)
+            gone = api.rest("GET", retrieve.path.replace("{id}", public_id), as_=owner.caller)
             assert (gone.status_code, gone.json()["code"]) == (404, "NOT_FOUND")
         return
 
     rest_body = rest.json()
     assert rest_body["object"] == snake(_object_type(op))
-    rest_id, graphql_id = ids if route.kind != "create" else (rest_body["id"], written["id"])
-    assert rest_id is not None
-    assert graphql_id is not None
+    # The object each surface wrote: the one named in the path, or a new one (a create, or the
+    # key a rotation issued).
+    rest_id, graphql_id = _resource(rest_body)["id"], _resource(written)["id"]
     assert rest_id.split("_")[0] == graphql_id.split("_")[0]
-    assert _normalized(_without_object(rest_body), suffix=suffixes[0], public_id=rest_id) == (
-        _normalized(snake_keys(written), suffix=suffixes[1], public_id=graphql_id)
+    rest_ids, graphql_ids = {rest_id: "<id>"}, {graphql_id: "<id>"}
+    if route.kind != "create":
+        assert ids[0] is not None
+        assert ids[1] is not None
+        rest_ids[ids[0]], graphql_ids[ids[1]] = "<path id>", "<path id>"
+    assert _normalized(_without_object(rest_body), suffix=suffixes[0], ids=rest_ids) == (
+        _normalized(snake_keys(written), suffix=suffixes[1], ids=graphql_ids)
     )
     # And REST reads back exactly what the GraphQL write returned.
     retrieve = _sibling(route, "retrieve")
-    readback = api.rest("GET", retrieve.path.replace("{id}", graphql_id), as_=owner.key)
-    assert _without_object(readback.json()) == snake_keys(written)
+    readback = api.rest("GET", retrieve.path.replace("{id}", graphql_id), as_=owner.caller)
+    assert _without_object(readback.json()) == snake_keys(_resource(written))
 
 
 def _object_type(op: PersistedOperation) -> str:

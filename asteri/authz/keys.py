@@ -15,15 +15,22 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from asteri.authz.scopes import Scope
 from asteri.kit.ids import IdPrefix, base62, new_public_id
 from asteri.models import ApiKey, Environment
 from asteri.models.api_key import DEFAULT_PER_DAY, DEFAULT_PER_MINUTE
 
-__all__ = ["IssuedKey", "hash_key", "issue_key", "new_secret", "parse_key"]
+__all__ = [
+    "IssuedKey",
+    "RotatedKey",
+    "hash_key",
+    "new_key",
+    "new_secret",
+    "parse_key",
+    "successor_of",
+]
 
+_KNOWN_SCOPES = {s.value for s in Scope}
 _BODY_LEN = 43
 _CHECK_LEN = 6
 _KEY_RE = re.compile(
@@ -63,8 +70,14 @@ class IssuedKey:
     secret: str
 
 
-def issue_key(
-    session: Session,
+@dataclass(frozen=True)
+class RotatedKey(IssuedKey):
+    """The new key and its secret (shown once), plus when the old key stops working."""
+
+    old_key_valid_until: datetime
+
+
+def new_key(
     *,
     organization_pk: int,
     environment: Environment,
@@ -77,7 +90,8 @@ def issue_key(
     per_day: int = DEFAULT_PER_DAY,
     rotated_from: str | None = None,
 ) -> IssuedKey:
-    """Add a key to ``session`` (the caller commits) and return its secret once."""
+    """A key's row, not yet in any session (sync or async: the caller adds and flushes it),
+    and its secret, returned this once."""
     secret = new_secret(environment)
     record = ApiKey(
         public_id=new_public_id(IdPrefix.API_KEY),
@@ -93,6 +107,22 @@ def issue_key(
         per_day=per_day,
         rotated_from=rotated_from,
     )
-    session.add(record)
-    session.flush()
     return IssuedKey(record=record, secret=secret)
+
+
+def successor_of(old: ApiKey, *, pepper: str) -> IssuedKey:
+    """The key that replaces ``old`` in a rotation: a new secret and nothing else new. It keeps
+    the organization, environment, name, scopes, limits, ``persisted_only`` and ``expires_at``,
+    so a rotation can neither widen a key nor extend its life."""
+    return new_key(
+        organization_pk=old.organization_id,
+        environment=Environment(old.environment),
+        scopes=[Scope(s) for s in old.scopes if s in _KNOWN_SCOPES],
+        expires_at=old.expires_at,
+        name=old.name,
+        pepper=pepper,
+        persisted_only=old.persisted_only,
+        per_minute=old.per_minute,
+        per_day=old.per_day,
+        rotated_from=old.public_id,
+    )

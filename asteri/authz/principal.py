@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from asteri.authz.roles import KEY_MANAGERS
 from asteri.authz.scopes import Scope
 from asteri.kit.errors import Forbidden
 from asteri.models.base import Environment
@@ -49,6 +50,16 @@ class Principal:
                 f"This operation requires the `{scope.value}` scope, which the credential lacks.",
                 reason="missing_scope",
                 required_scope=scope.value,
+            )
+
+    def require_key_manager(self) -> None:
+        """403 unless this is the session of an organization owner or admin. Never a key,
+        whatever its scopes: a key that could mint keys could mint itself wider ones."""
+        if self.actor_type is not ActorType.MEMBER or self.role not in KEY_MANAGERS:
+            raise Forbidden(
+                "Only an organization owner's or admin's session may manage API keys; "
+                "an API key can never mint, widen or manage keys, whatever its scopes.",
+                reason="key_manager_required",
             )
 
 

@@ -12,6 +12,10 @@ cached authentication never outlives the key by even one request: a read it can 
 make finds nothing, and the REST facade then authenticates afresh (401, 403 or the answer).
 For a principal authenticated against the database in this request the clause is a constant
 ``NULL IS NULL``.
+
+One kind of row is organization-wide rather than per environment: an organization's API keys,
+which its owners and admins manage in both environments at once (``every_environment``). The
+organization clause is never dropped.
 """
 
 from functools import cache
@@ -30,7 +34,8 @@ __all__ = ["scoped", "stamp", "tenant"]
 M = TypeVar("M", bound=TenantRow)
 
 
-_KEY = ApiKey.__table__.c  # type: ignore[attr-defined]
+# Aliased, so the check stays about the caller's key even when the rows read are API keys.
+_KEY = ApiKey.__table__.alias("credential").c  # type: ignore[attr-defined]
 _NOW = bindparam("tenant_now", type_=UtcDateTime)
 _CREDENTIAL_STILL_VALID = or_(
     bindparam("tenant_key", type_=Integer).is_(None),
@@ -44,13 +49,13 @@ _CREDENTIAL_STILL_VALID = or_(
 
 
 @cache
-def scoped(model: type[SQLModel]) -> Select[Any]:
-    """``SELECT model`` limited to one organization and environment (bound at execution)."""
+def scoped(model: type[SQLModel], *, every_environment: bool = False) -> Select[Any]:
+    """``SELECT model`` limited to one organization and environment (bound at execution);
+    ``every_environment``: to the organization only."""
     table = model.__table__  # type: ignore[attr-defined]
-    clause = [
-        table.c.organization_id == bindparam("tenant_org"),
-        table.c.environment == bindparam("tenant_env"),
-    ]
+    clause = [table.c.organization_id == bindparam("tenant_org")]
+    if not every_environment:
+        clause.append(table.c.environment == bindparam("tenant_env"))
     if "deleted_at" in table.c:
         clause.append(table.c.deleted_at.is_(None))
     clause.append(_CREDENTIAL_STILL_VALID)

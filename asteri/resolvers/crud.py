@@ -20,7 +20,7 @@ from asteri.kit.db import UtcDateTime, utcnow
 from asteri.kit.errors import BadUserInput, Conflict, FieldError, NotFound
 from asteri.kit.ids import IdPrefix, new_public_id
 from asteri.kit.pagination import Cursor, Page, decode_cursor, encode_cursor
-from asteri.models.base import TenantRow
+from asteri.models.base import TenantRow, TimestampedRow
 from asteri.resolvers.audit import record_change
 from asteri.resolvers.unit import UnitOfWork
 from asteri.resolvers.validation import refuse_nul
@@ -33,12 +33,14 @@ __all__ = [
     "list_page",
     "matches_words",
     "read",
+    "record",
     "soft_delete",
     "update",
     "updated_since",
 ]
 
 M = TypeVar("M", bound=TenantRow)
+R = TypeVar("R", bound=TimestampedRow)
 Snapshot = Callable[[Any], dict[str, Any]]
 
 
@@ -46,11 +48,13 @@ Snapshot = Callable[[Any], dict[str, Any]]
 class Resource:
     """What the generic functions need to know about a resource."""
 
-    model: type[TenantRow]
+    model: type[TimestampedRow]  # a TenantRow, or an organization-wide row (API keys)
     name: str  # singular, as in events: "customer" → customer.created
     prefix: IdPrefix
     # Which unique constraint → which input field, to turn an IntegrityError into a clean 409.
     unique_fields: tuple[str, ...] = ()
+    # Read across the organization's environments (``tenancy.scoped``), not just the caller's.
+    every_environment: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,9 +95,12 @@ def updated_since(column: Any, since: datetime | None) -> list[ColumnElement[boo
 
 
 @cache
-def _by_public_id(model: type[TenantRow]) -> Select[Any]:
-    """Built once per model: building SQL expressions costs more than running them."""
-    return scoped(model).where(model.__table__.c.public_id == bindparam("public_id"))  # type: ignore[attr-defined]
+def _by_public_id(resource: Resource) -> Select[Any]:
+    """Built once per resource: building SQL expressions costs more than running them."""
+    model = resource.model
+    return scoped(model, every_environment=resource.every_environment).where(
+        model.__table__.c.public_id == bindparam("public_id")  # type: ignore[attr-defined]
+    )
 
 
 def _not_found(resource: Resource, public_id: str) -> NotFound:
@@ -108,9 +115,7 @@ def _issuable(resource: Resource, public_id: str) -> None:
 async def read(uow: UnitOfWork, resource: Resource, public_id: str) -> Any:
     """The row as plain columns (for a DTO), or 404 whether absent or another tenant's."""
     _issuable(resource, public_id)
-    row = await uow.rows.one(
-        _by_public_id(resource.model), tenant(uow.principal, public_id=public_id)
-    )
+    row = await uow.rows.one(_by_public_id(resource), tenant(uow.principal, public_id=public_id))
     if row is None:
         raise _not_found(resource, public_id)
     return row
@@ -121,7 +126,7 @@ async def get(uow: UnitOfWork, resource: Resource, public_id: str) -> Any:
     _issuable(resource, public_id)
     row = (
         await uow.session.scalars(
-            _by_public_id(resource.model), tenant(uow.principal, public_id=public_id)
+            _by_public_id(resource), tenant(uow.principal, public_id=public_id)
         )
     ).first()
     if row is None:
@@ -139,7 +144,7 @@ async def list_page(
     after: str | None,
 ) -> Page[Any]:
     model = resource.model
-    stmt = scoped(model).where(*where)
+    stmt = scoped(model, every_environment=resource.every_environment).where(*where)
     id_col: InstrumentedAttribute[Any] = model.public_id  # type: ignore[assignment]
     if after is not None:
         cursor = decode_cursor(after, sort=sort.name, is_datetime=sort.is_datetime)
@@ -192,36 +197,38 @@ async def create(
     row.updated_at = now
     uow.session.add(row)
     await _flush(uow, resource)
-    _record(uow, resource, row, "created", sorted(fields), snapshot)
+    record(uow, resource, row, "created", sorted(fields), snapshot)
     return row
 
 
 async def update(
     uow: UnitOfWork,
     resource: Resource,
-    row: M,
+    row: R,
     changes: dict[str, Any],
     snapshot: Snapshot,
     *,
     verb: str = "updated",
     public_fields: dict[str, str] | None = None,
     derived: dict[str, Any] | None = None,
-) -> M:
+) -> R:
     """Apply ``changes`` (column → value); audit only what actually changed. No change, no event.
 
     ``public_fields`` maps a column to the public field name recorded in the audit entry;
-    ``derived`` columns (search text) follow the change but are not themselves audited.
+    ``derived`` columns (search text, a key's version) follow a change but are not themselves
+    audited.
     """
     changed = [k for k, v in changes.items() if getattr(row, k) != v]
     if not changed:
         return row
     for key, value in {**changes, **(derived or {})}.items():
         setattr(row, key, value)
-    row.updated_at = utcnow()
+    if isinstance(row, TenantRow):
+        row.updated_at = utcnow()
     uow.session.add(row)
     await _flush(uow, resource)
     names = sorted({(public_fields or {}).get(k, k) for k in changed})
-    _record(uow, resource, row, verb, names, snapshot)
+    record(uow, resource, row, verb, names, snapshot)
     return row
 
 
@@ -232,13 +239,15 @@ async def soft_delete(uow: UnitOfWork, resource: Resource, row: M, snapshot: Sna
     row.updated_at = now
     uow.session.add(row)
     await _flush(uow, resource)
-    _record(uow, resource, row, "deleted", [], snapshot)
+    record(uow, resource, row, "deleted", [], snapshot)
     return row
 
 
-def _record(
+def record(
     uow: UnitOfWork, resource: Resource, row: Any, verb: str, changed: list[str], snapshot: Snapshot
 ) -> None:
+    """The audit entry and event ``<resource>.<verb>`` of a write to ``row``, in its transaction
+    (for writes the generic functions above do not cover, such as a key's rotation)."""
     record_change(
         uow,
         resource_type=resource.name,

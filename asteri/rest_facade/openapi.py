@@ -48,7 +48,7 @@ class ProblemDetails(BaseModel):
 _ERRORS = {
     "400": "Malformed request: bad JSON, a bad cursor.",
     "401": "Credentials are missing, invalid or expired, or `x-organization-id` is missing.",
-    "403": "The credential lacks the required scope or belongs to another organization.",
+    "403": "The credential lacks the required scope (or role) or belongs to another organization.",
     "404": "No such object in this organization and environment.",
     "409": "Conflicts with existing data, or the same Idempotency-Key is still in flight.",
     "413": "The request body is too large.",
@@ -83,7 +83,9 @@ through the same authorization layer as `POST /api/public/v1/graphql`.
 
 Send a scoped API key in `x-api-key` (or a session token as `Authorization: Bearer …`) and the
 organization in `x-organization-id` on every request. Each operation lists the scope it needs
-in `x-required-scopes`. Errors are `application/problem+json`.
+in `x-required-scopes`; the security center's (`/api_keys`) list in `x-required-roles` the
+team roles whose session may call them, and refuse every API key. Errors are
+`application/problem+json`.
 """.strip()
 
 
@@ -130,6 +132,15 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
                     f"{operation.get('description', '')}\n\nRequires scope "
                     + ", ".join(f"`{s}`" for s in scopes)
                     + "."
+                ).strip()
+            roles = binding.op.roles
+            if roles:
+                operation["x-required-roles"] = list(roles)
+                operation["description"] = (
+                    f"{operation.get('description', '')}\n\nRequires the session of an "
+                    + " or ".join(f"`{r}`" for r in roles)
+                    + " of the organization (`Authorization: Bearer …`); every API key gets "
+                    "403 `key_manager_required`."
                 ).strip()
             params = operation.setdefault("parameters", [])
             params.append(

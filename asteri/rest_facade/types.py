@@ -185,14 +185,19 @@ class OutputTypes:
         signature = repr(sorted((k, repr(v[0])) for k, v in fields.items()))
         cache_key = (type_.name, signature)
         if cache_key not in self._models:
-            name = (
-                type_.name if type_.name not in self._names else f"{type_.name}{len(self._names)}"
-            )
+            name = self._name(type_.name, resource=resource)
             self._names.add(name)
             self._models[cache_key] = create_model(
                 name, __config__=ConfigDict(title=name), __doc__=type_.description, **fields
             )
         return self._models[cache_key]
+
+    def _name(self, type_name: str, *, resource: bool) -> str:
+        """The GraphQL type's name; a second shape of it is named for what sets it apart: a
+        resource embedded in another answer (``NewApiKey.api_key``) has no ``object`` member."""
+        candidates = [type_name] + ([] if resource else [f"{type_name}Embedded"])
+        free = [name for name in candidates if name not in self._names]
+        return free[0] if free else f"{type_name}{len(self._names)}"
 
 
 def _fields(

@@ -16,6 +16,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from asteri.kit.settings import get_settings
+from asteri.schema.api_key import ApiKeyMutations, ApiKeyQueries
 from asteri.schema.compiled import CompiledRead, CompiledReads, compile_read
 from asteri.schema.context import Authenticate
 from asteri.schema.customer import CustomerMutations, CustomerQueries
@@ -28,8 +29,19 @@ from asteri.schema.viewer import ViewerQueries
 
 __all__ = ["AsteriSchema", "build_schema", "limit_rules", "print_sdl"]
 
-QUERIES: tuple[type, ...] = (ViewerQueries, CustomerQueries, TeamMemberQueries, ServiceQueries)
-MUTATIONS: tuple[type, ...] = (CustomerMutations, TeamMemberMutations, ServiceMutations)
+QUERIES: tuple[type, ...] = (
+    ViewerQueries,
+    CustomerQueries,
+    TeamMemberQueries,
+    ServiceQueries,
+    ApiKeyQueries,
+)
+MUTATIONS: tuple[type, ...] = (
+    CustomerMutations,
+    TeamMemberMutations,
+    ServiceMutations,
+    ApiKeyMutations,
+)
 
 
 class AsteriSchema(strawberry.Schema):

@@ -1,4 +1,5 @@
-"""Field helpers: each root field states its scope once; mutations also commit once."""
+"""Field helpers: each root field states its scope (or, in the security center, the roles it
+needs) once; mutations also commit once."""
 
 from typing import Any
 
@@ -6,10 +7,17 @@ import strawberry
 from strawberry.extensions.field_extension import AsyncExtensionResolver, FieldExtension
 from strawberry.types import Info
 
-from asteri.authz.permissions import authenticated, requires_scope
+from asteri.authz.permissions import authenticated, requires_key_manager, requires_scope
 from asteri.authz.scopes import Scope
 
-__all__ = ["Commit", "mutation", "public", "query"]
+__all__ = [
+    "Commit",
+    "key_manager_mutation",
+    "key_manager_query",
+    "mutation",
+    "public",
+    "query",
+]
 
 
 class Commit(FieldExtension):
@@ -44,6 +52,17 @@ def query(scope: Scope, *, description: str) -> Any:
 def mutation(scope: Scope, *, description: str) -> Any:
     return strawberry.mutation(
         description=description, extensions=[requires_scope(scope), Commit()]
+    )
+
+
+def key_manager_query(*, description: str) -> Any:
+    """The security center: an owner's or admin's session only, never an API key."""
+    return strawberry.field(description=description, extensions=[requires_key_manager()])
+
+
+def key_manager_mutation(*, description: str) -> Any:
+    return strawberry.mutation(
+        description=description, extensions=[requires_key_manager(), Commit()]
     )
 
 

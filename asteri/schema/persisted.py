@@ -38,7 +38,7 @@ from strawberry.extensions import SchemaExtension, ValidationCache
 from strawberry.permission import PermissionExtension
 from strawberry.schema.schema import validate_document
 
-from asteri.authz.permissions import RequiresScope
+from asteri.authz.permissions import RequiresKeyManager, RequiresScope
 from asteri.authz.principal import Principal
 from asteri.authz.scopes import Scope
 from asteri.kit.errors import Forbidden
@@ -67,6 +67,9 @@ class PersistedOperation:
     root_field: str
     field: GraphQLField  # the root field's definition (its type, args, description)
     scopes: tuple[Scope, ...]  # every scope a field in the document requires, sorted
+    # The team roles whose session alone may run it (the security center: no API key may);
+    # empty when any credential holding ``scopes`` may.
+    roles: tuple[str, ...] = ()
 
 
 def _spreads(node: Any) -> list[str]:
@@ -102,9 +105,13 @@ class _SnakeAliases(Visitor):
         return None
 
 
-def _required_scopes(schema: GraphQLSchema, document: DocumentNode) -> frozenset[Scope]:
+def _requirements(
+    schema: GraphQLSchema, document: DocumentNode
+) -> tuple[tuple[Scope, ...], tuple[str, ...]]:
+    """Every scope a field of the document requires (sorted), and the roles a field requires."""
     type_info = TypeInfo(schema)
     scopes: set[Scope] = set()
+    roles: list[str] = []
 
     class Collect(Visitor):
         def enter_field(self, node: FieldNode, *_: Any) -> None:
@@ -113,13 +120,16 @@ def _required_scopes(schema: GraphQLSchema, document: DocumentNode) -> frozenset
                 definition.extensions.get("strawberry-definition") if definition else None
             )
             for extension in getattr(strawberry_field, "extensions", []):
-                if isinstance(extension, PermissionExtension):
-                    scopes.update(
-                        p.scope for p in extension.permissions if isinstance(p, RequiresScope)
-                    )
+                if not isinstance(extension, PermissionExtension):
+                    continue
+                for permission in extension.permissions:
+                    if isinstance(permission, RequiresScope):
+                        scopes.add(permission.scope)
+                    elif isinstance(permission, RequiresKeyManager):
+                        roles.extend(r for r in permission.roles if r not in roles)
 
     visit(document, TypeInfoVisitor(type_info, Collect()))
-    return frozenset(scopes)
+    return tuple(sorted(scopes)), tuple(roles)
 
 
 class Registry:
@@ -185,6 +195,7 @@ def _analyse(
     root_type = schema.get_root_type(definition.operation)
     assert root_type is not None
     root_field = roots[0].name.value
+    scopes, roles = _requirements(schema, document)
     return PersistedOperation(
         name=name,
         operation_type=definition.operation,
@@ -195,7 +206,8 @@ def _analyse(
         rest_document=rest_document,
         root_field=root_field,
         field=root_type.fields[root_field],
-        scopes=tuple(sorted(_required_scopes(schema, document))),
+        scopes=scopes,
+        roles=roles,
     )
 
 

@@ -39,5 +39,14 @@ ROUTES: list[Route] = [
         update="UpdateService",
         delete="DeleteService",
     ),
+    *resource_routes(
+        "api keys",
+        "/api_keys",
+        list="ListApiKeys",
+        retrieve="GetApiKey",
+        create="CreateApiKey",
+        update="UpdateApiKey",
+        actions={"rotate": "RotateApiKey", "revoke": "RevokeApiKey"},
+    ),
     Route("retrieve", "/viewer", "GetViewer", "viewer"),
 ]

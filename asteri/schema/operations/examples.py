@@ -7,6 +7,24 @@ __all__ = ["EXAMPLES"]
 
 _AT = "2026-11-29T16:04:05.123456+00:00"
 
+_API_KEY: dict[str, Any] = {
+    "object": "api_key",
+    "id": "key_3kTMd9ZQbW2xYv8NpLr6Hs",
+    "name": "Billing sync",
+    "display_prefix": "ast_live_2SzS0m",
+    "environment": "LIVE",
+    "scopes": ["read:customers", "read:invoices"],
+    "expires_at": "2027-02-27T16:04:05.123456+00:00",
+    "revoked_at": None,
+    "last_used_at": None,
+    "rotated_from": None,
+    "persisted_only": False,
+    "per_minute": 120,
+    "per_day": 10000,
+    "created_at": _AT,
+    "status": "ACTIVE",
+}
+
 EXAMPLES: dict[str, dict[str, Any]] = {
     "Customer": {
         "object": "customer",
@@ -80,6 +98,20 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "bookable_online": True,
     },
     "UpdateServiceInput": {"unit_price": {"amount": 13900, "currency": "USD"}},
+    "ApiKey": _API_KEY,
+    "NewApiKey": {
+        "object": "new_api_key",
+        "api_key": {k: v for k, v in _API_KEY.items() if k != "object"},
+        "secret": "ast_live_2SzS0mgSPFbRPQiNrCGhz4f7kQ1bXw9mYc3LuVt8eR5nJ2Pq0aZ1HdK4",
+    },
+    "CreateApiKeyInput": {
+        "name": "Billing sync",
+        "scopes": ["read:customers", "read:invoices"],
+        "expires_in": 7_776_000,
+        "per_minute": 120,
+    },
+    "UpdateApiKeyInput": {"scopes": ["read:customers"]},
+    "RotateApiKeyInput": {"overlap_seconds": 3600},
     "ProblemDetails": {
         "type": "https://docs.asteri.dev/problems/forbidden",
         "title": "The caller lacks the required scope or organization",
