@@ -41,25 +41,20 @@ _NEWEST_FIRST = Sort("created_at_desc", ApiKey.created_at, descending=True)  # t
 _NO_SYNC = {"synchronize_session": False}
 
 
-def _managed(uow: UnitOfWork) -> UnitOfWork:
-    uow.principal.require_key_manager()
-    return uow
-
-
 async def list_api_keys(uow: UnitOfWork, *, first: int, after: str | None) -> Page[Any]:
     """Every key of the organization, both environments, revoked and expired ones too."""
     return await crud.list_page(
-        _managed(uow), API_KEYS, where=[], sort=_NEWEST_FIRST, first=first, after=after
+        uow, API_KEYS, where=[], sort=_NEWEST_FIRST, first=first, after=after
     )
 
 
 async def read(uow: UnitOfWork, public_id: str) -> Any:
     """For a query: the row's columns, no ORM object; 404 for another organization's key."""
-    return await crud.read(_managed(uow), API_KEYS, public_id)
+    return await crud.read(uow, API_KEYS, public_id)
 
 
 async def get(uow: UnitOfWork, public_id: str) -> ApiKey:
-    row: ApiKey = await crud.get(_managed(uow), API_KEYS, public_id)
+    row: ApiKey = await crud.get(uow, API_KEYS, public_id)
     return row
 
 
@@ -68,7 +63,7 @@ async def create(
 ) -> IssuedKey:
     """``values``: name, scopes, expires_in (seconds), environment (None: the session's),
     per_minute, per_day, persisted_only. The secret is returned here and never stored."""
-    principal = _managed(uow).principal
+    principal = uow.principal
     terms = check_terms(
         name=values["name"],
         scopes=values["scopes"],

@@ -8,12 +8,13 @@ plain stored fields — no resolvers, no field permissions, no arguments or dire
 root — the result is fully determined by the root resolver's rows, so we call that resolver
 (the same function, same tenant filter) inside ``rows_only()`` and project its rows with a plan
 built at start-up from the types' ``RowMap`` declarations: no DTO is built, no field resolved.
-Authorization is unchanged: the operation's scopes (read from the same ``@requiresScope``
-directives) are required before the call, exactly what the root field's permission checks.
+Authorization is unchanged: the root field's own permission classes (``@requiresScope``,
+``@requiresRole``) run before the call, exactly as the executor runs them.
 Operations that do not qualify run through the schema as before; the parity tests hold both
 paths to the same answers.
 """
 
+import inspect
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.extensions import SchemaExtension
+from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import ExecutionContext
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.base import (
@@ -45,7 +47,7 @@ from strawberry.types.base import (
 from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.types.field import StrawberryField
 
-from asteri.kit.errors import ApiError
+from asteri.kit.errors import ApiError, Forbidden
 from asteri.kit.naming import snake
 from asteri.schema.persisted import PersistedOperation
 from asteri.schema.rowmap import row_map_of, rows_only
@@ -271,6 +273,7 @@ class CompiledRead:
     root_node: FieldNode
     definition: OperationDefinitionNode
     nullable: bool
+    permissions: tuple[BasePermission, ...]  # the root field's, run before the resolver
 
     @property
     def response_key(self) -> str:
@@ -325,8 +328,12 @@ class CompiledRead:
         return await self._answer(context, kwargs)
 
     async def _answer(self, context: Any, kwargs: dict[str, Any]) -> Any:
-        for scope in self.op.scopes:
-            context.principal.require(scope)
+        # The root field's own permissions (scope, role…), as the executor would run them:
+        # a compiled read is never a way around the one authz layer.
+        info: Any = SimpleNamespace(context=context)  # all a permission reads of Info
+        for permission in self.permissions:
+            if not permission.has_permission(None, info):
+                raise Forbidden(permission.message or "Permission denied.")
         with rows_only():
             result = await self.resolver(None, SimpleNamespace(context=context), **kwargs)
         return self.project(result)
@@ -370,6 +377,13 @@ def compile_read(
     resolver = root.base_resolver.wrapped_func
     if not callable(resolver) or node.directives:
         return None
+    if any(not isinstance(e, PermissionExtension) for e in root.extensions):
+        return None  # something besides permissions wraps the resolver: let it run
+    permissions = tuple(
+        p for e in root.extensions if isinstance(e, PermissionExtension) for p in e.permissions
+    )
+    if any(inspect.iscoroutinefunction(p.has_permission) for p in permissions):
+        return None  # an async permission: the executor awaits it
     try:
         name = compiler.converter(root.type, node.selection_set, stored=False)
         project = _identity if name is None else compiler.build(name)
@@ -383,6 +397,7 @@ def compile_read(
         root_node=node,
         definition=definition,
         nullable=isinstance(root.type, StrawberryOptional),
+        permissions=permissions,
     )
 
 
