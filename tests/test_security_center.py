@@ -8,6 +8,7 @@ request even when its authentication was cached, and a refused change leaves no 
 """
 
 import json
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from asteri.admin import MAX_LIMIT
-from asteri.models import ApiKey, AuditEntry, Event, Organization
+from asteri.models import ApiKey, AuditEntry, Event, IdempotencyRecord, Organization
 from asteri.schema import build_schema
 from tests.factories import ALL_SCOPES, DAY, GRAPHQL, Api, Bearer, Credential, create_customer
 
@@ -536,3 +537,38 @@ def test_a_key_at_the_limits_is_accepted(api: Api) -> None:
         persistedOnly=True,
     )["apiKey"]
     assert (key["perMinute"], key["perDay"], key["persistedOnly"]) == (1, MAX_LIMIT, True)
+
+
+def test_an_idempotent_create_or_rotate_never_stores_the_secret(api: Api) -> None:
+    """The Idempotency-Key still makes one key; a retry gets a 409 naming it, and no table
+    ever holds the secret."""
+    owner = api.session(role="owner")
+    body = {"name": "Once", "scopes": ["read:customers"], "expires_in": DAY}
+    headers = {"idempotency-key": f"create-{secrets.token_hex(4)}"}
+    first = api.rest("POST", "/api_keys", as_=owner, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    created = first.json()
+    retry = api.rest("POST", "/api_keys", as_=owner, json=body, headers=headers)
+    assert retry.status_code == 409, retry.text
+    assert retry.headers["idempotent-replayed"] == "true"
+    problem = retry.json()
+    assert (problem["reason"], problem["resource_id"]) == (
+        "secret_not_replayed",
+        created["api_key"]["id"],
+    )
+    assert created["secret"] not in retry.text
+
+    rotate_headers = {"idempotency-key": f"rotate-{secrets.token_hex(4)}"}
+    path = f"/api_keys/{created['api_key']['id']}/rotate"
+    rotated = api.rest("POST", path, as_=owner, json={}, headers=rotate_headers)
+    assert rotated.status_code == 200, rotated.text
+    again = api.rest("POST", path, as_=owner, json={}, headers=rotate_headers)
+    assert (again.status_code, again.json()["reason"]) == (409, "secret_not_replayed")
+    assert again.json()["resource_id"] == rotated.json()["api_key"]["id"]
+
+    with api.engine.connect() as conn:
+        stored = [bytes(b or b"") for b in conn.scalars(select(IdempotencyRecord.response_body))]
+    for secret in (created["secret"], rotated.json()["secret"]):
+        assert not any(secret.encode() in b for b in stored)
+    listed = api.rest("GET", "/api_keys", as_=owner, params={"limit": 100}).json()["data"]
+    assert [k["name"] for k in listed].count("Once") == 2  # the created key and its successor

@@ -9,7 +9,10 @@ and replayed byte for byte, with ``Idempotent-Replayed: true``, to every retry:
   in the request's own transaction, so the write, its audit entry, its event and the stored
   response commit together or not at all;
 - a 4xx is stored too (a retry gets the same answer); a 5xx or an exception releases the claim
-  so the client can retry. A claim older than ``LEASE`` (a crashed worker) is taken over.
+  so the client can retry. A claim older than ``LEASE`` (a crashed worker) is taken over;
+- a success that carries a secret shown once (a new API key: ``Route.one_time_secret``) is
+  never stored: what is stored, and replayed, is a 409 ``secret_not_replayed`` naming what the
+  first request created. The key still guarantees a single key, and no secret sits in a table.
 """
 
 import hashlib
@@ -31,8 +34,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from asteri.authz.principal import Principal
+from asteri.http.problems import problem_response
 from asteri.kit.db import Database, utcnow
-from asteri.kit.errors import BadRequest, BadUserInput, Conflict
+from asteri.kit.errors import BadRequest, BadUserInput, Conflict, ErrorCode
 from asteri.models import IdempotencyRecord, IdempotencyState
 from asteri.schema.context import RequestContext
 
@@ -128,6 +132,7 @@ async def idempotent(
     key: str,
     route: str,
     run: Callable[[], Awaitable[Response]],
+    one_time_secret: bool = False,
 ) -> Response:
     """Run ``run`` at most once per key: replay, refuse (409/422) or run and store."""
     database: Database = request.app.state.database
@@ -147,7 +152,8 @@ async def idempotent(
             return response
         if response.status_code >= 400:
             await session.rollback()  # nothing was written; the 4xx itself is the answer
-        stored = await _complete(session, scope, token, response)
+        kept = _without_secret(request, response) if one_time_secret else response
+        stored = await _complete(session, scope, token, kept)
         if stored:
             await session.commit()
     except BaseException:
@@ -240,6 +246,33 @@ async def _claim(database: Database, scope: _Scope, digest: str) -> str | Respon
             raise _in_flight()
         return _replay(record)
     raise _in_flight()
+
+
+def _without_secret(request: Request, response: Response) -> Response:
+    """What to store for a response that carries a one-time secret: a 4xx as it is (no
+    secret in it); a success as the 409 a retry will get, naming what was created."""
+    if response.status_code >= 300:
+        return response
+    created = _first_id(orjson.loads(bytes(response.body)))
+    return problem_response(
+        request,
+        ErrorCode.CONFLICT,
+        "This request already succeeded, and its response carried a secret that is shown "
+        "once and never stored. Find what it created by `resource_id`; rotate it if the "
+        "secret was lost.",
+        {"reason": "secret_not_replayed", "resource_id": created},
+    )
+
+
+def _first_id(body: Any) -> str | None:
+    """The first ``id`` member, depth first: the object the request created."""
+    if isinstance(body, dict):
+        if isinstance(body.get("id"), str):
+            return str(body["id"])
+        for value in body.values():
+            if (found := _first_id(value)) is not None:
+                return found
+    return None
 
 
 def _replay(record: IdempotencyRecord) -> Response:

@@ -72,6 +72,7 @@ class Binding:
             key=key,
             route=f"{self.route.method} {self.route.path}",
             run=lambda: self.respond(request, context, params),
+            one_time_secret=self.route.one_time_secret,
         )
 
     async def serve(self, request: Request) -> Response:

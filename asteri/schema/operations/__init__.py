@@ -47,6 +47,7 @@ ROUTES: list[Route] = [
         create="CreateApiKey",
         update="UpdateApiKey",
         actions={"rotate": "RotateApiKey", "revoke": "RevokeApiKey"},
+        one_time_secrets=frozenset({"CreateApiKey", "RotateApiKey"}),
     ),
     Route("retrieve", "/viewer", "GetViewer", "viewer"),
 ]

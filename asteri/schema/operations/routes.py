@@ -13,7 +13,7 @@ the route's kind, so a declaration is one line:
   ``$input``.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 __all__ = ["Route", "RouteKind", "resource_routes"]
@@ -39,6 +39,9 @@ class Route:
     tag: str
     # Where the result sits below the root field, for sub-resources (e.g. ("activity",)).
     result_path: tuple[str, ...] = field(default=())
+    # Its success response carries a secret shown once (a new API key): never stored for an
+    # Idempotency-Key replay (see rest_facade/idempotency.py).
+    one_time_secret: bool = False
 
     @property
     def method(self) -> str:
@@ -59,8 +62,10 @@ def resource_routes(
     update: str | None = None,
     delete: str | None = None,
     actions: dict[str, str] | None = None,
+    one_time_secrets: frozenset[str] = frozenset(),
 ) -> list[Route]:
-    """The conventional routes of a resource collection, e.g. ``/customers``."""
+    """The conventional routes of a resource collection, e.g. ``/customers``.
+    ``one_time_secrets``: the operations whose response carries a secret shown once."""
     item = f"{collection}/{{id}}"
     routes = [
         Route("list", collection, list, tag) if list else None,
@@ -70,4 +75,6 @@ def resource_routes(
         Route("delete", item, delete, tag) if delete else None,
     ]
     routes += [Route("action", f"{item}/{verb}", op, tag) for verb, op in (actions or {}).items()]
-    return [r for r in routes if r is not None]
+    return [
+        replace(r, one_time_secret=r.operation in one_time_secrets) for r in routes if r is not None
+    ]
