@@ -3,6 +3,7 @@
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -19,11 +20,14 @@ from asteri.authz.key_policy import (
     rotation_claim,
 )
 from asteri.authz.keys import IssuedKey, RotatedKey, new_key, successor_of
+from asteri.authz.principal import ActorType, Principal
 from asteri.kit.db import utcnow
 from asteri.kit.errors import BadUserInput, Conflict, NotFound
 from asteri.kit.ids import IdPrefix, new_public_id
 from asteri.models import ApiKey, Environment, Organization
 from asteri.models.api_key import DEFAULT_PER_DAY, DEFAULT_PER_MINUTE
+from asteri.resolvers.audit import change_records
+from asteri.schema.api_key import snapshot
 
 __all__ = [
     "MAX_KEY_LIFETIME",
@@ -37,6 +41,7 @@ __all__ = [
     "parse_duration",
     "revoke_key",
     "rotate_key",
+    "update_key",
 ]
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -49,6 +54,33 @@ def parse_duration(text: str) -> timedelta:
     if match is None:
         raise BadUserInput(f"`{text}` is not a duration like 90s, 15m, 24h or 30d.")
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+OPERATOR_ID = "cli"  # the audit trail's actor for operator (CLI) changes
+
+
+def _audit(session: Session, key: ApiKey, verb: str, changed: list[str]) -> None:
+    """Record a key change by the operator: the same audit entry and event as the security
+    center writes, in the change's own transaction."""
+    operator = Principal(
+        organization_pk=key.organization_id,
+        organization_id="",
+        environment=Environment(key.environment),
+        scopes=frozenset(),
+        actor_type=ActorType.OPERATOR,
+        actor_id=OPERATOR_ID,
+    )
+    session.add_all(
+        change_records(
+            operator,
+            None,
+            resource_type="api_key",
+            verb=verb,
+            resource_id=key.public_id,
+            changed_fields=changed,
+            payload=snapshot(key),  # the public shape: never a secret or hash
+        )
+    )
 
 
 def create_organization(engine: Engine, name: str) -> Organization:
@@ -97,6 +129,13 @@ def create_key(engine: Engine, request: KeyRequest, *, pepper: str) -> IssuedKey
             per_day=terms["per_day"],
         )
         session.add(issued.record)
+        session.flush()
+        _audit(
+            session,
+            issued.record,
+            "created",
+            ["expires_in", "name", "per_day", "per_minute", "persisted_only", "scopes"],
+        )
         session.commit()
         return issued
 
@@ -121,10 +160,12 @@ def list_keys(engine: Engine, organization_id: str) -> list[ApiKey]:
 def revoke_key(engine: Engine, key_id: str) -> None:
     """Revoke now. A key in a rotation overlap (revocation scheduled later) is revoked now too."""
     with Session(engine) as session:
-        session.execute(revocation(col(ApiKey.public_id) == key_id, utcnow()))
-        exists = session.scalar(select(col(ApiKey.id)).where(col(ApiKey.public_id) == key_id))
-        if exists is None:
+        revoked = session.execute(revocation(col(ApiKey.public_id) == key_id, utcnow()))
+        key = session.scalar(select(ApiKey).where(col(ApiKey.public_id) == key_id))
+        if key is None:
             raise NotFound(f"No API key with id `{key_id}`.")
+        if revoked.rowcount:  # type: ignore[attr-defined]  # already revoked: nothing to record
+            _audit(session, key, "revoked", ["revoked_at"])
         session.commit()
 
 
@@ -151,9 +192,32 @@ def rotate_key(engine: Engine, key_id: str, *, overlap: timedelta, pepper: str) 
             raise Conflict(f"API key `{key_id}` was rotated or revoked concurrently.")
         issued = successor_of(old, pepper=pepper)
         session.add(issued.record)
+        session.flush()
+        _audit(session, issued.record, "rotated", [])
         session.commit()
         return RotatedKey(
             record=issued.record,
             secret=issued.secret,
             old_key_valid_until=min(revoke_at, old.expires_at),
         )
+
+
+def update_key(engine: Engine, key_id: str, **changes: Any) -> ApiKey:
+    """Change a key's name, scopes or limits (only those given), checked by the same rules as
+    the security center; its version is bumped so a cached authentication is re-decided."""
+    terms = check_terms(**changes)
+    if "scopes" in terms:
+        terms["scopes"] = [scope.value for scope in terms["scopes"]]
+    with Session(engine, expire_on_commit=False) as session:
+        key = session.scalar(select(ApiKey).where(col(ApiKey.public_id) == key_id))
+        if key is None:
+            raise NotFound(f"No API key with id `{key_id}`.")
+        changed = sorted(k for k, v in terms.items() if getattr(key, k) != v)
+        if changed:
+            for name in changed:
+                setattr(key, name, terms[name])
+            key.version += 1
+            session.flush()
+            _audit(session, key, "updated", changed)
+            session.commit()
+        return key

@@ -245,6 +245,48 @@ def keys_rotate(key_id: str, overlap: str, as_json: bool) -> None:
     _emit(as_json, data, words)
 
 
+@keys.command("update")
+@click.argument("key_id")
+@click.option("--name", default=None, help="A new name.")
+@click.option("--scope", "scopes", multiple=True, help="Replaces every scope (repeatable).")
+@click.option("--per-minute", type=int, default=None)
+@click.option("--per-day", type=int, default=None)
+@json_option
+def keys_update(
+    key_id: str,
+    name: str | None,
+    scopes: tuple[str, ...],
+    per_minute: int | None,
+    per_day: int | None,
+    as_json: bool,
+) -> None:
+    """Change a key's name, scopes or limits (only what is given); audited. Its next request
+    is decided by the new terms, cached or not."""
+    from asteri.admin import update_key
+
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in {"name": name, "per_minute": per_minute, "per_day": per_day}.items()
+        if v is not None
+    }
+    if scopes:
+        changes["scopes"] = list(scopes)
+    if not changes:
+        raise click.UsageError(
+            "Nothing to change: give --name, --scope, --per-minute or --per-day."
+        )
+    with _engine() as engine:
+        key = update_key(engine, key_id, **changes)
+    data = {
+        "id": key.public_id,
+        "name": key.name,
+        "scopes": key.scopes,
+        "per_minute": key.per_minute,
+        "per_day": key.per_day,
+    }
+    _emit(as_json, data, f"Updated {key.public_id}: {', '.join(sorted(changes))}.")
+
+
 @keys.command("revoke")
 @click.argument("key_id")
 @json_option

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from asteri.models import AuditEntry, Event, Organization
 from tests.factories import Api, Credential
@@ -17,11 +18,19 @@ def _trail(api: Api, cred: Credential) -> tuple[list[Any], list[Any]]:
         org_pk = conn.scalar(
             select(Organization.id).where(Organization.public_id == cred.organization_id)
         )  # type: ignore[arg-type]
+        # What requests did: the operator's setup (the test's key, by the CLI path) has no
+        # request id.
         audits = conn.execute(
-            select(AuditEntry).where(AuditEntry.organization_id == org_pk).order_by(AuditEntry.id)  # type: ignore[arg-type]
+            select(AuditEntry)
+            .where(
+                col(AuditEntry.organization_id) == org_pk, col(AuditEntry.request_id).is_not(None)
+            )
+            .order_by(col(AuditEntry.id))
         ).all()
         events = conn.execute(
-            select(Event).where(Event.organization_id == org_pk).order_by(Event.id)  # type: ignore[arg-type]
+            select(Event)
+            .where(col(Event.organization_id) == org_pk, col(Event.request_id).is_not(None))
+            .order_by(col(Event.id))
         ).all()
     return list(audits), list(events)
 

@@ -6,16 +6,17 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from asteri.cli import main
 from asteri.kit.db import utcnow
 from asteri.kit.settings import get_settings
-from asteri.models import ApiKey
+from asteri.models import ApiKey, AuditEntry, Event
 from tests.factories import Api, Credential
 
 
@@ -336,3 +337,51 @@ def test_an_expired_key_cannot_be_rotated(run: Any, api: Api) -> None:
     result = run("keys", "rotate", old["id"], ok=False)
     assert result.exit_code == 2
     assert "has expired" in result.output
+
+
+def test_every_key_change_by_the_cli_is_audited_as_the_operator(run: Any, api: Api) -> None:
+    org = run("orgs", "create", "Audited HVAC", "--json")["id"]
+    created = run(
+        "keys", "create", "--org", org, "--scope", "read:customers", "--env", "test", "--json"
+    )
+    updated = run(
+        "keys", "update", created["id"], "--scope", "read:services", "--per-minute", "7", "--json"
+    )
+    assert (updated["scopes"], updated["per_minute"]) == (["read:services"], 7)
+    rotated = run("keys", "rotate", created["id"], "--overlap", "1h", "--json")
+    run("keys", "revoke", created["id"])
+    run("keys", "revoke", created["id"])  # already revoked: nothing more to record
+
+    with Session(api.engine) as session:
+        entries = session.scalars(
+            select(AuditEntry)
+            .where(col(AuditEntry.resource_type) == "api_key")
+            .where(col(AuditEntry.resource_id).in_([created["id"], rotated["id"]]))
+            .order_by(col(AuditEntry.id))
+        ).all()
+        events = session.scalars(
+            select(Event).where(col(Event.resource_id).in_([created["id"], rotated["id"]]))
+        ).all()
+    assert [(e.action, e.resource_id) for e in entries] == [
+        ("api_key.created", created["id"]),
+        ("api_key.updated", created["id"]),
+        ("api_key.rotated", rotated["id"]),
+        ("api_key.revoked", created["id"]),
+    ]
+    assert entries[1].changed_fields == ["per_minute", "scopes"]
+    assert {(e.actor_type, e.actor_id, e.environment) for e in entries} == {
+        ("operator", "cli", "test")
+    }
+    assert len(events) == 4
+    for event in events:  # the public shape only
+        assert created["key"] not in orjson.dumps(event.payload).decode()
+        assert "secret_hash" not in event.payload
+
+
+def test_cli_update_refuses_bad_terms_and_nothing_to_change(run: Any, api: Api) -> None:
+    cred = api.key()
+    bad = run("keys", "update", cred.key_id, "--scope", "read:everything", ok=False)
+    assert bad.exit_code == 2
+    assert "read:everything" in bad.output
+    nothing = run("keys", "update", cred.key_id, ok=False)
+    assert nothing.exit_code == 2

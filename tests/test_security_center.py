@@ -82,12 +82,17 @@ def _trail(api: Api, organization_id: str) -> tuple[list[Any], list[Any]]:
             .where(
                 col(AuditEntry.organization_id) == org_pk,
                 col(AuditEntry.resource_type) == "api_key",
+                col(AuditEntry.request_id).is_not(None),  # not the operator's setup key
             )
             .order_by(col(AuditEntry.id))
         ).all()
         events = conn.execute(
             select(Event)
-            .where(col(Event.organization_id) == org_pk, col(Event.resource_type) == "api_key")
+            .where(
+                col(Event.organization_id) == org_pk,
+                col(Event.resource_type) == "api_key",
+                col(Event.request_id).is_not(None),
+            )
             .order_by(col(Event.id))
         ).all()
     return list(audits), list(events)

@@ -15,6 +15,7 @@ __all__ = ["ActorType", "Principal", "lapse", "organization_mismatch"]
 class ActorType(StrEnum):
     API_KEY = "api_key"
     MEMBER = "member"
+    OPERATOR = "operator"  # the `asteri` CLI, run by whoever operates the service
 
 
 @dataclass(frozen=True, slots=True)

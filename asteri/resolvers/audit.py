@@ -5,12 +5,13 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select
 
+from asteri.authz.principal import Principal
 from asteri.authz.tenancy import scoped, tenant
 from asteri.kit.ids import IdPrefix, new_public_id
 from asteri.models import AuditEntry, Event
 from asteri.resolvers.unit import UnitOfWork
 
-__all__ = ["activity_of_many", "record_change"]
+__all__ = ["activity_of_many", "change_records", "record_change"]
 
 
 def record_change(
@@ -23,21 +24,44 @@ def record_change(
     payload: dict[str, Any],
 ) -> Event:
     """Add the audit entry and the domain event ``<resource_type>.<verb>`` to the session."""
-    principal = uow.principal
+    entry, event = change_records(
+        uow.principal,
+        uow.request_id,
+        resource_type=resource_type,
+        verb=verb,
+        resource_id=resource_id,
+        changed_fields=changed_fields,
+        payload=payload,
+    )
+    uow.session.add(entry)
+    uow.session.add(event)
+    return event
+
+
+def change_records(
+    principal: Principal,
+    request_id: str | None,
+    *,
+    resource_type: str,
+    verb: str,
+    resource_id: str,
+    changed_fields: list[str],
+    payload: dict[str, Any],
+) -> tuple[AuditEntry, Event]:
+    """The audit entry and the event of one change, for the caller's transaction to add (the
+    request path through ``record_change``; the CLI's sync sessions directly)."""
     action = f"{resource_type}.{verb}"
-    uow.session.add(
-        AuditEntry(
-            public_id=new_public_id(IdPrefix.AUDIT_ENTRY),
-            organization_id=principal.organization_pk,
-            environment=principal.environment.value,
-            actor_type=principal.actor_type.value,
-            actor_id=principal.actor_id,
-            action=action,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            changed_fields=sorted(changed_fields),
-            request_id=uow.request_id,
-        )
+    entry = AuditEntry(
+        public_id=new_public_id(IdPrefix.AUDIT_ENTRY),
+        organization_id=principal.organization_pk,
+        environment=principal.environment.value,
+        actor_type=principal.actor_type.value,
+        actor_id=principal.actor_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        changed_fields=sorted(changed_fields),
+        request_id=request_id,
     )
     event = Event(
         public_id=new_public_id(IdPrefix.EVENT),
@@ -47,10 +71,9 @@ def record_change(
         resource_type=resource_type,
         resource_id=resource_id,
         payload=payload,
-        request_id=uow.request_id,
+        request_id=request_id,
     )
-    uow.session.add(event)
-    return event
+    return entry, event
 
 
 def _ranked_history() -> Any:
