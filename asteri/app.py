@@ -20,7 +20,7 @@ from asteri.kit.db import Database
 from asteri.kit.errors import BadRequest
 from asteri.kit.ratelimit import build_rate_limiter
 from asteri.kit.settings import Settings, get_settings
-from asteri.rest_facade import build_router, install_openapi
+from asteri.rest_facade import build_router, compiled_read_routes, install_openapi
 from asteri.schema import build_schema
 from asteri.schema.context import graphql_context
 from asteri.schema.operations import ROUTES
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     schema = build_schema(settings.max_query_depth, settings.max_aliases)
     rest, bindings = build_router(schema, ROUTES, compiled_reads=settings.compiled_reads)
     app.include_router(rest, prefix=API_PREFIX)
+    app.router.routes[:0] = compiled_read_routes(bindings, API_PREFIX)
     install_openapi(app, bindings)
     graphql = GraphQLEndpoint(
         schema,
