@@ -57,6 +57,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 OPERATOR_ID = "cli"  # the audit trail's actor for operator (CLI) changes
+OPERATOR = f"operator:{OPERATOR_ID}"  # as a key's created_by
 
 
 def _audit(session: Session, key: ApiKey, verb: str, changed: list[str]) -> None:
@@ -127,6 +128,7 @@ def create_key(engine: Engine, request: KeyRequest, *, pepper: str) -> IssuedKey
             persisted_only=request.persisted_only,
             per_minute=terms["per_minute"],
             per_day=terms["per_day"],
+            created_by=OPERATOR,
         )
         session.add(issued.record)
         session.flush()
@@ -190,7 +192,7 @@ def rotate_key(engine: Engine, key_id: str, *, overlap: timedelta, pepper: str) 
         claimed = session.execute(rotation_claim(old.id, revoke_at))
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict(f"API key `{key_id}` was rotated or revoked concurrently.")
-        issued = successor_of(old, pepper=pepper)
+        issued = successor_of(old, pepper=pepper, created_by=OPERATOR)
         session.add(issued.record)
         session.flush()
         _audit(session, issued.record, "rotated", [])

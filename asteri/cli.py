@@ -191,6 +191,7 @@ def keys_list(org_id: str, as_json: bool) -> None:
             "revoked_at": _iso(k.revoked_at),
             "last_used_at": _iso(k.last_used_at),
             "rotated_from": k.rotated_from,
+            "created_by": k.created_by,
         }
         for k in records
     ]

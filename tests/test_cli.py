@@ -182,7 +182,7 @@ def test_keys_list_shows_every_key_but_never_a_secret(run: Any, api: Api) -> Non
     revoked, ci = listed["keys"]
     assert set(ci) == {
         *("id", "name", "prefix", "scopes", "environment", "per_minute", "per_day"),
-        *("created_at", "expires_at", "revoked_at", "last_used_at", "rotated_from"),
+        *("created_at", "expires_at", "revoked_at", "last_used_at", "rotated_from", "created_by"),
     }
     assert (ci["name"], ci["environment"], ci["scopes"]) == (
         "CI",
@@ -348,6 +348,8 @@ def test_every_key_change_by_the_cli_is_audited_as_the_operator(run: Any, api: A
         "keys", "update", created["id"], "--scope", "read:services", "--per-minute", "7", "--json"
     )
     assert (updated["scopes"], updated["per_minute"]) == (["read:services"], 7)
+    listed = {k["id"]: k for k in run("keys", "list", "--org", org, "--json")["keys"]}
+    assert listed[created["id"]]["created_by"] == "operator:cli"
     rotated = run("keys", "rotate", created["id"], "--overlap", "1h", "--json")
     run("keys", "revoke", created["id"])
     run("keys", "revoke", created["id"])  # already revoked: nothing more to record

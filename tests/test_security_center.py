@@ -23,7 +23,7 @@ from tests.factories import ALL_SCOPES, DAY, GRAPHQL, Api, Bearer, Credential, c
 
 KEY_FIELDS = """
   id name displayPrefix environment scopes expiresAt revokedAt lastUsedAt rotatedFrom
-  persistedOnly perMinute perDay createdAt status
+  createdBy persistedOnly perMinute perDay createdAt status
 """
 CREATE = f"""
 mutation($input: CreateApiKeyInput!) {{
@@ -128,6 +128,7 @@ def test_a_manager_creates_lists_reads_updates_rotates_and_revokes(
     )
     assert (key["perMinute"], key["perDay"], key["persistedOnly"]) == (30, 900, False)
     assert (key["status"], key["revokedAt"], key["rotatedFrom"]) == ("ACTIVE", None, None)
+    assert key["createdBy"] == f"member:{manager.key_id}"  # the session's team member
 
     listed = api.gql(LIST, {"first": 100}, as_=manager)["apiKeys"]["nodes"]
     assert key in listed

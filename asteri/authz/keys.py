@@ -89,6 +89,7 @@ def new_key(
     per_minute: int = DEFAULT_PER_MINUTE,
     per_day: int = DEFAULT_PER_DAY,
     rotated_from: str | None = None,
+    created_by: str,
 ) -> IssuedKey:
     """A key's row, not yet in any session (sync or async: the caller adds and flushes it),
     and its secret, returned this once."""
@@ -106,11 +107,12 @@ def new_key(
         per_minute=per_minute,
         per_day=per_day,
         rotated_from=rotated_from,
+        created_by=created_by,
     )
     return IssuedKey(record=record, secret=secret)
 
 
-def successor_of(old: ApiKey, *, pepper: str) -> IssuedKey:
+def successor_of(old: ApiKey, *, pepper: str, created_by: str) -> IssuedKey:
     """The key that replaces ``old`` in a rotation: a new secret and nothing else new. It keeps
     the organization, environment, name, scopes, limits, ``persisted_only`` and ``expires_at``,
     so a rotation can neither widen a key nor extend its life."""
@@ -125,4 +127,5 @@ def successor_of(old: ApiKey, *, pepper: str) -> IssuedKey:
         per_minute=old.per_minute,
         per_day=old.per_day,
         rotated_from=old.public_id,
+        created_by=created_by,
     )

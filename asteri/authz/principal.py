@@ -44,6 +44,11 @@ class Principal:
     def from_cache(self) -> bool:
         return self.cached_key_pk is not None
 
+    @property
+    def actor(self) -> str:
+        """``<actor type>:<id>``, as a key's ``created_by`` names its creator."""
+        return f"{self.actor_type.value}:{self.actor_id}"
+
     def require(self, scope: Scope) -> None:
         """403 naming the scope; the message the brief promises for a missing scope."""
         if scope not in self.scopes:

@@ -34,3 +34,6 @@ class ApiKey(TimestampedRow, table=True):
     # Bumped by every change to the key's policy (revoke, rotate, scopes, limits): a cached
     # authentication names the version it saw, and reads check it (authz/tenancy.py).
     version: int = 1
+    # Who created it: `member:tm_…` (an owner's or admin's session) or `operator:cli`; null
+    # for keys created before this was recorded.
+    created_by: str | None = Field(default=None, max_length=64)

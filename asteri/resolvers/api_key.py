@@ -82,6 +82,7 @@ async def create(
         persisted_only=values["persisted_only"],
         per_minute=terms["per_minute"],
         per_day=terms["per_day"],
+        created_by=principal.actor,
     )
     uow.session.add(issued.record)
     await uow.session.flush()
@@ -132,7 +133,7 @@ async def rotate(
     )
     if _rowcount(claimed) != 1:
         raise Conflict(f"API key `{public_id}` was rotated or revoked concurrently.")
-    issued = successor_of(old, pepper=pepper)
+    issued = successor_of(old, pepper=pepper, created_by=uow.principal.actor)
     uow.session.add(issued.record)
     await uow.session.flush()
     crud.record(uow, API_KEYS, issued.record, "rotated", [], snapshot)

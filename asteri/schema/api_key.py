@@ -68,6 +68,10 @@ class ApiKey:
     per_minute: int = strawberry.field(description="Requests allowed per clock minute.")
     per_day: int = strawberry.field(description="Requests allowed per UTC day.")
     created_at: datetime
+    created_by: str | None = strawberry.field(
+        description="`member:tm_…` (an owner's or admin's session) or `operator:cli`; null for "
+        "keys created before this was recorded."
+    )
     status: ApiKeyStatus
 
     @classmethod

@@ -18,6 +18,7 @@ _API_KEY: dict[str, Any] = {
     "revoked_at": None,
     "last_used_at": None,
     "rotated_from": None,
+    "created_by": "member:tm_5bQ2wXk9VdRt7mNpZc3LhA",
     "persisted_only": False,
     "per_minute": 120,
     "per_day": 10000,
