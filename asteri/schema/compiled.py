@@ -312,7 +312,7 @@ class CompiledRead:
             return ExecutionResult(data=None if not self.nullable else {key: None}, errors=[error])
 
     async def answer(self, context: Any, kwargs: dict[str, Any]) -> Any:
-        """The operation's scopes, then its resolver and projection. A principal from the key
+        """The root field's permissions, then its resolver and projection. A principal from the key
         cache only ever answers with what it found: refused (403, 404) or finding nothing —
         what a revoked, expired or changed key sees, since its reads re-check it — the request
         is authenticated against the database and answered again, and that answer stands."""
