@@ -18,6 +18,7 @@ import inspect
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from types import SimpleNamespace
 from typing import Any
@@ -159,6 +160,10 @@ class _Compiler:
                 raise NotCompilable("object without selection")
             return self.projection(type_, selection, stored=stored)
         if type_ in _PLAIN_SCALARS:
+            return None
+        if self.rest and type_ is datetime:
+            # orjson writes an aware datetime as isoformat() does (RFC 3339, `+00:00`,
+            # microseconds when non-zero), in C: the REST body needs no conversion here.
             return None
         scalar = self.schema.schema_converter.scalar_registry.get(type_)
         serialize = getattr(scalar, "serialize", None)  # e.g. DateTime → ISO 8601 text
