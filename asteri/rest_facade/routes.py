@@ -1,7 +1,8 @@
 """Route declarations + persisted operations → FastAPI routes, built once at start-up.
 
-A REST call is the persisted operation run through the same schema, context and scope checks
-as a GraphQL call; this module only maps HTTP onto variables and the result onto a REST body.
+A REST call is the persisted operation run through the same schema, context and permission
+checks as a GraphQL call; this module only maps HTTP onto variables and the result onto a REST
+body.
 """
 
 import inspect
@@ -77,9 +78,10 @@ class Binding:
         )
 
     async def serve(self, request: Request) -> Response:
-        """A compiled read served directly (``_BindingRoute``): the same context, checks and
-        problems as the FastAPI-solved endpoint, without per-request dependency solving. It
-        may authenticate from the key cache (see ``CompiledRead.answer``)."""
+        """A compiled read served directly (``compiled_read_routes``, and ``_BindingRoute``
+        behind them): the same context, checks and problems as the FastAPI-solved endpoint,
+        without per-request dependency solving. It may authenticate from the key cache (see
+        ``CompiledRead.answer``)."""
         context = await open_context(request, cached=True)
         try:
             params: dict[str, Any] = {name: request.path_params[name] for name in self.path_params}
