@@ -578,3 +578,41 @@ def test_an_idempotent_create_or_rotate_never_stores_the_secret(api: Api) -> Non
         assert not any(secret.encode() in b for b in stored)
     listed = api.rest("GET", "/api_keys", as_=owner, params={"limit": 100}).json()["data"]
     assert [k["name"] for k in listed].count("Once") == 2  # the created key and its successor
+
+
+def test_the_issues_story_end_to_end_over_rest(api: Api) -> None:
+    """An org admin creates a key with two scopes, a 30-day expiry, 60 a minute and 10,000 a
+    day; sees it once; uses it; sees last_used_at move; rotates it with a 24 h overlap in which
+    both secrets work; revokes it and gets 401 on the very next request."""
+    admin = api.session(role="admin")
+    terms = {
+        "name": "Zapier",
+        "scopes": ["read:customers", "write:customers"],
+        "expires_in": 30 * DAY,
+        "per_minute": 60,
+        "per_day": 10_000,
+    }
+    created = api.rest("POST", "/api_keys", as_=admin, json=terms)
+    assert created.status_code == 201, created.text
+    key = created.json()["api_key"]
+    secret = created.json()["secret"]
+    assert "secret" not in api.rest("GET", f"/api_keys/{key['id']}", as_=admin).json()
+    assert key["last_used_at"] is None
+    as_key = Credential(admin.organization_id, secret, key["id"], "live")
+    used = api.rest("GET", "/customers", as_=as_key)
+    assert used.status_code == 200, used.text
+    assert used.headers["ratelimit-policy"] == '"minute";q=60;w=60, "day";q=10000;w=86400'
+    seen = api.rest("GET", f"/api_keys/{key['id']}", as_=admin).json()
+    assert seen["last_used_at"] is not None
+
+    rotated = api.rest(
+        "POST", f"/api_keys/{key['id']}/rotate", as_=admin, json={"overlap_seconds": DAY}
+    ).json()
+    as_new = Credential(admin.organization_id, rotated["secret"], rotated["api_key"]["id"], "live")
+    for credential in (as_key, as_new):  # the overlap: both work
+        assert api.rest("GET", "/customers", as_=credential).status_code == 200
+    revoked = api.rest("POST", f"/api_keys/{key['id']}/revoke", as_=admin)
+    assert revoked.status_code == 200, revoked.text
+    refused = api.rest("GET", "/customers", as_=as_key)
+    assert (refused.status_code, refused.json()["reason"]) == (401, "revoked_key")
+    assert api.rest("GET", "/customers", as_=as_new).status_code == 200
