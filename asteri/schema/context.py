@@ -11,7 +11,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
 
 from asteri.authz.authenticate import authenticate
-from asteri.authz.limits import is_guess, spend, spend_auth_failure
+from asteri.authz.limits import REQUEST_COST, is_guess, spend, spend_auth_failure
 from asteri.authz.principal import ActorType, Principal
 from asteri.kit.db import Database, RequestStore
 from asteri.kit.errors import ApiError, RateLimited, Unauthenticated
@@ -83,7 +83,9 @@ class RequestContext(BaseContext):
         ``auth`` is the 429 to raise.
 
         ``cached``: a key may come from the key cache (compiled reads only: their statements
-        re-check it). ``charge=False``: the request was already charged (``reauthenticate``).
+        re-check it). ``charge=False``: the request was already counted (``reauthenticate``):
+        the fresh terms are checked against that count without counting it again, so narrowed
+        limits apply to this very request.
 
         A 401 for a presented credential (a key or bearer token that does not work: a guess)
         spends one unit of the client address's failure budget instead (never the tenant's);
@@ -124,10 +126,10 @@ class RequestContext(BaseContext):
         else:
             if auth.actor_type is ActorType.API_KEY:
                 self._used_key = auth.actor_id
-            if charge:
-                auth, decision = await spend(state.rate_limiter, auth)
-                # Added to the response, whatever it is, by the request-id middleware.
-                request.state.response_headers = decision.headers()
+            cost = REQUEST_COST if charge else 0
+            auth, decision = await spend(state.rate_limiter, auth, cost)
+            # Added to the response, whatever it is, by the request-id middleware.
+            request.state.response_headers = decision.headers()
         self.auth = auth
 
     async def reauthenticate(self) -> None:
