@@ -15,6 +15,7 @@ cached (none today) run through SQLAlchemy, with the same row shape.
 """
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,29 +44,30 @@ class Rows(Protocol):
     async def all(self, statement: Select[Any], params: Params) -> list[Any]: ...
 
 
-class _SqlAlchemyRows:
+class _SqlAlchemyRows(ABC):
     """Rows through a SQLAlchemy connection or session (SQLite; reads inside a write)."""
 
-    async def _execute(self, statement: Select[Any], params: Params) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    async def _rows(self, statement: Select[Any], params: Params) -> Sequence[Any]:
+        """Every row of the statement, buffered (the connection may go back to its pool)."""
 
     async def one(self, statement: Select[Any], params: Params) -> Any | None:
-        return _row_type(statement).from_row((await self._execute(statement, params)).first())
+        rows = await self._rows(statement, params)
+        return _row_type(statement).from_row(rows[0] if rows else None)
 
     async def all(self, statement: Select[Any], params: Params) -> list[Any]:
         row_type = _row_type(statement)
-        return [row_type.make(r) for r in (await self._execute(statement, params)).all()]
+        return [row_type.make(r) for r in await self._rows(statement, params)]
 
 
 class EngineRows(_SqlAlchemyRows):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def _execute(self, statement: Select[Any], params: Params) -> Any:
+    async def _rows(self, statement: Select[Any], params: Params) -> Sequence[Any]:
         async with self.engine.connect() as connection:
             result = await connection.execute(statement, dict(params))
-            # Buffered before the connection goes back to the pool.
-            return result.freeze()()
+            return list(result.all())
 
 
 class SessionRows(_SqlAlchemyRows):
@@ -74,11 +76,12 @@ class SessionRows(_SqlAlchemyRows):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def _execute(self, statement: Select[Any], params: Params) -> Any:
+    async def _rows(self, statement: Select[Any], params: Params) -> Sequence[Any]:
         await self.session.flush()  # what the session would autoflush before a query
         # Core on the session's connection: columns, not ORM entities.
         connection = await self.session.connection()
-        return await connection.execute(statement, dict(params))
+        result = await connection.execute(statement, dict(params))
+        return list(result.all())
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ body.
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -15,7 +15,6 @@ import orjson
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
@@ -78,10 +77,9 @@ class Binding:
         )
 
     async def serve(self, request: Request) -> Response:
-        """A compiled read served directly (``compiled_read_routes``, and ``_BindingRoute``
-        behind them): the same context, checks and problems as the FastAPI-solved endpoint,
-        without per-request dependency solving. It may authenticate from the key cache (see
-        ``CompiledRead.answer``)."""
+        """A compiled read served directly (``compiled_read_routes``): the same context, checks
+        and problems as the FastAPI-solved endpoint, without per-request dependency solving. It
+        may authenticate from the key cache (see ``CompiledRead.answer``)."""
         context = await open_context(request, cached=True)
         try:
             params: dict[str, Any] = {name: request.path_params[name] for name in self.path_params}
@@ -295,18 +293,6 @@ def _query_model(
     return create_model(f"{op.name}Query", __config__=ConfigDict(extra="forbid"), **fields)
 
 
-class _BindingRoute(APIRoute):
-    """FastAPI documents every route from its endpoint's declared signature; a compiled read
-    is then served by ``Binding.serve`` instead of FastAPI's dependency-solving handler (about
-    a tenth of a point read's CPU). Everything else keeps FastAPI's handler."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        binding: Binding | None = getattr(self.endpoint, "binding", None)
-        if binding is None or binding.compiled is None:
-            return super().get_route_handler()
-        return binding.serve
-
-
 def _endpoint(binding: Binding) -> Callable[..., Awaitable[Response]]:
     """A function whose signature tells FastAPI what to parse, validate and document."""
 
@@ -342,7 +328,6 @@ def _endpoint(binding: Binding) -> Callable[..., Awaitable[Response]]:
             )
         )
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    endpoint.binding = binding  # type: ignore[attr-defined]
     return endpoint
 
 
@@ -367,7 +352,6 @@ def build_router(
             description=description,
             tags=[route.tag],
             openapi_extra={"x-required-scopes": [s.value for s in binding.op.scopes]},
-            route_class_override=_BindingRoute,
         )
         bindings.append(binding)
     return router, bindings

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from functools import cached_property
 from types import SimpleNamespace
 from typing import Any
 
@@ -285,9 +286,13 @@ class CompiledRead:
         node = self.root_node
         return node.alias.value if node.alias else node.name.value
 
+    @cached_property
+    def argument_types(self) -> dict[str, Any]:
+        return {a.python_name: a.type for a in self.arguments}
+
     async def run(self, context: Any, arguments: dict[str, Any]) -> Any:
         """REST: ``arguments`` are Python names with validated REST values."""
-        types = {a.python_name: a.type for a in self.arguments}
+        types = self.argument_types
         kwargs = {name: _argument_value(types[name], value) for name, value in arguments.items()}
         return await self.answer(context, kwargs)
 
