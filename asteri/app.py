@@ -12,6 +12,7 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLRequestData
 
 from asteri.authz.authenticate import KeyCache
+from asteri.authz.isolation import StatementGuard
 from asteri.authz.usage import KeyUsage
 from asteri.http.body_limit import BodyLimitMiddleware
 from asteri.http.problems import install_problem_handlers
@@ -72,7 +73,7 @@ def lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMana
 
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
-        app.state.database = Database(settings.database_url)
+        app.state.database = Database(settings.database_url, guard=StatementGuard())
         app.state.settings = settings
         app.state.rate_limiter = build_rate_limiter(
             settings.redis_url, prefix=settings.redis_prefix

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from asteri.admin import KeyRequest, create_key, create_organization
+from asteri.authz.isolation import StatementGuard
 from asteri.authz.principal import ActorType, Principal
 from asteri.authz.scopes import Scope
 from asteri.authz.sessions import issue_session
@@ -134,7 +135,7 @@ class DemoResult:
 async def _seed_samples(settings: Settings, principal: Principal) -> None:
     """Every sample in one transaction (mutations only flush; one commit at the end): a run
     that fails part-way leaves nothing, so the next run seeds them all."""
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, guard=StatementGuard())
     schema = build_schema()
     store = RequestStore(database)
     try:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select, update
 from sqlmodel import col
 
+from asteri.authz.isolation import StatementGuard
 from asteri.authz.principal import ActorType, Principal
 from asteri.authz.tenancy import scoped, tenant
 from asteri.kit.db import Database, RequestStore
@@ -21,7 +22,7 @@ def _both(api: Api, statement: Select[Any], params: dict[str, Any]) -> tuple[lis
     """The statement through the database's read path and through SQLAlchemy."""
 
     async def run() -> tuple[list[Any], list[Any]]:
-        database = Database(api.settings.database_url)
+        database = Database(api.settings.database_url, guard=StatementGuard())
         try:
             fast = await database.rows.all(statement, params)
             slow = await EngineRows(database.engine).all(statement, params)
@@ -107,7 +108,7 @@ def test_statements_with_in_lists_fall_back_and_still_answer(api: Api) -> None:
 
 
 def test_postgresql_reads_use_the_pool_and_sqlite_the_engine(api: Api) -> None:
-    database = Database(api.settings.database_url)
+    database = Database(api.settings.database_url, guard=StatementGuard())
     try:
         expected = EngineRows if api.settings.database_url.startswith("sqlite") else PoolRows
         assert isinstance(database.rows, expected)
@@ -119,7 +120,7 @@ def test_reads_inside_a_write_see_the_write(api: Api) -> None:
     org_pk, ids = _customers(api, 1)
 
     async def run() -> tuple[Any, Any]:
-        database = Database(api.settings.database_url)
+        database = Database(api.settings.database_url, guard=StatementGuard())
         store = RequestStore(database)
         try:
             by_id = scoped(Customer).where(col(Customer.public_id) == bindparam("public_id"))

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlmodel import col
 
+from asteri.authz.isolation import Exemption, exempt
 from asteri.authz.keys import hash_key, parse_key
 from asteri.authz.principal import ActorType, Principal, lapse, organization_mismatch
 from asteri.authz.scopes import Scope
@@ -122,7 +123,7 @@ async def authenticate(
 # Built once (constructing SQL expressions per request costs more than running them), and
 # plain columns rather than an ORM entity: this runs on every request.
 _KEY = ApiKey.__table__.c  # type: ignore[attr-defined]
-_KEY_LOOKUP = (
+_KEY_LOOKUP = exempt(
     select(
         _KEY.id,
         _KEY.version,
@@ -139,7 +140,8 @@ _KEY_LOOKUP = (
         col(Organization.public_id).label("organization_public_id"),
     )
     .join(Organization, col(Organization.id) == _KEY.organization_id)
-    .where(_KEY.secret_hash == bindparam("digest"))
+    .where(_KEY.secret_hash == bindparam("digest")),
+    Exemption.KEY_LOOKUP,
 )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from asteri.authz.isolation import Exemption, exempt
 from asteri.authz.principal import ActorType, Principal, lapse, organization_mismatch
 from asteri.authz.roles import scopes_for
 from asteri.kit.db import utcnow
@@ -149,7 +150,7 @@ _SESSION = (
 )
 _M = TeamMember.__table__.c  # type: ignore[attr-defined]
 _O = Organization.__table__.c  # type: ignore[attr-defined]
-_MEMBERSHIP = (
+_MEMBERSHIP = exempt(
     select(_M.public_id, _M.role, _O.id.label("organization_pk"))
     .join(Organization, _O.id == _M.organization_id)
     .where(
@@ -158,7 +159,8 @@ _MEMBERSHIP = (
         _M.email == bindparam("email"),
         _M.active.is_(True),
         _M.deleted_at.is_(None),
-    )
+    ),
+    Exemption.MEMBERSHIP_LOOKUP,
 )
 
 

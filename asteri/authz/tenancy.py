@@ -2,8 +2,10 @@
 
 ``scoped(model)`` is built once per model with bind parameters for the tenant; a query runs
 with ``tenant(principal)`` as its parameters. A statement run without them fails loudly (a
-missing bind value), never silently unfiltered. A test fails if a resolver filters on
-``organization_id`` by hand. Deleted rows are invisible here too: to callers they do not exist.
+missing bind value), never silently unfiltered, and a statement that reads a tenant table
+without this filter is refused before it runs (``authz/isolation.py``). A subquery over another
+tenant table takes ``tenant_terms`` of its own. Deleted rows are invisible here too: to
+callers they do not exist.
 
 The filter also carries the credential when authentication came from the key cache: rows are
 visible only while that key still exists at the version the cache saw (revoking, rotating or
@@ -24,12 +26,13 @@ from typing import Any, TypeVar
 from sqlalchemy import Integer, Select, bindparam, exists, or_, select
 from sqlmodel import SQLModel
 
+from asteri.authz.isolation import TENANT_BINDS
 from asteri.authz.principal import Principal
 from asteri.kit.db import UtcDateTime, utcnow
 from asteri.models import ApiKey
 from asteri.models.base import TenantRow
 
-__all__ = ["scoped", "stamp", "tenant"]
+__all__ = ["scoped", "stamp", "tenant", "tenant_terms"]
 
 M = TypeVar("M", bound=TenantRow)
 
@@ -40,6 +43,7 @@ _NOW = bindparam("tenant_now", type_=UtcDateTime)
 _CREDENTIAL_STILL_VALID = or_(
     bindparam("tenant_key", type_=Integer).is_(None),
     exists().where(
+        _KEY.organization_id == bindparam(TENANT_BINDS["organization_id"]),
         _KEY.id == bindparam("tenant_key", type_=Integer),
         _KEY.version == bindparam("tenant_key_version", type_=Integer),
         or_(_KEY.revoked_at.is_(None), _KEY.revoked_at > _NOW),
@@ -48,14 +52,21 @@ _CREDENTIAL_STILL_VALID = or_(
 )
 
 
+def tenant_terms(model: type[SQLModel], *, every_environment: bool = False) -> list[Any]:
+    """The tenant filter's terms for ``model``'s table, to ``AND`` into a ``WHERE``."""
+    table = model.__table__  # type: ignore[attr-defined]
+    terms = [table.c.organization_id == bindparam(TENANT_BINDS["organization_id"])]
+    if not every_environment:
+        terms.append(table.c.environment == bindparam(TENANT_BINDS["environment"]))
+    return terms
+
+
 @cache
 def scoped(model: type[SQLModel], *, every_environment: bool = False) -> Select[Any]:
     """``SELECT model`` limited to one organization and environment (bound at execution);
     ``every_environment``: to the organization only."""
     table = model.__table__  # type: ignore[attr-defined]
-    clause = [table.c.organization_id == bindparam("tenant_org")]
-    if not every_environment:
-        clause.append(table.c.environment == bindparam("tenant_env"))
+    clause = tenant_terms(model, every_environment=every_environment)
     if "deleted_at" in table.c:
         clause.append(table.c.deleted_at.is_(None))
     clause.append(_CREDENTIAL_STILL_VALID)
@@ -65,8 +76,8 @@ def scoped(model: type[SQLModel], *, every_environment: bool = False) -> Select[
 def tenant(principal: Principal, **params: Any) -> dict[str, Any]:
     """The bind parameters of ``scoped`` for the caller, plus a query's own."""
     return {
-        "tenant_org": principal.organization_pk,
-        "tenant_env": principal.environment.value,
+        TENANT_BINDS["organization_id"]: principal.organization_pk,
+        TENANT_BINDS["environment"]: principal.environment.value,
         "tenant_key": principal.cached_key_pk,
         "tenant_key_version": principal.cached_key_version,
         "tenant_now": utcnow() if principal.cached_key_pk is not None else None,

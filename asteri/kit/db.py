@@ -1,7 +1,8 @@
 """Engines for SQLite and PostgreSQL from one URL, and the column types both must agree on."""
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
-from asteri.kit.rows import EngineRows, PoolRows, Rows, SessionRows
+from asteri.kit.rows import EngineRows, Guard, PoolRows, Rows, SessionRows
 
 __all__ = [
     "Database",
@@ -104,11 +105,19 @@ def create_sync_engine(url: str) -> Engine:
 
 
 class Database:
-    """The request path's database: ``rows`` for reads (``kit/rows.py``), sessions for writes."""
+    """The request path's database: ``rows`` for reads (``kit/rows.py``), sessions for writes.
 
-    def __init__(self, url: str) -> None:
+    ``guard`` sees every statement before it runs, on every path (the engine's
+    ``before_execute`` for sessions and Core, the psycopg read path's planner) and may refuse
+    it: the tenant guard. It is a required argument so that no request path is built without
+    deciding; ``None`` is for operator tools that read across tenants on purpose.
+    """
+
+    def __init__(self, url: str, *, guard: Guard | None) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(async_url(url), **_engine_kwargs(url))
+        if guard is not None:
+            _install_guard(self.engine, guard)
         self.rows: Rows
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -118,7 +127,11 @@ class Database:
             # The pool's sessions run in UTC, where psycopg's timestamptz values are already
             # aware UTC datetimes: exactly what UtcDateTime makes of them.
             self.rows = PoolRows(
-                libpq, self.engine.dialect, EngineRows(self.engine), raw_types=(UtcDateTime,)
+                libpq,
+                self.engine.dialect,
+                EngineRows(self.engine),
+                guard=guard,
+                raw_types=(UtcDateTime,),
             )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
@@ -149,6 +162,34 @@ class Database:
         if isinstance(self.rows, PoolRows):
             await self.rows.close()
         await self.engine.dispose()
+
+
+def _install_guard(engine: AsyncEngine, guard: Guard) -> None:
+    """Statements (ORM and Core) at ``before_execute``; SQL text sent to the driver as it is
+    (``exec_driver_sql``, which skips that event) at the cursor, with its options."""
+
+    def before_execute(
+        _conn: Any, statement: Any, _multiparams: Any, _params: Any, _options: Any
+    ) -> None:
+        guard(statement, None)
+
+    def before_cursor_execute(
+        _conn: Any, _cursor: Any, sql: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        if context is not None and context.compiled is None:
+            guard(_DriverSql(sql, context.execution_options), None)
+
+    sync = engine.sync_engine
+    event.listen(sync, "before_execute", before_execute)
+    event.listen(sync, "before_cursor_execute", before_cursor_execute)
+
+
+@dataclass(frozen=True)
+class _DriverSql:
+    """SQL text on its way to the driver, with its execution options (for the guard)."""
+
+    sql: str
+    _execution_options: Mapping[str, Any]
 
 
 class RequestStore:

@@ -34,6 +34,9 @@ __all__ = ["EngineRows", "PoolRows", "Rows", "SessionRows"]
 
 Params = Mapping[str, Any]
 Processor = Callable[[Any], Any]
+# Refuses a statement (raises) before it runs: the tenant guard (``authz/isolation.py``). Given
+# the statement's cache key when there is one, so it can decide once per shape.
+Guard = Callable[[Any, Any], None]
 
 
 class Rows(Protocol):
@@ -172,11 +175,15 @@ class PoolRows:
         dialect: Dialect,
         fallback: Rows,
         *,
+        guard: Guard | None,
         max_size: int = 16,
         raw_types: tuple[type, ...] = (),
     ) -> None:
-        """``raw_types``: column types whose values psycopg already returns as the type would
-        make them on these connections (so their result processor is skipped)."""
+        """``guard`` sees every statement shape before it is planned (statements that cannot
+        be planned go to ``fallback``, whose engine has the same guard). ``raw_types``: column
+        types whose values psycopg already returns as the type would make them on these
+        connections (so their result processor is skipped)."""
+        self.guard = guard
         self.dialect = dialect
         self.fallback = fallback
         self.raw_types = raw_types
@@ -201,6 +208,8 @@ class PoolRows:
             try:
                 plan = self._plans[cache_key.key]
             except KeyError:
+                if self.guard is not None:
+                    self.guard(statement, cache_key)  # once per shape: a refusal plans nothing
                 plan = self._plans[cache_key.key] = _plan(
                     statement, cache_key, self.dialect, self.raw_types
                 )

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Any, ClassVar
 
 from sqlmodel import Field
 
@@ -14,6 +15,8 @@ class ApiKey(TimestampedRow, table=True):
     """A scoped, expiring key. Only ``secret_hash`` (HMAC-SHA256 with the pepper) is stored."""
 
     __tablename__ = "api_keys"
+    # An organization's keys are managed across both its environments (authz/isolation.py).
+    __table_args__: ClassVar[dict[str, Any]] = {"info": {"tenancy": "organization"}}
 
     organization_id: int = Field(foreign_key="organizations.id", index=True)
     environment: str = Field(max_length=8)

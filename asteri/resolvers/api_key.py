@@ -53,8 +53,8 @@ async def read(uow: UnitOfWork, public_id: str) -> Any:
     return await crud.read(uow, API_KEYS, public_id)
 
 
-async def get(uow: UnitOfWork, public_id: str) -> ApiKey:
-    row: ApiKey = await crud.get(uow, API_KEYS, public_id)
+async def get(uow: UnitOfWork, public_id: str, *, reload: bool = False) -> ApiKey:
+    row: ApiKey = await crud.get(uow, API_KEYS, public_id, reload=reload)
     return row
 
 
@@ -112,7 +112,7 @@ async def revoke(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -> ApiKey:
     )
     if _rowcount(revoked) == 0:
         return row
-    await uow.session.refresh(row)
+    row = await get(uow, public_id, reload=True)  # the columns the UPDATE set
     crud.record(uow, API_KEYS, row, "revoked", ["revoked_at"], snapshot)
     return row
 

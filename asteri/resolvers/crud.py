@@ -121,14 +121,15 @@ async def read(uow: UnitOfWork, resource: Resource, public_id: str) -> Any:
     return row
 
 
-async def get(uow: UnitOfWork, resource: Resource, public_id: str) -> Any:
-    """The ORM row, to change in the request's transaction, or 404 as ``read``."""
+async def get(uow: UnitOfWork, resource: Resource, public_id: str, *, reload: bool = False) -> Any:
+    """The ORM row, to change in the request's transaction, or 404 as ``read``. ``reload``:
+    read its columns again even if the session holds it (after a bulk ``UPDATE``), through
+    the same filter (``session.refresh`` reads by primary key alone, which the guard refuses)."""
     _issuable(resource, public_id)
-    row = (
-        await uow.session.scalars(
-            _by_public_id(resource), tenant(uow.principal, public_id=public_id)
-        )
-    ).first()
+    statement = _by_public_id(resource)
+    if reload:
+        statement = statement.execution_options(populate_existing=True)
+    row = (await uow.session.scalars(statement, tenant(uow.principal, public_id=public_id))).first()
     if row is None:
         raise _not_found(resource, public_id)
     return row

@@ -19,6 +19,7 @@ from sqlalchemy import delete, exists, insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
+from asteri.authz.tenancy import tenant_terms
 from asteri.kit.db import utcnow
 from asteri.kit.ids import IdPrefix
 from asteri.kit.pagination import Page
@@ -156,6 +157,7 @@ def _where(f: CustomerFilter) -> list[ColumnElement[bool]]:
         refuse_nul(f.tag, "/filter/tag")
         clauses.append(
             exists().where(
+                *tenant_terms(CustomerTag),
                 col(CustomerTag.customer_id) == col(Customer.id),
                 col(CustomerTag.tag) == f.tag.strip().lower(),
             )

@@ -26,7 +26,7 @@ from typing import Any, cast
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import CursorResult, Engine, and_, delete, or_, select, update
+from sqlalchemy import CursorResult, Engine, and_, bindparam, delete, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from asteri.authz.principal import Principal
+from asteri.authz.tenancy import scoped, tenant
 from asteri.http.problems import problem_response
 from asteri.kit.db import Database, utcnow
 from asteri.kit.errors import BadRequest, BadUserInput, Conflict, ErrorCode
@@ -66,11 +67,18 @@ _T = IdempotencyRecord
 
 @dataclass(frozen=True, slots=True)
 class _Scope:
-    organization_id: int
-    environment: str
+    principal: Principal
     actor_id: str
     route: str
     key: str
+
+    @property
+    def organization_id(self) -> int:
+        return self.principal.organization_pk
+
+    @property
+    def environment(self) -> str:
+        return self.principal.environment.value
 
     def values(self) -> dict[str, Any]:
         return {
@@ -89,6 +97,17 @@ class _Scope:
             col(_T.route) == self.route,
             col(_T.key) == self.key,
         ]
+
+    def record(self) -> tuple[Any, dict[str, Any]]:
+        """The record's read through the tenant filter, and its parameters."""
+        return (
+            scoped(_T).where(
+                col(_T.actor_id) == bindparam("actor_id"),
+                col(_T.route) == bindparam("route"),
+                col(_T.key) == bindparam("key"),
+            ),
+            tenant(self.principal, actor_id=self.actor_id, route=self.route, key=self.key),
+        )
 
 
 def idempotency_key(request: Request) -> str | None:
@@ -167,9 +186,7 @@ async def idempotent(
 
 
 def _scope(principal: Principal, route: str, key: str) -> _Scope:
-    return _Scope(
-        principal.organization_pk, principal.environment.value, principal.actor_id, route, key
-    )
+    return _Scope(principal, principal.actor_id, route, key)
 
 
 def _in_flight() -> Conflict:
@@ -232,7 +249,7 @@ async def _claim(database: Database, scope: _Scope, digest: str) -> str | Respon
             if _rowcount(taken) == 1:
                 await session.commit()
                 return token
-            record = (await session.execute(select(_T).where(*scope.clause()))).scalars().first()
+            record = (await session.execute(*scope.record())).scalars().first()
             await session.commit()
         if record is None:  # released between our insert and our read: claim again
             continue

@@ -1,0 +1,242 @@
+"""A resolver that forgets the tenant filter cannot run: the proof, on every read API.
+
+Each leaky resolver below reads rows of another organization the way a careless resolver
+would, through one of the read APIs the code offers (the read path's ``rows``, reads inside a
+write, the ORM session, Core on the session's connection, raw SQL) and in each shape a filter
+can go missing in (no filter, a second tenant table joined, a subquery, a filter under ``OR``
+or compared with a literal). Every one is refused before it runs, for every tenant table
+(discovered from the models), on both backends. The control shows the same resolver leaks
+on a database without the guard, so the refusal is what stands between them.
+"""
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, bindparam, exists, literal, or_, select, text
+from sqlmodel import SQLModel
+
+import asteri
+from asteri.authz.isolation import (
+    Exemption,
+    StatementGuard,
+    TenantFilterMissing,
+    check_statement,
+    exempt,
+    organization_wide,
+    tenant_tables,
+)
+from asteri.authz.principal import ActorType, Principal
+from asteri.authz.scopes import Scope
+from asteri.authz.tenancy import scoped, tenant
+from asteri.kit.db import Database, RequestStore
+from asteri.kit.rows import SessionRows
+from asteri.models import Customer, Environment, Organization, Service
+from asteri.resolvers.unit import UnitOfWork
+from tests.factories import Api, create_service
+
+TABLES = sorted(tenant_tables(), key=lambda t: t.name)
+Leak = Callable[[UnitOfWork, Table], Awaitable[Any]]
+
+
+def _unfiltered(table: Table) -> Any:
+    return select(table.c.organization_id)
+
+
+async def rows_one(uow: UnitOfWork, table: Table) -> Any:
+    return await uow.rows.one(_unfiltered(table), {})
+
+
+async def rows_all(uow: UnitOfWork, table: Table) -> Any:
+    return await uow.rows.all(_unfiltered(table), {})
+
+
+async def rows_inside_a_write(uow: UnitOfWork, table: Table) -> Any:
+    return await SessionRows(uow.session).all(_unfiltered(table), {})
+
+
+async def orm_execute(uow: UnitOfWork, table: Table) -> Any:
+    return (await uow.session.execute(_unfiltered(table))).all()
+
+
+async def orm_entity(uow: UnitOfWork, table: Table) -> Any:
+    return (await uow.session.scalars(select(Service))).all()
+
+
+async def orm_get_by_primary_key(uow: UnitOfWork, table: Table) -> Any:
+    return await uow.session.get(Service, 1)
+
+
+async def core_on_the_connection(uow: UnitOfWork, table: Table) -> Any:
+    connection = await uow.session.connection()
+    return (await connection.execute(table.select())).all()
+
+
+async def raw_sql(uow: UnitOfWork, table: Table) -> Any:
+    return (await uow.session.execute(text(f"SELECT * FROM {table.name}"))).all()  # noqa: S608
+
+
+async def driver_sql(uow: UnitOfWork, table: Table) -> Any:
+    connection = await uow.session.connection()
+    return (await connection.exec_driver_sql(f"SELECT * FROM {table.name}")).all()  # noqa: S608
+
+
+def _outer(table: Table) -> type[SQLModel]:
+    """A properly filtered read of another tenant table, to hide the leak in."""
+    return Service if table.name == "customers" else Customer
+
+
+async def joined_without_filter(uow: UnitOfWork, table: Table) -> Any:
+    """The caller's rows, joined to another tenant table that has no filter of its own."""
+    outer = _outer(table)
+    on = table.c.organization_id != outer.__table__.c.organization_id  # type: ignore[attr-defined]
+    return await uow.rows.all(scoped(outer).join(table, on), tenant(uow.principal))
+
+
+async def exists_without_filter(uow: UnitOfWork, table: Table) -> Any:
+    statement = scoped(_outer(table)).where(exists(_unfiltered(table)))
+    return await uow.rows.all(statement, tenant(uow.principal))
+
+
+async def from_subquery_without_filter(uow: UnitOfWork, table: Table) -> Any:
+    return await uow.rows.all(select(_unfiltered(table).subquery()), {})
+
+
+async def filter_under_or(uow: UnitOfWork, table: Table) -> Any:
+    statement = _unfiltered(table).where(
+        or_(table.c.organization_id == bindparam("tenant_org"), literal(True)),
+        table.c.environment == bindparam("tenant_env"),
+    )
+    return await uow.rows.all(statement, tenant(uow.principal))
+
+
+async def filter_by_a_literal(uow: UnitOfWork, table: Table) -> Any:
+    """A hand-written filter names an organization: only the tenant's bind parameter counts."""
+    statement = _unfiltered(table).where(
+        table.c.organization_id == 1, table.c.environment == "live"
+    )
+    return await uow.rows.all(statement, {})
+
+
+LEAKS: list[Leak] = [
+    rows_one,
+    rows_all,
+    rows_inside_a_write,
+    orm_execute,
+    orm_entity,
+    orm_get_by_primary_key,
+    core_on_the_connection,
+    raw_sql,
+    driver_sql,
+    joined_without_filter,
+    exists_without_filter,
+    from_subquery_without_filter,
+    filter_under_or,
+    filter_by_a_literal,
+]
+
+
+def _principal(api: Api, organization_id: str) -> Principal:
+    with api.engine.connect() as connection:
+        pk = connection.scalar(
+            select(Organization.id).where(Organization.public_id == organization_id)  # type: ignore[arg-type]
+        )
+    assert pk is not None
+    return Principal(
+        organization_pk=pk,
+        organization_id=organization_id,
+        environment=Environment.LIVE,
+        scopes=frozenset(Scope),
+        actor_type=ActorType.API_KEY,
+        actor_id="key_isolation_test",
+    )
+
+
+async def _run(database: Database, principal: Principal, leak: Leak, table: Table) -> Any:
+    store = RequestStore(database)
+    try:
+        return await leak(UnitOfWork(store, principal, "req-isolation"), table)
+    finally:
+        await store.close()
+        await database.dispose()
+
+
+@pytest.mark.parametrize("table", TABLES, ids=[t.name for t in TABLES])
+@pytest.mark.parametrize("leak", LEAKS, ids=[leak.__name__ for leak in LEAKS])
+def test_a_leaky_resolver_is_refused(api: Api, leak: Leak, table: Table) -> None:
+    victim = api.key()
+    create_service(api, as_=victim)
+    principal = _principal(api, api.key().organization_id)
+    database = Database(api.settings.database_url, guard=StatementGuard())
+    with pytest.raises(TenantFilterMissing):
+        asyncio.run(_run(database, principal, leak, table))
+
+
+@pytest.mark.parametrize(
+    "leak", [rows_all, orm_execute, raw_sql], ids=["rows_all", "orm_execute", "raw_sql"]
+)
+def test_without_the_guard_the_same_resolver_leaks(api: Api, leak: Leak) -> None:
+    """The control: on a database without the guard (an operator's), the leak is real."""
+    victim = api.key()
+    create_service(api, as_=victim)
+    principal = _principal(api, api.key().organization_id)
+    victim_pk = _principal(api, victim.organization_id).organization_pk
+    table = Service.__table__  # type: ignore[attr-defined]
+    database = Database(api.settings.database_url, guard=None)
+    rows = asyncio.run(_run(database, principal, leak, table))
+    assert victim_pk in {row.organization_id for row in rows}
+
+
+def test_the_tenant_filter_passes_for_every_tenant_table() -> None:
+    for table in TABLES:
+        model = next(
+            m.class_
+            for m in Customer.__mapper__.registry.mappers
+            if m.local_table is table  # type: ignore[attr-defined]
+        )
+        check_statement(scoped(model, every_environment=organization_wide(table)))
+        check_statement(scoped(model))
+
+
+def test_an_organization_wide_table_still_needs_its_organization() -> None:
+    (keys,) = [t for t in TABLES if organization_wide(t)]
+    assert keys.name == "api_keys"
+    with pytest.raises(TenantFilterMissing, match="organization_id"):
+        check_statement(select(keys).where(keys.c.environment == bindparam("tenant_env")))
+
+
+def test_a_correlated_table_is_the_enclosing_selects_to_filter() -> None:
+    """An ``EXISTS`` may name the outer table (correlated away); a FROM subquery may not."""
+    c = Customer.__table__.c  # type: ignore[attr-defined]
+    inner = scoped(Service).where(Service.__table__.c.name == c.display_name)  # type: ignore[attr-defined]
+    check_statement(scoped(Customer).where(inner.exists()))
+    uncorrelated = inner.correlate(None)
+    with pytest.raises(TenantFilterMissing, match="customers"):
+        check_statement(scoped(Customer).where(uncorrelated.exists()))
+
+
+def test_exemptions_are_named_and_each_is_used() -> None:
+    """The few reads allowed without the filter: each named, each used by exactly one
+    statement, and nothing else passes unfiltered."""
+    from asteri.authz.authenticate import _KEY_LOOKUP
+    from asteri.authz.isolation import exemption_of
+    from asteri.authz.sessions import _MEMBERSHIP
+
+    assert {exemption_of(_KEY_LOOKUP), exemption_of(_MEMBERSHIP)} == set(Exemption)
+    package = Path(asteri.__file__).parent
+    uses = [
+        name
+        for path in package.rglob("*.py")
+        if path.name != "isolation.py"
+        for name in re.findall(r"Exemption\.([A-Z_]+)", path.read_text())
+    ]
+    assert sorted(uses) == sorted(e.name for e in Exemption)
+    check_statement(_KEY_LOOKUP)
+    check_statement(_MEMBERSHIP)
+    keys = next(t for t in TABLES if t.name == "api_keys")
+    check_statement(exempt(select(keys), Exemption.KEY_LOOKUP))
+    with pytest.raises(TenantFilterMissing):
+        check_statement(select(keys))
