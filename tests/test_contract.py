@@ -1,20 +1,27 @@
 """The contract is an artifact: the SDL snapshot matches the code, and every field is scoped
-(or, in the security center, restricted to the roles that may manage keys)."""
+(or, in the security center, restricted to the roles that may manage keys) — root fields and the
+fields of other types that resolve related objects alike."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import strawberry
+from graphql import FieldDefinitionNode, ObjectTypeDefinitionNode, StringValueNode, parse
 from strawberry.permission import PermissionExtension
 from strawberry.types.base import StrawberryObjectDefinition
 
 from asteri.authz.permissions import RequiresAuthentication, RequiresKeyManager, RequiresScope
 from asteri.authz.scopes import Scope
 from asteri.schema import build_schema, print_sdl
+from asteri.schema.fields import public, query, related
 
 SNAPSHOT = Path(__file__).parents[1] / "asteri" / "schema" / "schema.graphql"
 # Root fields that need a credential but no scope, on purpose.
 PUBLIC_ON_PURPOSE = {"viewer"}
 # The security center: an owner's or admin's session only, never a key, whatever its scopes.
+# Resolver fields of other types that need no scope of their own, on purpose: name → why.
+RELATED_PUBLIC_ON_PURPOSE: dict[str, str] = {}
 KEY_MANAGERS_ONLY = {
     "apiKey",
     "apiKeys",
@@ -83,6 +90,133 @@ def test_every_root_field_is_scoped_or_public_on_purpose(name: str, field: objec
     else:
         assert verb in {"write", "delete", "manage"}, f"{name}: a mutation needs a write scope"
     assert f'@requiresScope(scope: "{permission.scope.value}")' in print_sdl()
+
+
+def _related_fields(schema: Any) -> dict[str, Any]:
+    """Every field with a resolver on an object type other than the roots: ``Type.field``."""
+    roots = {
+        t.name
+        for t in (
+            schema._schema.query_type,
+            schema._schema.mutation_type,
+            schema._schema.subscription_type,
+        )
+        if t is not None
+    }
+    name_of = schema.config.name_converter.get_graphql_name
+    out = {}
+    for name, concrete in schema.schema_converter.type_map.items():
+        definition = concrete.definition
+        if not isinstance(definition, StrawberryObjectDefinition) or definition.is_input:
+            continue
+        if name in roots:
+            continue
+        for field in definition.fields:
+            if field.base_resolver is not None:
+                out[f"{name}.{name_of(field)}"] = field
+    return out
+
+
+def unscoped_related_fields(schema: Any, public: dict[str, str]) -> list[str]:
+    """What the contract forbids: a resolver field of a non-root type without exactly one read
+    scope (unless it is public on purpose), or without ``@requiresScope`` in the printed SDL."""
+    printed = _sdl_scopes(schema.as_str())
+    problems = []
+    for name, field in sorted(_related_fields(schema).items()):
+        permissions = _permissions(field)
+        if name in public:
+            if [type(p) for p in permissions] != [RequiresAuthentication]:
+                problems.append(f"{name}: public on purpose, but not through `public()`")
+            continue
+        scopes = [p for p in permissions if isinstance(p, RequiresScope)]
+        if len(permissions) != 1 or len(scopes) != 1:
+            problems.append(f"{name}: declares no single @requiresScope")
+            continue
+        scope = scopes[0].scope
+        if not scope.value.startswith("read:"):
+            problems.append(f"{name}: needs a read scope, not {scope.value}")
+        if printed.get(name) != scope.value:
+            problems.append(f"{name}: the printed SDL does not show @requiresScope")
+    return problems
+
+
+def _sdl_scopes(sdl: str) -> dict[str, str]:
+    """``Type.field`` → the scope its ``@requiresScope`` names in the printed SDL."""
+    out = {}
+    for definition in parse(sdl).definitions:
+        if not isinstance(definition, ObjectTypeDefinitionNode):
+            continue
+        for field in definition.fields or ():
+            assert isinstance(field, FieldDefinitionNode)
+            for directive in field.directives or ():
+                if directive.name.value != "requiresScope":
+                    continue
+                (argument,) = directive.arguments
+                assert isinstance(argument.value, StringValueNode)
+                out[f"{definition.name.value}.{field.name.value}"] = argument.value.value
+    return out
+
+
+def test_every_field_that_resolves_related_objects_declares_a_read_scope() -> None:
+    schema = build_schema()
+    related_fields = _related_fields(schema)
+    assert "Customer.activity" in related_fields  # the walk reaches nested types
+    assert set(RELATED_PUBLIC_ON_PURPOSE) <= set(related_fields), "a stale exception"
+    assert unscoped_related_fields(schema, RELATED_PUBLIC_ON_PURPOSE) == []
+    assert _sdl_scopes(print_sdl())["Customer.activity"] == "read:customers"
+
+
+def test_the_related_field_check_reports_an_unscoped_or_writing_field() -> None:
+    """The check bites: a throwaway schema with an unscoped resolver field, one with a write
+    scope, one whose scope does not print, one public on purpose, one done right and a plain
+    stored field."""
+
+    @strawberry.type
+    class Invoice:
+        number: str  # a stored attribute: needs nothing
+
+        @strawberry.field
+        def payments(self) -> list[str]:
+            return []
+
+        @related(Scope.WRITE_CUSTOMERS, description="Wrongly a write scope.")
+        def payer(self) -> str:
+            return ""
+
+        @strawberry.field(
+            extensions=[
+                PermissionExtension([RequiresScope(Scope.READ_CUSTOMERS)], use_directives=False)
+            ]
+        )
+        def lines(self) -> list[str]:
+            return []
+
+        @public(description="Any credential.")
+        def currency(self) -> str:
+            return "USD"
+
+        @related(Scope.READ_CUSTOMERS, description="Right.")
+        def customer(self) -> str:
+            return ""
+
+    @strawberry.type
+    class Query:
+        @query(Scope.READ_CUSTOMERS, description="An invoice.")
+        def invoice(self) -> Invoice:
+            return Invoice(number="1")
+
+    schema = strawberry.Schema(query=Query)
+    assert unscoped_related_fields(schema, {"Invoice.currency": "the invoice's own"}) == [
+        "Invoice.lines: the printed SDL does not show @requiresScope",
+        "Invoice.payer: needs a read scope, not write:customers",
+        "Invoice.payments: declares no single @requiresScope",
+    ]
+    assert unscoped_related_fields(schema, {"Invoice.payments": "not through public()"}) == [
+        "Invoice.currency: declares no single @requiresScope",
+        "Invoice.lines: the printed SDL does not show @requiresScope",
+        "Invoice.payer: needs a read scope, not write:customers",
+        "Invoice.payments: public on purpose, but not through `public()`",
+    ]
 
 
 def test_printed_sdl_shows_scope_on_each_scoped_root_field() -> None:

@@ -10,7 +10,7 @@ session, and have one more case: an API key with every scope is refused all the 
 """
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -18,8 +18,11 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 from graphql import OperationDefinitionNode
+from sqlalchemy import Engine
 
+from asteri.authz.roles import ROLE_SCOPES
 from asteri.kit.naming import camel, camel_keys, snake, snake_keys
+from asteri.kit.settings import Settings
 from asteri.schema import build_schema
 from asteri.schema.operations import ROUTES, Route
 from asteri.schema.persisted import PersistedOperation, Registry
@@ -455,3 +458,159 @@ def test_an_integral_float_is_an_int_on_both_surfaces(api: Api) -> None:
     graphql = Call(create, None, body).graphql(api, as_=owner.key, headers={})
     assert (rest.status_code, rest.json()["errors"][0]["pointer"]) == (422, "/duration_minutes")
     assert graphql.status_code == 400, graphql.text
+
+
+# Compiled reads ⇄ the executor: every persisted read that compiles, for every kind of caller.
+IDENTITIES = (
+    "no_credential",
+    "malformed_key",
+    "other_org_key",
+    "key_missing_scope",
+    "key_with_scope",
+    "member_lacking_scope",
+    "member_with_scope",
+    "owner_session",
+)
+
+
+def _compiled_read_names() -> list[str]:
+    compiled = build_schema().compiled_reads
+    return [op.name for op in _registry() if id(op.document) in compiled]
+
+
+def _member_role(op: PersistedOperation, *, allowed: bool) -> str | None:
+    """A role besides the owner whose session may (``allowed``) or may not run ``op``."""
+    for role, scopes in ROLE_SCOPES.items():
+        if (
+            role != "owner"
+            and (role in op.roles if op.roles else set(op.scopes) <= scopes) is allowed
+        ):
+            return role
+    return None
+
+
+def _identity_matrix() -> list[Any]:
+    params = []
+    for name in _compiled_read_names():
+        op = _operation(name)
+        for identity in IDENTITIES:
+            if identity == "key_missing_scope" and not op.scopes:
+                continue  # the viewer needs none; the security center refuses keys anyway
+            if (
+                identity.startswith("member_")
+                and _member_role(op, allowed=identity == "member_with_scope") is None
+            ):
+                continue  # every role may read it (or none but the owner's)
+            params.append(pytest.param(name, identity, id=f"{name} {identity}"))
+    return params
+
+
+def _expected(op: PersistedOperation, identity: str) -> tuple[int, str | None]:
+    """(HTTP status, reason) every path must answer."""
+    return {
+        "no_credential": (401, "missing_credentials"),
+        "malformed_key": (401, "malformed_key"),
+        "other_org_key": (403, "organization_mismatch"),
+        "key_missing_scope": (403, "missing_scope"),
+        "key_with_scope": (403, "key_manager_required") if op.roles else (200, None),
+        "member_lacking_scope": (403, "key_manager_required" if op.roles else "missing_scope"),
+        "member_with_scope": (200, None),
+        "owner_session": (200, None),
+    }[identity]
+
+
+@pytest.fixture(scope="session")
+def uncompiled(engine: Engine, settings: Settings) -> Iterator[Api]:
+    """The same database behind an app whose reads all run through strawberry's executor."""
+    from fastapi.testclient import TestClient
+
+    from asteri.app import create_app
+
+    plain = settings.model_copy(update={"compiled_reads": False})
+    with TestClient(create_app(plain), raise_server_exceptions=False) as executed:
+        yield Api(client=executed, engine=engine, settings=plain)
+
+
+def _comparable(response: httpx.Response) -> tuple[int, Any]:
+    """Status and body, minus what differs by construction: the request id, and the column a
+    GraphQL error points at (the executed document starts one space later)."""
+    body = response.json()
+    body.pop("request_id", None)
+    for error in body.get("errors", []) if isinstance(body, dict) else []:
+        error.pop("locations", None)
+        error.get("extensions", {}).pop("request_id", None)
+    return response.status_code, body
+
+
+def test_every_read_that_compiled_before_still_compiles() -> None:
+    """The identity matrix below is derived from what compiles: it must not shrink silently."""
+    names = set(_compiled_read_names())
+    assert {
+        "GetCustomer",
+        "ListCustomers",
+        "GetService",
+        "ListServices",
+        "GetTeamMember",
+        "ListTeamMembers",
+        "GetApiKey",
+        "ListApiKeys",
+        "GetViewer",
+    } <= names
+
+
+@pytest.mark.parametrize(("name", "identity"), _identity_matrix())
+def test_compiled_reads_and_the_executor_agree_for_every_identity(
+    api: Api, uncompiled: Api, name: str, identity: str
+) -> None:
+    """Persisted text (compiled) against the same text one space longer (executed), and a REST
+    route of the default app (compiled) against an app with compiled reads off: the same
+    status, code, reason, extensions and data, and the answer each identity must get."""
+    op = _operation(name)
+    route = next(r for r in ROUTES if r.operation == name)
+    owner = Tenant.new(api, route)
+    public_id = None
+    if "{id}" in route.path:
+        public_id = owner.create(route)["id"]
+    elif route.kind == "list" and route.tag in CREATE_BODY:
+        for _ in range(3):  # pages of two: has_more and a cursor
+            owner.create(route)
+    caller: Credential | None = None
+    headers = {"x-organization-id": owner.org}
+    if identity == "malformed_key":
+        headers["x-api-key"] = "ast_live_not-a-key"
+    elif identity == "other_org_key":
+        caller = api.key()
+    elif identity == "key_missing_scope":
+        lacking = {s.value for s in op.scopes}
+        caller = api.key(org=owner.org, scopes=[s for s in ALL_SCOPES if s not in lacking])
+    elif identity == "key_with_scope":
+        caller = api.key(org=owner.org, scopes=[s.value for s in op.scopes] or ALL_SCOPES)
+    elif identity.startswith("member_"):
+        role = _member_role(op, allowed=identity == "member_with_scope")
+        assert role is not None
+        caller = api.session(role=role, org_key=owner.key)
+    elif identity == "owner_session":
+        caller = api.session(org_key=owner.key)
+    if caller is not None:
+        headers = {**caller.headers(), **headers}
+    call = Call(route, public_id, None, {"limit": 2} if route.kind == "list" else None)
+    status, reason = _expected(op, identity)
+
+    compiled = api.post(op.source, call.variables(), headers=headers)
+    executed = api.post(" " + op.source, call.variables(), headers=headers)
+    assert _comparable(compiled) == _comparable(executed)
+    body = compiled.json()
+    assert compiled.status_code == status, body
+    if status == 200:
+        assert "errors" not in body, body
+        assert body["data"][op.root_field], "the read compared nothing"
+    else:
+        extensions = body["errors"][0]["extensions"]
+        assert extensions.get("reason") == reason, body
+
+    fast = call.rest(api, as_=None, headers=headers)
+    slow = call.rest(uncompiled, as_=None, headers=headers)
+    assert _comparable(fast) == _comparable(slow)
+    assert fast.status_code == status, fast.text
+    if status != 200:
+        assert fast.json().get("reason") == reason, fast.text

@@ -37,6 +37,7 @@ from asteri.schema.build import AsteriSchema
 from asteri.schema.compiled import CompiledRead, compile_read
 from asteri.schema.context import RequestContext, get_context, open_context
 from asteri.schema.operations import Route
+from asteri.schema.permissions_runner import FieldPermissions
 from asteri.schema.persisted import PersistedOperation
 
 __all__ = ["Binding", "build_router", "compiled_read_routes"]
@@ -58,12 +59,17 @@ class Binding:
     response_model: Any
     object_name: str | None  # the `object` member added to resource bodies
     compiled: CompiledRead | None = None  # reads that skip per-field GraphQL execution
+    preflight: FieldPermissions | None = None  # the root field's permissions, for the others
 
     async def handle(self, request: Request, context: RequestContext, **params: Any) -> Response:
-        principal = context.principal  # a failed authentication raises its 401/403 here
-        if self.compiled is None:  # the cheap pre-flight (a compiled read checks in answer())
-            for scope in self.op.scopes:
-                principal.require(scope)
+        _ = context.principal  # a failed authentication raises its 401/403 here
+        if self.preflight is not None:
+            # The root field's own permissions, run as the execution would run them, before an
+            # Idempotency-Key is claimed: a request they refuse stores nothing. (A compiled read
+            # runs them itself, around its resolver.)
+            refused = await self.preflight.refusal(context, self.variables(params))
+            if refused is not None:
+                return graphql_problem(request, refused)
         key = idempotency_key(request) if self.route.method == "POST" else None
         if key is None:
             return await self.respond(request, context, params)
@@ -100,7 +106,9 @@ class Binding:
         """Run the persisted operation; its data as the REST body, or its error as a problem."""
         if self.compiled is not None:
             try:
-                data = await self.compiled.run(context, self.arguments(params))
+                data = await self.compiled.run(
+                    context, self.arguments(params), lambda: self.variables(params)
+                )
             except ApiError as error:
                 return coded_problem(request, error.detail, error.extensions())
             return self.body(data, compiled=True)
@@ -236,6 +244,9 @@ def _bind(
     compiled = None
     if route.kind in ("list", "retrieve") and not route.result_path and compiled_reads:
         compiled = compile_read(schema, op, op.rest_document, rest=True)
+    preflight = (
+        None if compiled else FieldPermissions.of(schema, op.rest_document, whole_chain=False)
+    )
     return Binding(
         route,
         op,
@@ -246,6 +257,7 @@ def _bind(
         response_model,
         object_name,
         compiled,
+        preflight,
     )
 
 

@@ -8,20 +8,19 @@ plain stored fields — no resolvers, no field permissions, no arguments or dire
 root — the result is fully determined by the root resolver's rows, so we call that resolver
 (the same function, same tenant filter) inside ``rows_only()`` and project its rows with a plan
 built at start-up from the types' ``RowMap`` declarations: no DTO is built, no field resolved.
-Authorization is unchanged: the root field's own permission classes (``@requiresScope``,
-``@requiresRole``) run before the call, exactly as the executor runs them.
+Authorization is unchanged and not re-implemented: the root field's own permission extensions
+(``@requiresScope``, ``@requiresRole``) wrap the call as the executor would wrap it, with the
+same ``Info`` (``permissions_runner.py``); a field they cannot wrap that way is not compiled.
 Operations that do not qualify run through the schema as before; the parity tests hold both
 paths to the same answers.
 """
 
-import inspect
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from functools import cached_property
-from types import SimpleNamespace
 from typing import Any
 
 import strawberry
@@ -31,15 +30,11 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLError,
-    OperationDefinitionNode,
     SelectionSetNode,
+    located_error,
 )
-from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.extensions import SchemaExtension
-from strawberry.permission import BasePermission, PermissionExtension
-from strawberry.types import ExecutionContext
-from strawberry.types.arguments import convert_arguments
+from strawberry.types import ExecutionContext, Info
 from strawberry.types.base import (
     StrawberryList,
     StrawberryObjectDefinition,
@@ -49,8 +44,9 @@ from strawberry.types.base import (
 from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.types.field import StrawberryField
 
-from asteri.kit.errors import ApiError, Forbidden
+from asteri.kit.errors import ApiError
 from asteri.kit.naming import snake
+from asteri.schema.permissions_runner import FieldPermissions, LazyVariables, Resolve
 from asteri.schema.persisted import PersistedOperation
 from asteri.schema.rowmap import row_map_of, rows_only
 
@@ -273,61 +269,67 @@ def _argument_value(type_: Any, value: Any) -> Any:
 @dataclass(frozen=True)
 class CompiledRead:
     op: PersistedOperation
-    resolver: Callable[..., Any]
+    gate: FieldPermissions  # the root field: its permissions and the Info the executor builds
+    resolve: Resolve  # the root resolver inside the field's own permission chain
     arguments: list[Any]  # the root field's StrawberryArguments
     project: Convert
-    root_node: FieldNode
-    definition: OperationDefinitionNode
     nullable: bool
-    permissions: tuple[BasePermission, ...]  # the root field's, run before the resolver
 
     @property
     def response_key(self) -> str:
-        node = self.root_node
-        return node.alias.value if node.alias else node.name.value
+        return self.gate.response_key
 
     @cached_property
     def argument_types(self) -> dict[str, Any]:
         return {a.python_name: a.type for a in self.arguments}
 
-    async def run(self, context: Any, arguments: dict[str, Any]) -> Any:
-        """REST: ``arguments`` are Python names with validated REST values."""
+    async def run(
+        self,
+        context: Any,
+        arguments: dict[str, Any],
+        variables: Callable[[], dict[str, Any]] | None = None,
+    ) -> Any:
+        """REST: ``arguments`` are Python names with validated REST values; ``variables`` the
+        request's GraphQL variables, coerced only if a permission or resolver reads them."""
         types = self.argument_types
         kwargs = {name: _argument_value(types[name], value) for name, value in arguments.items()}
-        return await self.answer(context, kwargs)
+        lazy = LazyVariables(lambda: self._coerced(variables() if variables else {}))
+        return await self.answer(self.gate.info(context, lazy), kwargs)
 
-    async def execute(self, schema: Any, context: ExecutionContext) -> ExecutionResult | None:
-        """GraphQL: coerce the variables as graphql-core would, then answer without the
-        executor. None when the variables are invalid: the executor then reports it."""
-        coerced = get_variable_values(
-            schema._schema, self.definition.variable_definitions or (), context.variables or {}
-        )
-        if isinstance(coerced, list):
+    def _coerced(self, variables: dict[str, Any]) -> dict[str, Any]:
+        coerced = self.gate.coerce(variables)
+        return {} if coerced is None else coerced.coerced
+
+    async def execute(self, context: ExecutionContext) -> ExecutionResult | None:
+        """GraphQL: coerce the variables and arguments as the executor would, then answer
+        without it. None when the variables are invalid: the executor then reports it."""
+        gate = self.gate
+        coerced = gate.coerce(context.variables)
+        if coerced is None:
             return None
-        root_type = schema._schema.query_type
-        raw = get_argument_values(
-            root_type.fields[self.root_node.name.value], self.root_node, coerced
+        info = gate.info(
+            context.context,
+            coerced.coerced,
+            root_value=context.root_value,
+            operation_extensions=context.operation_extensions,
         )
         key = self.response_key
         try:
-            kwargs = convert_arguments(
-                raw,
-                self.arguments,
-                scalar_registry=schema.schema_converter.scalar_registry,
-                config=schema.config,
-            )
-            return ExecutionResult(data={key: await self.answer(context.context, kwargs)})
+            data = await self.answer(info, gate.arguments(coerced, info))
+            return ExecutionResult(data={key: data})
         except Exception as exc:  # the executor's contract: a field error, shaped later
-            error = GraphQLError(str(exc), nodes=[self.root_node], path=[key], original_error=exc)
+            error = located_error(exc, [gate.node], [key])
             return ExecutionResult(data=None if not self.nullable else {key: None}, errors=[error])
 
-    async def answer(self, context: Any, kwargs: dict[str, Any]) -> Any:
-        """The root field's permissions, then its resolver and projection. A principal from the key
-        cache only ever answers with what it found: refused (403, 404) or finding nothing —
-        what a revoked, expired or changed key sees, since its reads re-check it — the request
-        is authenticated against the database and answered again, and that answer stands."""
+    async def answer(self, info: Info[Any, Any], kwargs: dict[str, Any]) -> Any:
+        """The root field's permission chain around its resolver, then the projection. A
+        principal from the key cache only ever answers with what it found: refused (403, 404)
+        or finding nothing — what a revoked, expired or changed key sees, since its reads
+        re-check it — the request is authenticated against the database and answered again,
+        and that answer stands."""
+        context = info.context
         try:
-            data = await self._answer(context, kwargs)
+            data = self.project(await self.resolve(info.root_value, info, **kwargs))
         except ApiError as error:
             if not (context.from_cached_key and error.status in (403, 404)):
                 raise
@@ -335,18 +337,7 @@ class CompiledRead:
             if not (context.from_cached_key and _nothing(data)):
                 return data
         await context.reauthenticate()
-        return await self._answer(context, kwargs)
-
-    async def _answer(self, context: Any, kwargs: dict[str, Any]) -> Any:
-        # The root field's own permissions (scope, role…), as the executor would run them:
-        # a compiled read is never a way around the one authz layer.
-        info: Any = SimpleNamespace(context=context)  # all a permission reads of Info
-        for permission in self.permissions:
-            if not permission.has_permission(None, info):
-                raise Forbidden(permission.message or "Permission denied.")
-        with rows_only():
-            result = await self.resolver(None, SimpleNamespace(context=context), **kwargs)
-        return self.project(result)
+        return self.project(await self.resolve(info.root_value, info, **kwargs))
 
 
 def _nothing(data: Any) -> bool:
@@ -372,28 +363,18 @@ def compile_read(
     ``rest``: for the REST facade's body (see ``_Compiler``), not a GraphQL response."""
     if op.operation_type.value != "query":
         return None
-    query = schema.get_type_by_name("Query")
-    assert isinstance(query, StrawberryObjectDefinition)
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    compiler = _Compiler(schema, fragments, rest=rest)
-    root = next(f for f in query.fields if compiler.field_name(f) == op.root_field)
+    # The root field's permissions run as strawberry runs them (``permissions_runner``); a
+    # field whose extensions cannot run identically (anything besides permissions, say) is
+    # left to the executor.
+    gate = FieldPermissions.of(schema, document, whole_chain=True)
+    if gate is None:
+        return None
+    root, node = gate.field, gate.node
+    assert root.base_resolver is not None
+    if not callable(root.base_resolver.wrapped_func):
+        return None
+    compiler = _Compiler(schema, gate.fragments, rest=rest)
     compiler.resource = _resource_type(root.type)
-    if root.base_resolver is None or not root.is_async:
-        return None
-    definition = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
-    node = next(n for n in definition.selection_set.selections if isinstance(n, FieldNode))
-    resolver = root.base_resolver.wrapped_func
-    if not callable(resolver) or node.directives:
-        return None
-    if any(not isinstance(e, PermissionExtension) for e in root.extensions):
-        return None  # something besides permissions wraps the resolver: let it run
-    permissions = tuple(
-        p for e in root.extensions if isinstance(e, PermissionExtension) for p in e.permissions
-    )
-    if any(inspect.iscoroutinefunction(p.has_permission) for p in permissions):
-        return None  # an async permission: the executor awaits it
     try:
         name = compiler.converter(root.type, node.selection_set, stored=False)
         project = _identity if name is None else compiler.build(name)
@@ -401,13 +382,11 @@ def compile_read(
         return None
     return CompiledRead(
         op=op,
-        resolver=resolver,
+        gate=gate,
+        resolve=gate.chain(gate.call(rows=rows_only)),
         arguments=list(root.arguments),
         project=project,
-        root_node=node,
-        definition=definition,
         nullable=isinstance(root.type, StrawberryOptional),
-        permissions=permissions,
     )
 
 
@@ -419,7 +398,7 @@ class CompiledReads(SchemaExtension):
         schema = context.schema
         compiled = schema.compiled_reads.get(id(context.graphql_document))  # type: ignore[attr-defined]
         if compiled is not None and context.operation_name in (None, compiled.op.name):
-            result = await compiled.execute(schema, context)
+            result = await compiled.execute(context)
             if result is not None:
                 context.result = result
                 yield

@@ -8,14 +8,13 @@ import strawberry
 from strawberry import UNSET
 from strawberry.types import Info
 
-from asteri.authz.permissions import requires_scope
 from asteri.authz.scopes import Scope
 from asteri.models import Customer as CustomerRow
 from asteri.resolvers import audit
 from asteri.resolvers import customer as customers
 from asteri.schema.activity import ActivityEntry
 from asteri.schema.context import RequestContext
-from asteri.schema.fields import mutation, query
+from asteri.schema.fields import mutation, query, related
 from asteri.schema.inputs import DeletedObject, sent_values
 from asteri.schema.pagination import Connection, page_size
 from asteri.schema.rowmap import RowMap
@@ -73,9 +72,9 @@ class Customer:
     def from_row(cls, row: CustomerRow) -> "Customer":
         return CUSTOMER_ROWS.build(row)
 
-    @strawberry.field(
+    @related(
+        Scope.READ_CUSTOMERS,
         description="The customer's history, newest first, from the audit trail.",
-        extensions=[requires_scope(Scope.READ_CUSTOMERS)],
     )
     async def activity(self, info: Ctx, first: int = 20) -> list[ActivityEntry]:
         size = page_size(first)

@@ -1,5 +1,5 @@
-"""Field helpers: each root field states its scope (or, in the security center, the roles it
-needs) once; mutations also commit once."""
+"""Field helpers: each field with a resolver states its scope (or, in the security center, the
+roles it needs) once — root fields and related-object fields alike; mutations also commit once."""
 
 from typing import Any
 
@@ -17,6 +17,7 @@ __all__ = [
     "mutation",
     "public",
     "query",
+    "related",
 ]
 
 
@@ -46,6 +47,12 @@ class Commit(FieldExtension):
 
 
 def query(scope: Scope, *, description: str) -> Any:
+    return strawberry.field(description=description, extensions=[requires_scope(scope)])
+
+
+def related(scope: Scope, *, description: str) -> Any:
+    """A field of a non-root type that resolves related objects (``Customer.activity``): it
+    declares its read scope as a root field does, since a caller may reach it from any root."""
     return strawberry.field(description=description, extensions=[requires_scope(scope)])
 
 
