@@ -12,12 +12,11 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLRequestData
 
 from asteri.authz.authenticate import KeyCache
-from asteri.authz.isolation import StatementGuard
+from asteri.authz.isolation import request_database
 from asteri.authz.usage import KeyUsage
 from asteri.http.body_limit import BodyLimitMiddleware
 from asteri.http.problems import install_problem_handlers
 from asteri.http.request_id import RequestIdMiddleware
-from asteri.kit.db import Database
 from asteri.kit.errors import BadRequest
 from asteri.kit.ratelimit import build_rate_limiter
 from asteri.kit.settings import Settings, get_settings
@@ -73,7 +72,7 @@ def lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMana
 
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
-        app.state.database = Database(settings.database_url, guard=StatementGuard())
+        app.state.database = request_database(settings)
         app.state.settings = settings
         app.state.rate_limiter = build_rate_limiter(
             settings.redis_url, prefix=settings.redis_prefix

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from asteri.admin import KeyRequest, create_key, create_organization
-from asteri.authz.isolation import StatementGuard
+from asteri.authz.isolation import request_database
 from asteri.authz.principal import ActorType, Principal
 from asteri.authz.scopes import Scope
 from asteri.authz.sessions import issue_session
-from asteri.kit.db import Database, RequestStore, utcnow
+from asteri.kit.db import RequestStore, utcnow
 from asteri.kit.errors import ApiError
 from asteri.kit.settings import Settings
 from asteri.models import ApiKey, Customer, Environment, Organization, TeamMember
@@ -135,7 +135,7 @@ class DemoResult:
 async def _seed_samples(settings: Settings, principal: Principal) -> None:
     """Every sample in one transaction (mutations only flush; one commit at the end): a run
     that fails part-way leaves nothing, so the next run seeds them all."""
-    database = Database(settings.database_url, guard=StatementGuard())
+    database = request_database(settings)
     schema = build_schema()
     store = RequestStore(database)
     try:

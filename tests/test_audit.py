@@ -13,7 +13,7 @@ from tests.resources import RESOURCES, ResourceCase
 ids = [r.name for r in RESOURCES]
 
 
-def _trail(api: Api, cred: Credential) -> tuple[list[Any], list[Any]]:
+def _trail(api: Api, cred: Credential, resource: str) -> tuple[list[Any], list[Any]]:
     with api.engine.connect() as conn:
         org_pk = conn.scalar(
             select(Organization.id).where(Organization.public_id == cred.organization_id)
@@ -23,13 +23,19 @@ def _trail(api: Api, cred: Credential) -> tuple[list[Any], list[Any]]:
         audits = conn.execute(
             select(AuditEntry)
             .where(
-                col(AuditEntry.organization_id) == org_pk, col(AuditEntry.request_id).is_not(None)
+                col(AuditEntry.organization_id) == org_pk,
+                col(AuditEntry.request_id).is_not(None),
+                col(AuditEntry.resource_type) == resource,
             )
             .order_by(col(AuditEntry.id))
         ).all()
         events = conn.execute(
             select(Event)
-            .where(col(Event.organization_id) == org_pk, col(Event.request_id).is_not(None))
+            .where(
+                col(Event.organization_id) == org_pk,
+                col(Event.request_id).is_not(None),
+                col(Event.resource_type) == resource,
+            )
             .order_by(col(Event.id))
         ).all()
     return list(audits), list(events)
@@ -37,7 +43,7 @@ def _trail(api: Api, cred: Credential) -> tuple[list[Any], list[Any]]:
 
 @pytest.mark.parametrize("case", RESOURCES, ids=ids)
 def test_each_write_records_one_audit_entry_and_one_event(api: Api, case: ResourceCase) -> None:
-    cred = api.key()
+    cred = case.credential(api)
     request_id = "req-audit-matrix-1"
     response = api.client.post(
         "/api/public/v1/graphql",
@@ -45,20 +51,20 @@ def test_each_write_records_one_audit_entry_and_one_event(api: Api, case: Resour
         headers={**cred.headers(), "x-request-id": request_id},
     )
     assert response.headers["x-request-id"] == request_id
-    public_id = response.json()["data"][case.first_key(case.create)]["id"]
+    public_id = case.created_id(response.json()["data"])
 
     api.gql(case.update, {"id": public_id, "input": case.update_input()}, as_=cred)
     verbs = ["created", "updated"]
     if case.delete is not None:
         api.gql(case.delete, {"id": public_id}, as_=cred)
-        verbs.append("deleted")
+        verbs.append(case.delete_verb)
 
-    audits, events = _trail(api, cred)
+    audits, events = _trail(api, cred, case.name)
     assert [a.action for a in audits] == [f"{case.name}.{v}" for v in verbs]
     assert [e.type for e in events] == [f"{case.name}.{v}" for v in verbs]
     for audit in audits:
         assert audit.resource_id == public_id
-        assert audit.actor_type == "api_key"
+        assert audit.actor_type == ("member" if case.manager else "api_key")
         assert audit.actor_id == cred.key_id
         assert audit.environment == "live"
         assert audit.occurred_at.tzinfo is not None
@@ -70,26 +76,21 @@ def test_each_write_records_one_audit_entry_and_one_event(api: Api, case: Resour
 
 @pytest.mark.parametrize("case", RESOURCES, ids=ids)
 def test_failed_writes_leave_no_audit_or_event(api: Api, case: ResourceCase) -> None:
-    cred = api.key()
+    cred = case.credential(api)
     data = api.gql(case.create, {"input": case.create_input()}, as_=cred)
-    public_id = data[case.first_key(case.create)]["id"]
-    before = _trail(api, cred)
+    public_id = case.created_id(data)
+    before = _trail(api, cred, case.name)
 
     # Not found, invalid input, missing scope: none may leave a row behind.
     api.error(case.update, {"id": case.prefix + "missing", "input": case.update_input()}, as_=cred)
-    api.error(case.create, {"input": {**case.create_input(), **_invalid(case)}}, as_=cred)
+    api.error(case.create, {"input": {**case.create_input(), **case.invalid_input}}, as_=cred)
+    # Lacks the write scope (and, being a key, may not manage keys either).
     reader = api.key(org=cred.organization_id, scopes=["read:customers"])
     api.error(case.update, {"id": public_id, "input": case.update_input()}, as_=reader)
     if case.delete is not None:
         api.error(case.delete, {"id": case.prefix + "missing"}, as_=cred)
 
-    assert _trail(api, cred) == before
-
-
-def _invalid(case: ResourceCase) -> dict[str, Any]:
-    """An input that passes GraphQL types but fails validation, for each resource."""
-    first_required = {"customer": "displayName", "team_member": "name", "service": "name"}
-    return {first_required[case.name]: ""}
+    assert _trail(api, cred, case.name) == before
 
 
 def test_unchanged_update_is_not_an_event(api: Api) -> None:
@@ -99,10 +100,10 @@ def test_unchanged_update_is_not_an_event(api: Api) -> None:
         as_=cred,
     )
     public_id = data["createCustomer"]["id"]
-    before = _trail(api, cred)
+    before = _trail(api, cred, "customer")
     api.gql(
         'mutation($id: ID!) { updateCustomer(id: $id, input: {company: "Acme"}) { id } }',
         {"id": public_id},
         as_=cred,
     )
-    assert _trail(api, cred) == before
+    assert _trail(api, cred, "customer") == before

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import strawberry
 from sqlalchemy import Table, bindparam, exists, literal, or_, select, text
 from sqlmodel import SQLModel
+from strawberry.types import Info
 
 import asteri
 from asteri.authz.isolation import (
@@ -36,6 +38,10 @@ from asteri.kit.db import Database, RequestStore
 from asteri.kit.rows import SessionRows
 from asteri.models import Customer, Environment, Organization, Service
 from asteri.resolvers.unit import UnitOfWork
+from asteri.schema.compiled import compile_read
+from asteri.schema.context import RequestContext
+from asteri.schema.fields import query
+from asteri.schema.persisted import Registry
 from tests.factories import Api, create_service
 
 TABLES = sorted(tenant_tables(), key=lambda t: t.name)
@@ -240,3 +246,63 @@ def test_exemptions_are_named_and_each_is_used() -> None:
     check_statement(exempt(select(keys), Exemption.KEY_LOOKUP))
     with pytest.raises(TenantFilterMissing):
         check_statement(select(keys))
+
+
+@strawberry.type
+class LeakedRow:
+    organization_id: int
+
+
+@strawberry.type
+class LeakyQueries:
+    @query(Scope.READ_SERVICES, description="Every organization's services: a deliberate leak.")
+    async def leaked_services(self, info: Info[RequestContext, None]) -> list[LeakedRow]:
+        statement = select(Service.organization_id)  # type: ignore[call-overload]
+        return list(await info.context.uow.rows.all(statement, {}))
+
+
+def test_a_leaky_root_field_is_refused_on_both_read_paths(api: Api, tmp_path: Path) -> None:
+    """A new root field that forgets the filter, served as a compiled persisted read and by
+    strawberry's executor: the guard refuses it on both, and the caller gets no rows."""
+    create_service(api, as_=api.key())
+    principal = _principal(api, api.key().organization_id)
+    schema = strawberry.Schema(query=LeakyQueries)
+    (tmp_path / "leak.graphql").write_text("query Leak { leakedServices { organizationId } }")
+    (op,) = Registry.load(schema._schema, (), directory=tmp_path)
+    compiled = compile_read(schema, op, op.document)
+    assert compiled is not None  # really the compiled path
+
+    async def run() -> tuple[BaseException | None, Any]:
+        database = Database(api.settings.database_url, guard=StatementGuard())
+        store = RequestStore(database)
+        context = RequestContext(
+            store=store, auth=principal, request_id="req-leak", settings=api.settings
+        )
+        try:
+            try:
+                await compiled.run(context, {})
+                refused: BaseException | None = None
+            except TenantFilterMissing as error:
+                refused = error
+            executed = await schema.execute(op.source, context_value=context)
+            return refused, executed
+        finally:
+            await store.close()
+            await database.dispose()
+
+    refused, executed = asyncio.run(run())
+    assert isinstance(refused, TenantFilterMissing)
+    assert executed.data is None
+    assert executed.errors is not None
+    assert isinstance(executed.errors[0].original_error, TenantFilterMissing)
+
+
+def test_the_filter_off_setting_is_refused_in_production() -> None:
+    from pydantic import ValidationError
+
+    from asteri.kit.settings import Settings
+
+    secrets_ = {"key_pepper": "p" * 40, "session_secret": "s" * 40}
+    Settings(mode="production", **secrets_)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="ASTERI_TENANT_FILTER"):
+        Settings(mode="production", tenant_filter=False, **secrets_)  # type: ignore[arg-type]

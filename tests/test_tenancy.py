@@ -1,16 +1,63 @@
-"""Another organization's or environment's object is a 404 on every path, for every resource."""
+"""Another organization's or environment's object is a 404 on every path, for every resource.
+
+The resources are discovered: every ``Resource`` the resolvers declare must have a case here,
+and every tenant table must belong to one (or be the machinery's, tested on its own).
+"""
+
+import importlib
+import pkgutil
 
 import pytest
 
+import asteri.resolvers
+from asteri.authz.isolation import tenant_tables
+from asteri.resolvers.crud import Resource
 from tests.factories import Api, Credential
 from tests.resources import RESOURCES, ResourceCase
 
 ids = [r.name for r in RESOURCES]
+PER_ENVIRONMENT = [c for c in RESOURCES if not c.every_environment]
+ORGANIZATION_WIDE = [c for c in RESOURCES if c.every_environment]
+# Tenant tables that every resource's writes fill, each with its own tests.
+MACHINERY = {
+    "audit_entries": "test_audit.py",
+    "events": "test_audit.py",
+    "idempotency_keys": "test_idempotency.py",
+}
+
+
+def _declared_resources() -> list[Resource]:
+    found: dict[str, Resource] = {}
+    for module in pkgutil.iter_modules(asteri.resolvers.__path__):
+        loaded = importlib.import_module(f"asteri.resolvers.{module.name}")
+        for value in vars(loaded).values():
+            if isinstance(value, Resource):
+                found[value.name] = value
+    return list(found.values())
+
+
+def test_every_resource_has_a_case() -> None:
+    declared = _declared_resources()
+    assert {r.name for r in declared} == {case.name for case in RESOURCES}
+    for resource in declared:
+        case = next(c for c in RESOURCES if c.name == resource.name)
+        assert case.prefix == f"{resource.prefix.value}_"
+        assert case.every_environment is resource.every_environment
+
+
+def test_every_tenant_table_belongs_to_a_resource_or_the_machinery() -> None:
+    """A resource's own table, a table of its parts (a foreign key to it), or the machinery's."""
+    owned = {r.model.__table__ for r in _declared_resources()}  # type: ignore[attr-defined]
+    for table in tenant_tables():
+        parts_of = {fk.column.table for fk in table.foreign_keys} & owned
+        assert table in owned or parts_of or table.name in MACHINERY, (
+            f"tenant table {table.name} has no resource and no test case"
+        )
 
 
 def _create(api: Api, case: ResourceCase, cred: Credential) -> str:
     data = api.gql(case.create, {"input": case.create_input()}, as_=cred)
-    public_id: str = data[case.first_key(case.create)]["id"]
+    public_id = case.created_id(data)
     assert public_id.startswith(case.prefix)
     return public_id
 
@@ -32,18 +79,20 @@ def _assert_invisible(api: Api, case: ResourceCase, public_id: str, outsider: Cr
 
 @pytest.mark.parametrize("case", RESOURCES, ids=ids)
 def test_other_organization_sees_a_404(api: Api, case: ResourceCase) -> None:
-    owner = api.key()
+    owner = case.credential(api)
     public_id = _create(api, case, owner)
-    _assert_invisible(api, case, public_id, api.key())
+    _assert_invisible(api, case, public_id, case.credential(api))
     # ...and nothing the outsider tried changed the owner's object.
     api.gql(case.get, {"id": public_id}, as_=owner)
 
 
-@pytest.mark.parametrize("case", RESOURCES, ids=ids)
+@pytest.mark.parametrize(
+    "case", [c for c in RESOURCES if not c.every_environment], ids=lambda c: c.name
+)
 def test_test_key_never_sees_live_data_and_the_reverse(api: Api, case: ResourceCase) -> None:
     org = api.org()
-    live = api.key(org=org, environment="live")
-    test = api.key(org=org, environment="test")
+    live = case.credential(api, org=org, environment="live")
+    test = case.credential(api, org=org, environment="test")
     live_id = _create(api, case, live)
     test_id = _create(api, case, test)
     _assert_invisible(api, case, live_id, test)
@@ -52,9 +101,26 @@ def test_test_key_never_sees_live_data_and_the_reverse(api: Api, case: ResourceC
     api.gql(case.get, {"id": test_id}, as_=test)
 
 
+@pytest.mark.parametrize(
+    "case", [c for c in RESOURCES if c.every_environment], ids=lambda c: c.name
+)
+def test_an_organization_wide_resource_is_seen_from_both_environments(
+    api: Api, case: ResourceCase
+) -> None:
+    """Its rows belong to the organization (API keys are managed across environments), but
+    never to another organization (``test_other_organization_sees_a_404``)."""
+    org = api.org()
+    live = case.credential(api, org=org, environment="live")
+    test = case.credential(api, org=org, environment="test")
+    public_id = _create(api, case, live)
+    api.gql(case.get, {"id": public_id}, as_=test)
+    listed = api.gql(case.list, as_=test)
+    assert public_id in {n["id"] for n in next(iter(listed.values()))["nodes"]}
+
+
 @pytest.mark.parametrize("case", RESOURCES, ids=ids)
 def test_malformed_and_foreign_prefixed_ids_are_404(api: Api, case: ResourceCase) -> None:
-    cred = api.key()
+    cred = case.credential(api)
     for bad in ["", "nope", "org_" + "A" * 22, case.prefix + "%' OR 1=1 --"]:
         status, error = api.error(case.get, {"id": bad}, as_=cred)
         assert (status, error["extensions"]["code"]) == (404, "NOT_FOUND")

@@ -140,7 +140,7 @@ _KEY_LOOKUP = exempt(
         col(Organization.public_id).label("organization_public_id"),
     )
     .join(Organization, col(Organization.id) == _KEY.organization_id)
-    .where(_KEY.secret_hash == bindparam("digest")),
+    .where(_KEY.secret_hash == bindparam("key_digest")),
     Exemption.KEY_LOOKUP,
 )
 
@@ -157,7 +157,7 @@ async def _from_api_key(
         if remembered is not None:
             return remembered
     try:
-        key = await rows.one(_KEY_LOOKUP, {"digest": digest})
+        key = await rows.one(_KEY_LOOKUP, {"key_digest": digest})
         principal = _principal(key, digest, environment)
     except Unauthenticated:
         if cache is not None:

@@ -43,6 +43,9 @@ from sqlalchemy.sql.selectable import AliasedReturnsRows, FromClause, Join, Sele
 from sqlmodel import SQLModel
 
 import asteri.models  # noqa: F401  (every table registered before discovery)
+from asteri.kit.db import Database
+from asteri.kit.row_security import TENANT_BINDS
+from asteri.kit.settings import Settings
 
 __all__ = [
     "TENANT_BINDS",
@@ -53,13 +56,12 @@ __all__ = [
     "exempt",
     "exemption_of",
     "organization_wide",
+    "request_database",
     "tenant_tables",
 ]
 
 S = TypeVar("S", bound=Select[Any])
 
-# The tenant filter's bind parameters, by the column they are compared with.
-TENANT_BINDS = {"organization_id": "tenant_org", "environment": "tenant_env"}
 _EXEMPTION_OPTION = "asteri_tenancy_exemption"
 
 
@@ -207,3 +209,10 @@ class StatementGuard:
         check_statement(statement)
         if key is not None:
             self._passed.add(key)
+
+
+def request_database(settings: Settings) -> Database:
+    """The request path's database: guarded, and on PostgreSQL running as the app role under
+    row security. Without the tenant filter (a test-only setting) there is nothing to guard."""
+    guard = StatementGuard() if settings.tenant_filter else None
+    return Database(settings.database_url, guard=guard, role=settings.database_role)

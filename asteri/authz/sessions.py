@@ -156,7 +156,7 @@ _MEMBERSHIP = exempt(
     .where(
         _O.public_id == bindparam("organization_id"),
         _M.environment == bindparam("environment"),
-        _M.email == bindparam("email"),
+        _M.email == bindparam("member_email"),
         _M.active.is_(True),
         _M.deleted_at.is_(None),
     ),
@@ -187,7 +187,7 @@ async def authenticate_bearer(
         {
             "organization_id": organization_id,
             "environment": found.environment,
-            "email": found.email,
+            "member_email": found.email,
         },
     )
     if member is None:

@@ -29,6 +29,7 @@ from sqlmodel import SQLModel
 from asteri.authz.isolation import TENANT_BINDS
 from asteri.authz.principal import Principal
 from asteri.kit.db import UtcDateTime, utcnow
+from asteri.kit.settings import get_settings
 from asteri.models import ApiKey
 from asteri.models.base import TenantRow
 
@@ -53,7 +54,10 @@ _CREDENTIAL_STILL_VALID = or_(
 
 
 def tenant_terms(model: type[SQLModel], *, every_environment: bool = False) -> list[Any]:
-    """The tenant filter's terms for ``model``'s table, to ``AND`` into a ``WHERE``."""
+    """The tenant filter's terms for ``model``'s table, to ``AND`` into a ``WHERE`` (none
+    when the test-only setting ``ASTERI_TENANT_FILTER=false`` leaves it to row security)."""
+    if not get_settings().tenant_filter:
+        return []
     table = model.__table__  # type: ignore[attr-defined]
     terms = [table.c.organization_id == bindparam(TENANT_BINDS["organization_id"])]
     if not every_environment:

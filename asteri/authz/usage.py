@@ -18,6 +18,8 @@ from collections.abc import Callable
 from sqlalchemy import update
 from sqlmodel import col
 
+from asteri.authz.principal import Principal
+from asteri.authz.tenancy import tenant
 from asteri.kit.db import Database, utcnow
 from asteri.models import ApiKey
 
@@ -50,11 +52,13 @@ class KeyUsage:
         self._written[key_id] = now
         return True
 
-    async def record(self, database: Database, key_id: str) -> None:
+    async def record(self, database: Database, key: Principal) -> None:
+        """Note that ``key`` (an API key's principal) was used, at most once per interval."""
+        key_id = key.actor_id
         if not self.due(key_id):
             return
         try:
-            async with database.session() as session:
+            async with database.session(tenant(key)) as session:
                 await session.execute(
                     update(ApiKey)
                     .where(col(ApiKey.public_id) == key_id)

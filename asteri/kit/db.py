@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
-from asteri.kit.rows import EngineRows, Guard, PoolRows, Rows, SessionRows
+from asteri.kit.row_security import connection_options, set_config_select, settings_of
+from asteri.kit.rows import EngineRows, Guard, Params, PoolRows, Rows, SessionRows
 
 __all__ = [
     "Database",
@@ -113,9 +115,15 @@ class Database:
     deciding; ``None`` is for operator tools that read across tenants on purpose.
     """
 
-    def __init__(self, url: str, *, guard: Guard | None) -> None:
+    def __init__(self, url: str, *, guard: Guard | None, role: str | None = None) -> None:
+        """``role`` (PostgreSQL): what every connection runs as; transactions get
+        their row-security settings from their statements' tenant parameters (reads) or
+        from the session's ``row_settings`` (writes; ``kit/row_security.py``)."""
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(async_url(url), **_engine_kwargs(url))
+        kwargs = _engine_kwargs(url)
+        if role is not None and make_url(url).get_backend_name() == "postgresql":
+            kwargs["connect_args"] = {"options": connection_options(role)}
+        self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
         if guard is not None:
             _install_guard(self.engine, guard)
         self.rows: Rows
@@ -129,15 +137,23 @@ class Database:
             self.rows = PoolRows(
                 libpq,
                 self.engine.dialect,
-                EngineRows(self.engine),
                 guard=guard,
+                role=role,
                 raw_types=(UtcDateTime,),
             )
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=_RowSecuritySession
+        )
+
+    def new_session(self, tenant: Params | None) -> AsyncSession:
+        """A session whose transactions run under the row-security settings of ``tenant``
+        (``authz.tenancy.tenant``'s parameters; None: on PostgreSQL it sees no tenant's rows).
+        Required, so that no write session is opened without deciding."""
+        return self.sessions(info={_ROW_SETTINGS: settings_of(tenant or {})})
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
+    async def session(self, tenant: Params | None) -> AsyncIterator[AsyncSession]:
+        async with self.new_session(tenant) as session:
             yield session
 
     @contextmanager
@@ -162,6 +178,24 @@ class Database:
         if isinstance(self.rows, PoolRows):
             await self.rows.close()
         await self.engine.dispose()
+
+
+_ROW_SETTINGS = "asteri_row_settings"
+
+
+def apply_row_settings(connection: Connection, settings: tuple[tuple[str, str], ...]) -> None:
+    """Set the transaction's row-security settings (PostgreSQL; transaction-local)."""
+    if settings and connection.dialect.name == "postgresql":
+        connection.execute(set_config_select(settings))
+
+
+class _RowSecuritySession(Session):
+    """Every transaction begins with the session's row-security settings."""
+
+
+@event.listens_for(_RowSecuritySession, "after_begin")
+def _row_settings_on_begin(session: Session, _transaction: Any, connection: Connection) -> None:
+    apply_row_settings(connection, session.info.get(_ROW_SETTINGS, ()))
 
 
 def _install_guard(engine: AsyncEngine, guard: Guard) -> None:
@@ -199,11 +233,14 @@ class RequestStore:
     def __init__(self, database: Database) -> None:
         self.database = database
         self._session: AsyncSession | None = None
+        # The tenant parameters of the request's caller, once authenticated: its write
+        # transaction runs under their row-security settings.
+        self.tenant: Params | None = None
 
     @property
     def session(self) -> AsyncSession:
         if self._session is None:
-            self._session = self.database.sessions()
+            self._session = self.database.new_session(self.tenant)
         return self._session
 
     @property

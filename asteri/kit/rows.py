@@ -10,8 +10,9 @@ session and its transaction.
 
 Rows are named tuples whose fields are the selected columns' keys, so the DTOs' ``from_row``
 reads them exactly as it reads ORM objects. Inside a write transaction reads use the session
-(``SessionRows``) and see its own uncommitted changes. SQLite and statements that cannot be
-cached (none today) run through SQLAlchemy, with the same row shape.
+(``SessionRows``) and see its own uncommitted changes. SQLite runs through SQLAlchemy, with the
+same row shape. On PostgreSQL a read carries its transaction's row-security settings
+(``kit/row_security.py``) in the same message.
 """
 
 import asyncio
@@ -22,13 +23,21 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
-from psycopg import AsyncConnection
+from psycopg import AsyncClientCursor, AsyncConnection, AsyncCursor
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from asteri.kit.row_security import (
+    connection_options,
+    set_config_select,
+    set_config_sql,
+    setting_values,
+    settings_of,
+)
 
 __all__ = ["EngineRows", "PoolRows", "Rows", "SessionRows"]
 
@@ -69,6 +78,10 @@ class EngineRows(_SqlAlchemyRows):
 
     async def _rows(self, statement: Select[Any], params: Params) -> Sequence[Any]:
         async with self.engine.connect() as connection:
+            settings = settings_of(params)
+            if settings and connection.dialect.name == "postgresql":
+                # The transaction's row-security settings first (see kit/row_security.py).
+                await connection.execute(set_config_select(settings))
             result = await connection.execute(statement, dict(params))
             return list(result.all())
 
@@ -113,21 +126,40 @@ def _row_type(statement: Select[Any]) -> _RowType:
 
 @dataclass(frozen=True)
 class _Plan:
-    """One statement shape compiled for psycopg: SQL text, parameter and result processing."""
+    """One statement shape compiled for psycopg: SQL text, parameter and result processing.
+
+    A shape with late-rendered parameters (``IN`` lists: ``expanding``) is rendered again for
+    each call's values (``construct_expanded_state``), as SQLAlchemy itself does."""
 
     compiled: SQLCompiler
     sql: bytes
     binds: tuple[tuple[str, Processor], ...]
     results: tuple[tuple[int, Processor], ...]
     row_type: _RowType
+    dialect: Dialect
+    expanding: bool
 
-    def parameters(self, cache_key: Any, params: Params) -> Mapping[str, Any]:
+    def statement(
+        self, statement: Select[Any], cache_key: Any, params: Params
+    ) -> tuple[bytes, Mapping[str, Any]]:
+        """The SQL and driver parameters for one call."""
+        if self.expanding:
+            # Compiled for this very statement, so its own literal values are the ones bound.
+            compiled = statement.compile(dialect=self.dialect)
+            assert isinstance(compiled, SQLCompiler)
+            state = compiled.construct_expanded_state(dict(params))
+            processors = state.processors
+            expanded = {
+                name: processors[name](v) if name in processors else v
+                for name, v in state.parameters.items()
+            }
+            return state.statement.encode(), expanded
         values = self.compiled.construct_params(
             params=dict(params), extracted_parameters=cache_key.bindparams
         )
         for name, process in self.binds:
             values[name] = process(values[name])
-        return values
+        return self.sql, values
 
     def row(self, values: tuple[Any, ...]) -> Any:
         if self.results:
@@ -140,11 +172,10 @@ class _Plan:
 
 def _plan(
     statement: Select[Any], cache_key: Any, dialect: Dialect, raw_types: tuple[type, ...]
-) -> _Plan | None:
+) -> _Plan:
     compiled = statement.compile(dialect=dialect, cache_key=cache_key)
     assert isinstance(compiled, SQLCompiler)
-    if compiled.literal_execute_params or compiled.post_compile_params:
-        return None  # IN lists and the like: rendered per call; SQLAlchemy does that
+    expanding = bool(compiled.literal_execute_params or compiled.post_compile_params)
     binds = []
     for bind, name in compiled.bind_names.items():
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -158,7 +189,13 @@ def _plan(
         if process is not None:
             results.append((index, process))
     return _Plan(
-        compiled, compiled.string.encode(), tuple(binds), tuple(results), _row_type(statement)
+        compiled,
+        compiled.string.encode(),
+        tuple(binds),
+        tuple(results),
+        _row_type(statement),
+        dialect,
+        expanding or cache_key is None,
     )
 
 
@@ -167,63 +204,68 @@ async def _configure(connection: AsyncConnection[Any]) -> None:
 
 
 class PoolRows:
-    """PostgreSQL reads on psycopg's pool; anything it cannot plan goes to ``fallback``."""
+    """PostgreSQL reads on psycopg's pool, every statement shape planned once."""
 
     def __init__(
         self,
         conninfo: str,
         dialect: Dialect,
-        fallback: Rows,
         *,
         guard: Guard | None,
+        role: str | None = None,
         max_size: int = 16,
         raw_types: tuple[type, ...] = (),
     ) -> None:
-        """``guard`` sees every statement shape before it is planned (statements that cannot
-        be planned go to ``fallback``, whose engine has the same guard). ``raw_types``: column
+        """``guard`` sees every statement shape before it is planned. ``raw_types``: column
         types whose values psycopg already returns as the type would make them on these
-        connections (so their result processor is skipped)."""
+        connections (so their result processor is skipped). ``role``: what every connection
+        runs as (``kit/row_security.py``)."""
         self.guard = guard
         self.dialect = dialect
-        self.fallback = fallback
         self.raw_types = raw_types
         self.pool = AsyncConnectionPool(
             conninfo,
             min_size=min(2, max_size),  # grows under load (two statements per request)
             max_size=max_size,
             # Timestamps in UTC, one statement per transaction: a read needs no BEGIN/COMMIT.
-            kwargs={"autocommit": True, "options": "-c timezone=UTC"},
+            kwargs={"autocommit": True, "options": connection_options(role, timezone="UTC")},
             configure=_configure,
             open=False,
         )
-        self._plans: dict[Any, _Plan | None] = {}
+        self._plans: dict[Any, _Plan] = {}
         self.observers: list[Callable[[str], None]] = []  # see Database.observing
         self._opened = False
         self._opening = asyncio.Lock()
 
     async def _fetch(self, statement: Select[Any], params: Params, *, first: bool) -> Any:
         cache_key = statement._generate_cache_key()
-        plan = None
-        if cache_key is not None:
-            try:
-                plan = self._plans[cache_key.key]
-            except KeyError:
-                if self.guard is not None:
-                    self.guard(statement, cache_key)  # once per shape: a refusal plans nothing
-                plan = self._plans[cache_key.key] = _plan(
-                    statement, cache_key, self.dialect, self.raw_types
-                )
+        plan = None if cache_key is None else self._plans.get(cache_key.key)
         if plan is None:
-            if first:
-                return await self.fallback.one(statement, params)
-            return await self.fallback.all(statement, params)
+            if self.guard is not None:
+                self.guard(statement, cache_key)  # once per shape: a refusal plans nothing
+            plan = _plan(statement, cache_key, self.dialect, self.raw_types)
+            if cache_key is not None:
+                self._plans[cache_key.key] = plan
         if not self._opened:
             await self._open()
         if self.observers:
             for observe in self.observers:
                 observe(plan.compiled.string)
+        sql, values = plan.statement(statement, cache_key, params)
+        settings = settings_of(params)
         async with self.pool.connection() as connection:
-            cursor = await connection.execute(plan.sql, plan.parameters(cache_key, params))
+            if settings:
+                # The row-security settings and the read in one message: one implicit
+                # transaction, one round trip (bound client-side, as the simple protocol
+                # that allows two statements in a message requires).
+                names = tuple(name for name, _ in settings)
+                cursor: AsyncCursor[Any] = AsyncClientCursor(connection)
+                await cursor.execute(
+                    set_config_sql(names) + sql, {**values, **setting_values(settings)}
+                )
+                cursor.nextset()  # past set_config's row, to the read's
+            else:
+                cursor = await connection.execute(sql, values)
             if first:
                 row = await cursor.fetchone()
                 return None if row is None else plan.row(row)

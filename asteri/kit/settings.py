@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEV_PEPPER", "Settings", "get_settings"]
@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     # REST reads skip per-field GraphQL execution where the operation allows (see
     # rest_facade/compiled.py); off runs every route through the schema.
     compiled_reads: bool = True
+    # PostgreSQL: the role request queries run as, under row-level security
+    # (kit/row_security.py); empty: the URL's own user (it must then own nothing and lack
+    # BYPASSRLS). Migrations and the CLI always use the URL's own user.
+    database_role: str | None = "asteri_app"
+    # Test-only: false drops the application's tenant filter (and its guard), to prove that
+    # row-level security alone keeps tenants apart. Refused in production.
+    tenant_filter: bool = True
+
+    @field_validator("database_role")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> "Settings":
@@ -45,6 +57,8 @@ class Settings(BaseSettings):
             and self.session_secret.get_secret_value() == DEV_SESSION_SECRET
         ):
             raise ValueError("ASTERI_SESSION_SECRET must be set when ASTERI_MODE=production")
+        if self.mode == "production" and not self.tenant_filter:
+            raise ValueError("ASTERI_TENANT_FILTER=false is for tests only, never production")
         if len(self.session_secret.get_secret_value().encode()) < 32:
             raise ValueError("ASTERI_SESSION_SECRET must be at least 32 bytes (RFC 7518 §3.2)")
         return self

@@ -220,7 +220,7 @@ async def _claim(database: Database, scope: _Scope, digest: str) -> str | Respon
         token = secrets.token_hex(16)
         claim = _fresh_claim(digest, token)
         now = claim["created_at"]
-        async with database.session() as session:
+        async with database.session(tenant(scope.principal)) as session:
             inserted = await session.execute(  # (psycopg reports no rowcount for an INSERT)
                 insert(_T)
                 .values(**scope.values(), **claim)
@@ -334,7 +334,7 @@ async def _abandon(session: AsyncSession) -> None:
 async def _release(database: Database, scope: _Scope, token: str) -> None:
     """Delete our in-flight claim so a retry runs again. If this fails, the lease expires."""
     try:
-        async with database.session() as session:
+        async with database.session(tenant(scope.principal)) as session:
             await session.execute(
                 delete(_T).where(
                     *scope.clause(),

@@ -13,6 +13,7 @@ from strawberry.fastapi import BaseContext
 from asteri.authz.authenticate import authenticate
 from asteri.authz.limits import REQUEST_COST, is_guess, spend, spend_auth_failure
 from asteri.authz.principal import ActorType, Principal
+from asteri.authz.tenancy import tenant
 from asteri.kit.db import Database, RequestStore
 from asteri.kit.errors import ApiError, RateLimited, Unauthenticated
 from asteri.kit.settings import Settings
@@ -50,11 +51,21 @@ class RequestContext(BaseContext):
         self.request_id = request_id
         self.settings = settings
         self._http = http
-        self._used_key: str | None = None  # the key whose last_used_at may need a write
+        self._used_key: Principal | None = None  # the key whose last_used_at may need a write
         # Set by the REST facade for an Idempotency-Key request: the mutation only flushes and
         # the facade commits once, with the stored response in the same transaction.
         self.defer_commit = False
         self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
+
+    @property
+    def auth(self) -> Principal | ApiError | None:
+        return self._auth
+
+    @auth.setter
+    def auth(self, value: Principal | ApiError | None) -> None:
+        """A principal also decides the tenant its write transaction runs as (row security)."""
+        self._auth = value
+        self.store.tenant = tenant(value) if isinstance(value, Principal) else None
 
     @property
     def principal(self) -> Principal:
@@ -125,7 +136,7 @@ class RequestContext(BaseContext):
             auth = error
         else:
             if auth.actor_type is ActorType.API_KEY:
-                self._used_key = auth.actor_id
+                self._used_key = auth
             cost = REQUEST_COST if charge else 0
             auth, decision = await spend(state.rate_limiter, auth, cost)
             # Added to the response, whatever it is, by the request-id middleware.
