@@ -181,6 +181,23 @@ def test_a_leaky_resolver_is_refused(api: Api, leak: Leak, table: Table) -> None
         asyncio.run(_run(database, principal, leak, table))
 
 
+def test_the_app_serves_requests_through_the_guarded_database(api: Api) -> None:
+    """Not only this module's harness: the database the running app uses refuses the leak."""
+    principal = _principal(api, api.key().organization_id)
+    database = api.client.app.state.database  # type: ignore[attr-defined]
+    table = Service.__table__  # type: ignore[attr-defined]
+
+    async def run() -> Any:
+        store = RequestStore(database)
+        try:
+            return await rows_all(UnitOfWork(store, principal, "req-app"), table)
+        finally:
+            await store.close()
+
+    with pytest.raises(TenantFilterMissing):
+        api.client.portal.call(run)  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(
     "leak", [rows_all, orm_execute, raw_sql], ids=["rows_all", "orm_execute", "raw_sql"]
 )

@@ -21,7 +21,10 @@ like any other. On PostgreSQL, row-level security holds writes to the tenant too
 (``kit/row_security.py``).
 
 The exceptions are few and named (``Exemption``): reads that must find a row before any tenant
-is known. Each is marked on its statement with ``exempt``.
+is known. Each is marked on its statement with ``exempt``. Operator tools (migrations, the
+CLI's organization and key commands, the tests' assertions) use their own engine
+(``kit.db.create_sync_engine``), which has no guard: they act across tenants on purpose, as
+the database's own user. Every request goes through ``request_database``.
 """
 
 from collections.abc import Iterable
