@@ -24,17 +24,18 @@ run: install
 	$(BIN)/asteri demo
 	$(BIN)/asteri serve --host 127.0.0.1 --port 8000
 
+# Everything we run is linted and type-checked: the package, its tests and its benchmarks.
 lint: install
-	$(BIN)/ruff check asteri tests
-	$(BIN)/ruff format --check asteri tests
-	$(BIN)/mypy asteri
+	$(BIN)/ruff check asteri tests benchmarks
+	$(BIN)/ruff format --check asteri tests benchmarks
+	$(BIN)/mypy asteri tests benchmarks
 
 test: install lint
 	$(BIN)/pytest -q
 
 format: install
-	$(BIN)/ruff check --fix asteri tests
-	$(BIN)/ruff format asteri tests
+	$(BIN)/ruff check --fix asteri tests benchmarks
+	$(BIN)/ruff format asteri tests benchmarks
 
 # Regenerate the committed contract snapshots (SDL and OpenAPI) after a deliberate change.
 sdl: contracts

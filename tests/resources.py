@@ -20,7 +20,7 @@ class ResourceCase:
     create: str  # mutation($input: …!) { createX(input: $input) { id } }
     create_input: Callable[[], dict[str, Any]]
     get: str  # query($id: ID!) { x(id: $id) { id } }
-    list: str  # query { xs(first: 100, …) { nodes { id } } } (must include archived/inactive)
+    listing: str  # query { xs(first: 100, …) { nodes { id } } } (must include archived/inactive)
     update: str  # mutation($id: ID!, $input: …!) { updateX(id: $id, input: $input) { id } }
     update_input: Callable[[], dict[str, Any]]
     update_fields: list[str]  # snake_case public fields that update_input changes
@@ -64,7 +64,7 @@ CUSTOMER = ResourceCase(
     create="mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }",
     create_input=lambda: {"displayName": f"Customer {_suffix()}", "tags": ["matrix"]},
     get="query($id: ID!) { customer(id: $id) { id } }",
-    list="query { customers(first: 100, filter: {archived: null}) { nodes { id } } }",
+    listing="query { customers(first: 100, filter: {archived: null}) { nodes { id } } }",
     update=(
         "mutation($id: ID!, $input: UpdateCustomerInput!) "
         "{ updateCustomer(id: $id, input: $input) { id } }"
@@ -85,7 +85,7 @@ TEAM_MEMBER = ResourceCase(
         "role": "TECHNICIAN",
     },
     get="query($id: ID!) { teamMember(id: $id) { id } }",
-    list="query { teamMembers(first: 100, filter: {active: null}) { nodes { id } } }",
+    listing="query { teamMembers(first: 100, filter: {active: null}) { nodes { id } } }",
     update=(
         "mutation($id: ID!, $input: UpdateTeamMemberInput!) "
         "{ updateTeamMember(id: $id, input: $input) { id } }"
@@ -106,7 +106,7 @@ SERVICE = ResourceCase(
         "durationMinutes": 60,
     },
     get="query($id: ID!) { service(id: $id) { id } }",
-    list="query { services(first: 100, filter: {active: null}) { nodes { id } } }",
+    listing="query { services(first: 100, filter: {active: null}) { nodes { id } } }",
     update=(
         "mutation($id: ID!, $input: UpdateServiceInput!) "
         "{ updateService(id: $id, input: $input) { id } }"
@@ -132,7 +132,7 @@ API_KEY = ResourceCase(
         "expiresIn": 86_400,
     },
     get="query($id: ID!) { apiKey(id: $id) { id } }",
-    list="query { apiKeys(first: 100) { nodes { id } } }",
+    listing="query { apiKeys(first: 100) { nodes { id } } }",
     update=(
         "mutation($id: ID!, $input: UpdateApiKeyInput!) "
         "{ updateApiKey(id: $id, input: $input) { id } }"

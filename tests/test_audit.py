@@ -16,8 +16,8 @@ ids = [r.name for r in RESOURCES]
 def _trail(api: Api, cred: Credential, resource: str) -> tuple[list[Any], list[Any]]:
     with api.engine.connect() as conn:
         org_pk = conn.scalar(
-            select(Organization.id).where(Organization.public_id == cred.organization_id)
-        )  # type: ignore[arg-type]
+            select(col(Organization.id)).where(col(Organization.public_id) == cred.organization_id)
+        )
         # What requests did: the operator's setup (the test's key, by the CLI path) has no
         # request id.
         audits = conn.execute(

@@ -220,12 +220,13 @@ def _status(api: Api, cred: Credential) -> tuple[int, str | None]:
 
 
 def _create(run: Any, org_id: str) -> dict[str, Any]:
-    return run(
+    created: dict[str, Any] = run(
         *("keys", "create", "--org", org_id, "--scope", "read:customers"),
         *("--scope", "read:services", "--env", "test", "--name", "Billing sync"),
         *("--per-minute", "500", "--per-day", "5000", "--persisted-only"),
         *("--expires-in", "30d", "--json"),
     )
+    return created
 
 
 def test_rotate_with_overlap_keeps_both_keys_working_until_it_ends(run: Any, api: Api) -> None:

@@ -34,7 +34,7 @@ KEY_MANAGERS_ONLY = {
 
 def _root_fields() -> list[tuple[str, object]]:
     schema = build_schema()
-    out = []
+    out: list[tuple[str, object]] = []
     for root in ("Query", "Mutation"):
         definition = schema.get_type_by_name(root)
         assert isinstance(definition, StrawberryObjectDefinition)
@@ -151,7 +151,7 @@ def _sdl_scopes(sdl: str) -> dict[str, str]:
             for directive in field.directives or ():
                 if directive.name.value != "requiresScope":
                     continue
-                (argument,) = directive.arguments
+                (argument,) = directive.arguments or ()
                 assert isinstance(argument.value, StringValueNode)
                 out[f"{definition.name.value}.{field.name.value}"] = argument.value.value
     return out
@@ -230,7 +230,7 @@ def test_printed_sdl_shows_scope_on_each_scoped_root_field() -> None:
 OPENAPI_SNAPSHOT = Path(__file__).parents[1] / "asteri" / "rest_facade" / "openapi.json"
 
 
-def _openapi() -> dict:
+def _openapi() -> dict[str, Any]:
     from asteri.app import create_app
 
     return create_app().openapi()

@@ -4,6 +4,7 @@ throwaway schema: the same ``Info`` reaches ``has_permission``, and allowing, re
 end the same way. Compiled reads and the REST pre-flight run permissions only through it."""
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
@@ -41,7 +42,7 @@ def _view(info: Info, kwargs: dict[str, Any]) -> dict[str, Any]:
         "operation": info.operation.name.value if info.operation.name else None,
         "fragments": sorted(raw.fragments),
         "selected": [
-            (f.name, sorted(s.name for s in f.selections if hasattr(s, "name")))
+            (getattr(f, "name", ""), sorted(getattr(s, "name", "") for s in f.selections))
             for f in info.selected_fields
         ],
         "context": info.context,
@@ -144,6 +145,10 @@ def _executor(field: str, variables: dict[str, Any]) -> tuple[Any, list[dict[str
     return (result.data, errors), list(SEEN)
 
 
+async def _awaited(value: Awaitable[Any]) -> Any:
+    return await value
+
+
 def _runner(field: str, variables: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
     """The field run as a compiled read runs it: the whole chain around its resolver."""
     SEEN.clear()
@@ -153,7 +158,9 @@ def _runner(field: str, variables: dict[str, Any]) -> tuple[Any, list[dict[str, 
     assert coerced is not None
     info = gate.info(CONTEXT, coerced.coerced)
     try:
-        value = asyncio.run(gate.chain(gate.call())(None, info, **gate.arguments(coerced, info)))
+        value: Any = asyncio.run(
+            _awaited(gate.chain(gate.call())(None, info, **gate.arguments(coerced, info)))
+        )
     except Exception as exc:  # as the executor locates a field error
         error = located_error(exc, [gate.node], [gate.response_key])
         answer: Any = (

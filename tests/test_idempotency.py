@@ -36,10 +36,10 @@ def _post(api: Api, path: str, cred: Credential, key: str | None, body: Any = No
 
 
 def _org_pk(engine: Engine, organization_id: str) -> int:
-    with Session(engine) as session:
-        pk = session.exec(
-            select(Organization.id).where(col(Organization.public_id) == organization_id)
-        ).one()[0]
+    with engine.connect() as connection:
+        pk = connection.scalar(
+            select(col(Organization.id)).where(col(Organization.public_id) == organization_id)
+        )
     assert pk is not None
     return int(pk)
 
@@ -51,8 +51,8 @@ def _count(engine: Engine, model: Any, cred: Credential, **where: str) -> int:
         stmt = stmt.where(col(model.request_id).is_not(None))
     for name, value in where.items():
         stmt = stmt.where(getattr(model, name) == value)
-    with Session(engine) as session:
-        return int(session.exec(stmt).one()[0])
+    with engine.connect() as connection:
+        return int(connection.execute(stmt).scalar_one())
 
 
 def _customers(api: Api, cred: Credential) -> list[str]:
@@ -348,11 +348,11 @@ def test_purge_deletes_only_expired_records(api: Api, database_url: str) -> None
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["deleted"] >= 1
-    with Session(api.engine) as session:
-        left = session.exec(
-            select(IdempotencyRecord.key).where(col(IdempotencyRecord.actor_id) == cred.key_id)
+    with api.engine.connect() as connection:
+        left = connection.scalars(
+            select(col(IdempotencyRecord.key)).where(col(IdempotencyRecord.actor_id) == cred.key_id)
         ).all()
-    assert [row[0] for row in left] == [kept]
+    assert list(left) == [kept]
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 import strawberry
-from sqlalchemy import Table, bindparam, exists, literal, or_, select, text
-from sqlmodel import SQLModel
+from sqlalchemy import Table, bindparam, exists, inspect, literal, or_, select, text
+from sqlmodel import SQLModel, col
 from strawberry.types import Info
 
 import asteri
@@ -148,7 +148,7 @@ LEAKS: list[Leak] = [
 def _principal(api: Api, organization_id: str) -> Principal:
     with api.engine.connect() as connection:
         pk = connection.scalar(
-            select(Organization.id).where(Organization.public_id == organization_id)  # type: ignore[arg-type]
+            select(col(Organization.id)).where(col(Organization.public_id) == organization_id)
         )
     assert pk is not None
     return Principal(
@@ -213,13 +213,12 @@ def test_without_the_guard_the_same_resolver_leaks(api: Api, leak: Leak) -> None
     assert victim_pk in {row.organization_id for row in rows}
 
 
+_MAPPERS = inspect(Customer).registry.mappers
+
+
 def test_the_tenant_filter_passes_for_every_tenant_table() -> None:
     for table in TABLES:
-        model = next(
-            m.class_
-            for m in Customer.__mapper__.registry.mappers
-            if m.local_table is table  # type: ignore[attr-defined]
-        )
+        model: type[SQLModel] = next(m.class_ for m in _MAPPERS if m.local_table is table)
         check_statement(scoped(model, every_environment=organization_wide(table)))
         check_statement(scoped(model))
 

@@ -1,6 +1,7 @@
 """Persisted operations: validated at start-up, runnable by hash, and enforceable per key."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,9 @@ from tests.factories import GRAPHQL, Api, create_customer
 REGISTRY = build_schema().persisted
 
 
-def _by_hash(api: Api, name: str, variables: dict[str, object], headers: dict[str, str]) -> dict:
+def _by_hash(
+    api: Api, name: str, variables: dict[str, object], headers: dict[str, str]
+) -> dict[str, Any]:
     op = REGISTRY.by_name[name]
     body = {
         "variables": variables,

@@ -229,7 +229,7 @@ def test_compiled_reads_answer_exactly_like_schema_execution(api: Api, settings:
         as_=cred,
         json={"name": "S", "unit_price": {"amount": 1, "currency": "USD"}, "duration_minutes": 5},
     )
-    paths = [
+    paths: list[tuple[str, dict[str, Any] | None]] = [
         ("/customers", {"limit": 5}),
         ("/customers", {"tag": "x", "order_by": "DISPLAY_NAME_ASC"}),
         (f"/customers/{customer['id']}", None),

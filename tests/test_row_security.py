@@ -9,11 +9,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import Engine, bindparam, func, select, text
+from sqlalchemy import Engine, Select, bindparam, func, select, text
 from sqlalchemy.exc import ProgrammingError
+from sqlmodel import col
 
 from asteri.authz.isolation import organization_wide, tenant_tables
 from asteri.kit.db import Database
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.parametrize(
 def _org_pk(engine: Engine, public_id: str) -> int:
     with engine.connect() as connection:
         pk = connection.scalar(
-            select(Organization.id).where(Organization.public_id == public_id)  # type: ignore[arg-type]
+            select(col(Organization.id)).where(col(Organization.public_id) == public_id)
         )
     assert pk is not None
     return int(pk)
@@ -44,7 +45,8 @@ def _unguarded(api: Api) -> Database:
     return Database(api.settings.database_url, guard=None, role=api.settings.database_role)
 
 
-_CUSTOMER_ORGS = select(Customer.organization_id, Customer.environment)  # no tenant filter
+# No tenant filter: row security alone decides what it sees.
+_CUSTOMER_ORGS = cast(Select[Any], select(col(Customer.organization_id), col(Customer.environment)))
 
 
 def _tenant(org: int | None, environment: str = "live") -> dict[str, Any]:
@@ -88,6 +90,7 @@ def test_requests_run_as_a_role_that_cannot_bypass_row_security(api: Api) -> Non
             on_pool = await database.rows.one(select(func.current_user().label("u")), {})
             async with database.session(None) as session:
                 in_session = await session.scalar(select(func.current_user()))
+            assert on_pool is not None
             return on_pool.u, in_session
         finally:
             await database.dispose()

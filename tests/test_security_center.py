@@ -576,7 +576,8 @@ def test_an_idempotent_create_or_rotate_never_stores_the_secret(api: Api) -> Non
     assert again.json()["resource_id"] == rotated.json()["api_key"]["id"]
 
     with api.engine.connect() as conn:
-        stored = [bytes(b or b"") for b in conn.scalars(select(IdempotencyRecord.response_body))]
+        bodies = conn.scalars(select(col(IdempotencyRecord.response_body)))
+        stored = [bytes(b or b"") for b in bodies]
     for secret in (created["secret"], rotated.json()["secret"]):
         assert not any(secret.encode() in b for b in stored)
     listed = api.rest("GET", "/api_keys", as_=owner, params={"limit": 100}).json()["data"]

@@ -40,7 +40,7 @@ def _ids(api: Api, *, as_: Credential, **variables: Any) -> list[str]:
 def _write_counts(api: Api, *, org: str) -> tuple[int, int]:
     """Audit entries and events of one organization, read outside the API."""
     with Session(api.engine) as session:
-        pk = session.scalar(select(Organization.id).where(col(Organization.public_id) == org))
+        pk = session.scalar(select(col(Organization.id)).where(col(Organization.public_id) == org))
         # What requests wrote: the operator's setup (the test's key) has no request id.
         audits = session.scalar(
             select(func.count()).where(

@@ -65,7 +65,7 @@ def _create(api: Api, case: ResourceCase, cred: Credential) -> str:
 def _assert_invisible(api: Api, case: ResourceCase, public_id: str, outsider: Credential) -> None:
     status, error = api.error(case.get, {"id": public_id}, as_=outsider)
     assert (status, error["extensions"]["code"]) == (404, "NOT_FOUND")
-    listed = api.gql(case.list, as_=outsider)
+    listed = api.gql(case.listing, as_=outsider)
     nodes = next(iter(listed.values()))["nodes"]
     assert public_id not in {n["id"] for n in nodes}
     status, error = api.error(
@@ -114,7 +114,7 @@ def test_an_organization_wide_resource_is_seen_from_both_environments(
     test = case.credential(api, org=org, environment="test")
     public_id = _create(api, case, live)
     api.gql(case.get, {"id": public_id}, as_=test)
-    listed = api.gql(case.list, as_=test)
+    listed = api.gql(case.listing, as_=test)
     assert public_id in {n["id"] for n in next(iter(listed.values()))["nodes"]}
 
 

@@ -116,9 +116,9 @@ class Database:
     """
 
     def __init__(self, url: str, *, guard: Guard | None, role: str | None = None) -> None:
-        """``role`` (PostgreSQL): what every connection runs as; transactions get
-        their row-security settings from their statements' tenant parameters (reads) or
-        from the session's ``row_settings`` (writes; ``kit/row_security.py``)."""
+        """``role`` (PostgreSQL): what every connection runs as. Transactions get their
+        row-security settings from their statements' tenant parameters (reads) or from the
+        tenant their session was opened for (writes; ``kit/row_security.py``)."""
         self.url = url
         kwargs = _engine_kwargs(url)
         if role is not None and make_url(url).get_backend_name() == "postgresql":
@@ -183,19 +183,16 @@ class Database:
 _ROW_SETTINGS = "asteri_row_settings"
 
 
-def apply_row_settings(connection: Connection, settings: tuple[tuple[str, str], ...]) -> None:
-    """Set the transaction's row-security settings (PostgreSQL; transaction-local)."""
-    if settings and connection.dialect.name == "postgresql":
-        connection.execute(set_config_select(settings))
-
-
 class _RowSecuritySession(Session):
     """Every transaction begins with the session's row-security settings."""
 
 
 @event.listens_for(_RowSecuritySession, "after_begin")
 def _row_settings_on_begin(session: Session, _transaction: Any, connection: Connection) -> None:
-    apply_row_settings(connection, session.info.get(_ROW_SETTINGS, ()))
+    """Transaction-local, so they end with the transaction (PostgreSQL; SQLite has none)."""
+    settings = session.info.get(_ROW_SETTINGS, ())
+    if settings and connection.dialect.name == "postgresql":
+        connection.execute(set_config_select(settings))
 
 
 def _install_guard(engine: AsyncEngine, guard: Guard) -> None:
