@@ -24,7 +24,7 @@ from asteri.authz.roles import ROLE_SCOPES
 from asteri.kit.naming import camel, camel_keys, snake, snake_keys
 from asteri.kit.settings import Settings
 from asteri.schema import build_schema
-from asteri.schema.operations import ROUTES, Route
+from asteri.schema.operations import LIST_PARAMETERS, ROUTES, Route
 from asteri.schema.persisted import PersistedOperation, Registry
 from tests.factories import ALL_SCOPES, Api, Bearer, Credential
 
@@ -73,7 +73,7 @@ UNDOES: dict[str, str] = {
     "UnarchiveCustomer": "ArchiveCustomer",
     "ReactivateTeamMember": "DeactivateTeamMember",
 }
-_PARAM_TO_VARIABLE = {"limit": "first", "cursor": "after", "order_by": "orderBy"}
+_PARAM_TO_VARIABLE = {p.rest: p.variable for p in LIST_PARAMETERS}
 CASES = ("no_key", "wrong_org", "missing_scope", "not_key_manager", "foreign_id", "good")
 # What each failure case must be, on both surfaces: (status, code, reason).
 EXPECTED: dict[str, tuple[int, str, str | None]] = {

@@ -14,10 +14,11 @@ from graphql import GraphQLError
 from asteri.http.problems import problem_response
 from asteri.kit.errors import ErrorCode
 from asteri.kit.naming import snake
+from asteri.schema.operations import LIST_PARAMETERS
 
 __all__ = ["coded_problem", "graphql_problem", "rest_pointer"]
 
-_VARIABLE_TO_PARAM = {"first": "limit", "after": "cursor", "orderBy": "order_by"}
+_VARIABLE_TO_PARAM = {p.variable: p.rest for p in LIST_PARAMETERS}
 _WRAPPERS = {"input", "filter"}
 
 

@@ -36,14 +36,15 @@ from asteri.rest_facade.types import InputTypes, OutputTypes
 from asteri.schema.build import AsteriSchema
 from asteri.schema.compiled import CompiledRead, compile_read
 from asteri.schema.context import RequestContext, get_context, open_context
-from asteri.schema.operations import Route
+from asteri.schema.operations import LIST_PARAMETERS, Route
 from asteri.schema.permissions_runner import FieldPermissions
 from asteri.schema.persisted import PersistedOperation
 
 __all__ = ["Binding", "build_router", "compiled_read_routes"]
 
 _PATH_PARAM = re.compile(r"{(\w+)}")
-_LIST_PARAMS = {"limit": "first", "cursor": "after", "order_by": "orderBy"}
+_TO_VARIABLE = {p.rest: p.variable for p in LIST_PARAMETERS}
+_TO_ARGUMENT = {p.rest: p.argument for p in LIST_PARAMETERS}
 
 
 @dataclass
@@ -141,9 +142,8 @@ class Binding:
         query = params.get("query")
         if isinstance(query, BaseModel):
             sent = query.model_dump(exclude_unset=True)
-            renamed = {"limit": "first", "cursor": "after", "order_by": "order_by"}
-            arguments |= {renamed[k]: v for k, v in sent.items() if k in renamed}
-            filters = {k: v for k, v in sent.items() if k not in renamed}
+            arguments |= {_TO_ARGUMENT[k]: v for k, v in sent.items() if k in _TO_ARGUMENT}
+            filters = {k: v for k, v in sent.items() if k not in _TO_ARGUMENT}
             if filters:
                 arguments["filter"] = filters
         return arguments
@@ -153,8 +153,8 @@ class Binding:
         query = params.get("query")
         if isinstance(query, BaseModel):
             sent = query.model_dump(mode="json", exclude_unset=True)
-            filters = {camel(k): v for k, v in sent.items() if k not in _LIST_PARAMS}
-            variables |= {_LIST_PARAMS[k]: v for k, v in sent.items() if k in _LIST_PARAMS}
+            filters = {camel(k): v for k, v in sent.items() if k not in _TO_VARIABLE}
+            variables |= {_TO_VARIABLE[k]: v for k, v in sent.items() if k in _TO_VARIABLE}
             if filters:
                 variables["filter"] = filters
         body = params.get("body")
@@ -283,16 +283,18 @@ def _query_model(
     """``limit``/``cursor``/``order_by`` plus the filter's fields, flattened, as query params."""
     lax = InputTypes(strict=False)
     settings = get_settings()
+    limit, cursor, order_by = LIST_PARAMETERS
+    page_size = Field(default=settings.default_page_size, ge=1, le=settings.max_page_size)
     fields: dict[str, Any] = {
-        "limit": (int, Field(default=settings.default_page_size, ge=1, le=settings.max_page_size)),
-        "cursor": (
+        limit.rest: (int, page_size),
+        cursor.rest: (
             str | None,
             Field(default=None, description="`next_cursor` of the previous page."),
         ),
     }
-    if "orderBy" in variables:
-        order_type = schema._schema.get_type(_type_name(variables["orderBy"].type))
-        fields["order_by"] = (lax.annotation(order_type) | None, Field(default=None))
+    if order_by.variable in variables:
+        order_type = schema._schema.get_type(_type_name(variables[order_by.variable].type))
+        fields[order_by.rest] = (lax.annotation(order_type) | None, Field(default=None))
     if "filter" in variables:
         filter_type = schema._schema.get_type(_type_name(variables["filter"].type))
         assert isinstance(filter_type, GraphQLInputObjectType)

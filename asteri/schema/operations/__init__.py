@@ -3,9 +3,9 @@
 Adding a resource: its ``.graphql`` file here and one ``resource_routes(...)`` entry below.
 """
 
-from asteri.schema.operations.routes import Route, resource_routes
+from asteri.schema.operations.routes import LIST_PARAMETERS, ListParameter, Route, resource_routes
 
-__all__ = ["ROUTES", "Route"]
+__all__ = ["LIST_PARAMETERS", "ROUTES", "ListParameter", "Route"]
 
 ROUTES: list[Route] = [
     *resource_routes(

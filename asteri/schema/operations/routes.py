@@ -3,8 +3,9 @@
 The REST facade turns each ``Route`` into a FastAPI route; the variable mapping follows from
 the route's kind, so a declaration is one line:
 
-- ``list``: ``GET /things`` — query ``limit`` → ``$first``, ``cursor`` → ``$after``,
-  ``order_by`` → ``$orderBy``, every field of the ``$filter`` input → a query parameter.
+- ``list``: ``GET /things`` — the ``LIST_PARAMETERS`` (``limit`` → ``$first``, ``cursor`` →
+  ``$after``, ``order_by`` → ``$orderBy``), every field of the ``$filter`` input → a query
+  parameter.
 - ``retrieve``: ``GET /things/{id}`` — path parameters → variables of the same name.
 - ``create``: ``POST /things`` (201) — the JSON body → ``$input``.
 - ``update``: ``PATCH /things/{id}`` — path → ``$id``, body → ``$input`` (absent untouched).
@@ -16,7 +17,7 @@ the route's kind, so a declaration is one line:
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-__all__ = ["Route", "RouteKind", "resource_routes"]
+__all__ = ["LIST_PARAMETERS", "ListParameter", "Route", "RouteKind", "resource_routes"]
 
 RouteKind = Literal["list", "retrieve", "create", "update", "delete", "action"]
 
@@ -29,6 +30,24 @@ _METHOD: dict[RouteKind, str] = {
     "action": "POST",
 }
 _STATUS: dict[RouteKind, int] = {"create": 201, "delete": 204}
+
+
+@dataclass(frozen=True)
+class ListParameter:
+    """A list's paging parameter under its three names: REST query parameter, GraphQL
+    variable and root-field argument (Python)."""
+
+    rest: str
+    variable: str
+    argument: str
+
+
+# The one mapping between a REST list's query parameters and its operation's variables.
+LIST_PARAMETERS = (
+    ListParameter("limit", "first", "first"),
+    ListParameter("cursor", "after", "after"),
+    ListParameter("order_by", "orderBy", "order_by"),
+)
 
 
 @dataclass(frozen=True)
