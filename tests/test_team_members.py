@@ -286,8 +286,12 @@ def test_deactivate_and_reactivate_emit_lifecycle_events(api: Api) -> None:
     member = create_team_member(api, as_=cred, role="DISPATCHER")
     off = api.gql(DEACTIVATE, {"id": member["id"]}, as_=cred)["deactivateTeamMember"]
     assert off["active"] is False
-    again = api.gql(DEACTIVATE, {"id": member["id"]}, as_=cred)["deactivateTeamMember"]
-    assert again == off  # idempotent: no change, no event
+    # Not a transition from `inactive`: refused, and nothing recorded.
+    status, error = api.error(DEACTIVATE, {"id": member["id"]}, as_=cred)
+    assert status == 409
+    assert error["extensions"]["reason"] == "invalid_transition"
+    assert error["extensions"]["state"] == "inactive"
+    assert error["extensions"]["allowed_transitions"] == ["reactivate"]
     assert _ids(api, as_=cred) == [member["id"]]  # inactive members are still listed
     on = api.gql(REACTIVATE, {"id": member["id"]}, as_=cred)["reactivateTeamMember"]
     assert on["active"] is True

@@ -20,29 +20,51 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from asteri.authz.tenancy import tenant_terms
-from asteri.kit.db import utcnow
 from asteri.kit.ids import IdPrefix
 from asteri.kit.pagination import Page
 from asteri.models import Customer, CustomerTag
 from asteri.resolvers import crud
 from asteri.resolvers.crud import Resource, Snapshot, Sort
+from asteri.resolvers.lifecycle import Lifecycle, Transition
 from asteri.resolvers.unit import UnitOfWork
 from asteri.resolvers.validation import refuse_nul, validate
 
 __all__ = [
     "CUSTOMERS",
+    "LIFECYCLE",
     "SORTS",
     "CustomerFilter",
-    "archive",
     "create",
     "delete_customer",
     "get",
     "list_customers",
-    "unarchive",
     "update",
 ]
 
 CUSTOMERS = Resource(model=Customer, name="customer", prefix=IdPrefix.CUSTOMER)
+
+LIFECYCLE = Lifecycle(
+    states=("active", "archived"),
+    transitions=(
+        Transition(
+            "archive",
+            sources=("active",),
+            target="archived",
+            event="archived",
+            description="Archive a customer: kept, hidden by default.",
+        ),
+        Transition(
+            "unarchive",
+            sources=("archived",),
+            target="active",
+            event="unarchived",
+            description="Bring an archived customer back.",
+        ),
+    ),
+    state=lambda row: "active" if row.archived_at is None else "archived",
+    columns=lambda state, now: {"archived_at": now if state == "archived" else None},
+    public_fields={"archived_at": "archived"},
+)
 
 SORTS = {
     "CREATED_AT_DESC": Sort("created_at_desc", Customer.created_at, descending=True),  # type: ignore[arg-type]
@@ -233,34 +255,6 @@ async def update(
     if row.tags != tags_before:
         await _write_tags(uow, row)
     return row
-
-
-async def archive(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -> Customer:
-    row = await get(uow, public_id)
-    if row.archived_at is not None:
-        return row
-    return await crud.update(
-        uow,
-        CUSTOMERS,
-        row,
-        {"archived_at": utcnow()},
-        snapshot,
-        verb="archived",
-        public_fields={"archived_at": "archived"},
-    )
-
-
-async def unarchive(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -> Customer:
-    row = await get(uow, public_id)
-    return await crud.update(
-        uow,
-        CUSTOMERS,
-        row,
-        {"archived_at": None},
-        snapshot,
-        verb="unarchived",
-        public_fields={"archived_at": "archived"},
-    )
 
 
 async def delete_customer(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -> Customer:

@@ -24,25 +24,47 @@ from asteri.kit.pagination import Page
 from asteri.models import TeamMember
 from asteri.resolvers import crud
 from asteri.resolvers.crud import Resource, Snapshot, Sort
+from asteri.resolvers.lifecycle import Lifecycle, Transition
 from asteri.resolvers.unit import UnitOfWork
 from asteri.resolvers.validation import validate
 
 __all__ = [
+    "LIFECYCLE",
     "ROLES",
     "SORTS",
     "TEAM_MEMBERS",
     "TeamMemberFields",
     "TeamMemberFilter",
     "create",
-    "deactivate",
     "get",
     "list_team_members",
-    "reactivate",
     "update",
 ]
 
 TEAM_MEMBERS = Resource(
     model=TeamMember, name="team_member", prefix=IdPrefix.TEAM_MEMBER, unique_fields=("email",)
+)
+
+LIFECYCLE = Lifecycle(
+    states=("active", "inactive"),
+    transitions=(
+        Transition(
+            "deactivate",
+            sources=("active",),
+            target="inactive",
+            event="deactivated",
+            description="Deactivate a team member: kept with their history, not given new work.",
+        ),
+        Transition(
+            "reactivate",
+            sources=("inactive",),
+            target="active",
+            event="reactivated",
+            description="Reactivate a deactivated team member.",
+        ),
+    ),
+    state=lambda row: "active" if row.active else "inactive",
+    columns=lambda state, _now: {"active": state == "active"},
 )
 
 SORTS = {
@@ -125,9 +147,12 @@ async def create(uow: UnitOfWork, data: dict[str, Any], snapshot: Snapshot) -> T
 
 
 def _verb(row: TeamMember, changes: dict[str, Any]) -> str:
-    """Any change of ``active`` is a lifecycle event, whichever mutation made it."""
+    """Any change of ``active`` is its lifecycle transition's event, whichever mutation made
+    it (``updateTeamMember`` with ``active`` is a patch: no change, no event)."""
     if "active" in changes and changes["active"] != row.active:
-        return "reactivated" if changes["active"] else "deactivated"
+        before = LIFECYCLE.state(row)
+        after = "active" if changes["active"] else "inactive"
+        return LIFECYCLE.event_of(before, after) or "updated"
     return "updated"
 
 
@@ -139,12 +164,3 @@ async def update(
     columns = validate(TeamMemberFields, {**_editable(row), **changes}).model_dump()
     sent = {k: columns[k] for k in changes}
     return await crud.update(uow, TEAM_MEMBERS, row, sent, snapshot, verb=_verb(row, sent))
-
-
-async def deactivate(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -> TeamMember:
-    """Idempotent: deactivating an inactive member changes nothing and emits nothing."""
-    return await update(uow, public_id, {"active": False}, snapshot)
-
-
-async def reactivate(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -> TeamMember:
-    return await update(uow, public_id, {"active": True}, snapshot)

@@ -19,12 +19,16 @@ from asteri.kit.settings import get_settings
 from asteri.schema.api_key import ApiKeyMutations, ApiKeyQueries
 from asteri.schema.compiled import CompiledRead, CompiledReads, compile_read
 from asteri.schema.context import Authenticate
-from asteri.schema.customer import CustomerMutations, CustomerQueries
+from asteri.schema.customer import CustomerLifecycle, CustomerMutations, CustomerQueries
 from asteri.schema.errors import ErrorShaping, log_incidents
 from asteri.schema.persisted import PersistedDocuments, Registry, ValidateUnlessDecided
 from asteri.schema.scalars import SCALARS
 from asteri.schema.service import ServiceMutations, ServiceQueries
-from asteri.schema.team_member import TeamMemberMutations, TeamMemberQueries
+from asteri.schema.team_member import (
+    TeamMemberLifecycle,
+    TeamMemberMutations,
+    TeamMemberQueries,
+)
 from asteri.schema.viewer import ViewerQueries
 
 __all__ = ["AsteriSchema", "build_schema", "limit_rules", "print_sdl"]
@@ -38,7 +42,9 @@ QUERIES: tuple[type, ...] = (
 )
 MUTATIONS: tuple[type, ...] = (
     CustomerMutations,
+    CustomerLifecycle,
     TeamMemberMutations,
+    TeamMemberLifecycle,
     ServiceMutations,
     ApiKeyMutations,
 )

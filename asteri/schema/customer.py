@@ -16,11 +16,12 @@ from asteri.schema.activity import ActivityEntry
 from asteri.schema.context import RequestContext
 from asteri.schema.fields import mutation, query, related
 from asteri.schema.inputs import DeletedObject, sent_values
+from asteri.schema.lifecycle import lifecycle_mutations
 from asteri.schema.pagination import Connection, page_size
 from asteri.schema.rowmap import RowMap
 from asteri.schema.snapshot import snapshot_of
 
-__all__ = ["Customer", "CustomerMutations", "CustomerQueries"]
+__all__ = ["Customer", "CustomerLifecycle", "CustomerMutations", "CustomerQueries"]
 
 Ctx = Info[RequestContext, None]
 
@@ -220,17 +221,19 @@ class CustomerMutations:
         row = await customers.update(info.context.uow, str(id), values, snapshot)
         return Customer.from_row(row)
 
-    @mutation(Scope.WRITE_CUSTOMERS, description="Archive a customer: kept, hidden by default.")
-    async def archive_customer(self, info: Ctx, id: strawberry.ID) -> Customer:
-        return Customer.from_row(await customers.archive(info.context.uow, str(id), snapshot))
-
-    @mutation(Scope.WRITE_CUSTOMERS, description="Bring an archived customer back.")
-    async def unarchive_customer(self, info: Ctx, id: strawberry.ID) -> Customer:
-        return Customer.from_row(await customers.unarchive(info.context.uow, str(id), snapshot))
-
     @mutation(Scope.DELETE_CUSTOMERS, description="Delete a customer; its history is kept.")
     async def delete_customer(
         self, info: Ctx, id: Annotated[strawberry.ID, strawberry.argument()]
     ) -> DeletedObject:
         row = await customers.delete_customer(info.context.uow, str(id), snapshot)
         return DeletedObject(id=strawberry.ID(row.public_id))
+
+
+CustomerLifecycle = lifecycle_mutations(
+    Customer,
+    resource=customers.CUSTOMERS,
+    lifecycle=customers.LIFECYCLE,
+    scope=Scope.WRITE_CUSTOMERS,
+    from_row=Customer.from_row,
+    snapshot=snapshot,
+)

@@ -17,11 +17,18 @@ from asteri.resolvers import team_member as members
 from asteri.schema.context import RequestContext
 from asteri.schema.fields import mutation, query
 from asteri.schema.inputs import sent_values
+from asteri.schema.lifecycle import lifecycle_mutations
 from asteri.schema.pagination import Connection, page_size
 from asteri.schema.rowmap import RowMap
 from asteri.schema.snapshot import snapshot_of
 
-__all__ = ["TeamMember", "TeamMemberMutations", "TeamMemberQueries", "TeamRole"]
+__all__ = [
+    "TeamMember",
+    "TeamMemberLifecycle",
+    "TeamMemberMutations",
+    "TeamMemberQueries",
+    "TeamRole",
+]
 
 Ctx = Info[RequestContext, None]
 
@@ -154,15 +161,12 @@ class TeamMemberMutations:
         row = await members.update(info.context.uow, str(id), sent_values(input), snapshot)
         return TeamMember.from_row(row)
 
-    @mutation(
-        Scope.WRITE_TEAM,
-        description="Deactivate a team member: kept with their history, not given new work.",
-    )
-    async def deactivate_team_member(self, info: Ctx, id: strawberry.ID) -> TeamMember:
-        row = await members.deactivate(info.context.uow, str(id), snapshot)
-        return TeamMember.from_row(row)
 
-    @mutation(Scope.WRITE_TEAM, description="Reactivate a deactivated team member.")
-    async def reactivate_team_member(self, info: Ctx, id: strawberry.ID) -> TeamMember:
-        row = await members.reactivate(info.context.uow, str(id), snapshot)
-        return TeamMember.from_row(row)
+TeamMemberLifecycle = lifecycle_mutations(
+    TeamMember,
+    resource=members.TEAM_MEMBERS,
+    lifecycle=members.LIFECYCLE,
+    scope=Scope.WRITE_TEAM,
+    from_row=TeamMember.from_row,
+    snapshot=snapshot,
+)

@@ -3,6 +3,9 @@
 Adding a resource: its ``.graphql`` file here and one ``resource_routes(...)`` entry below.
 """
 
+from asteri.resolvers import customer as customers
+from asteri.resolvers import team_member as members
+from asteri.schema.lifecycle import transition_operations
 from asteri.schema.operations.routes import LIST_PARAMETERS, ListParameter, Route, resource_routes
 
 __all__ = ["LIST_PARAMETERS", "ROUTES", "ListParameter", "Route"]
@@ -16,7 +19,7 @@ ROUTES: list[Route] = [
         create="CreateCustomer",
         update="UpdateCustomer",
         delete="DeleteCustomer",
-        actions={"archive": "ArchiveCustomer", "unarchive": "UnarchiveCustomer"},
+        actions=transition_operations("Customer", customers.LIFECYCLE),
     ),
     Route(
         "retrieve", "/customers/{id}/activity", "ListCustomerActivity", "customers", ("activity",)
@@ -28,7 +31,7 @@ ROUTES: list[Route] = [
         retrieve="GetTeamMember",
         create="CreateTeamMember",
         update="UpdateTeamMember",
-        actions={"deactivate": "DeactivateTeamMember", "reactivate": "ReactivateTeamMember"},
+        actions=transition_operations("TeamMember", members.LIFECYCLE),
     ),
     *resource_routes(
         "services",

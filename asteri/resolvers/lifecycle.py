@@ -1,0 +1,99 @@
+"""States and transitions, declared once per resource.
+
+A resource's ``Lifecycle`` names its states and, for each ``Transition``, the states it may
+start from, the state it leads to and the event it emits. From that one declaration come the
+GraphQL mutation (``schema/lifecycle.py``: ``archiveCustomer``), the REST action
+(``POST /customers/{id}/archive``, in the route table), the audit entry and the event
+(``customer.archived``), all in the write's transaction. A transition from a state it does
+not start from is refused with 409 ``invalid_transition``, naming the current state and the
+transitions allowed from it, and changes nothing.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from asteri.kit.db import utcnow
+from asteri.kit.errors import Conflict
+from asteri.resolvers import crud
+from asteri.resolvers.crud import Resource, Snapshot
+from asteri.resolvers.unit import UnitOfWork
+
+__all__ = ["Lifecycle", "Transition", "transition"]
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str  # imperative, snake_case: `archive` → archiveCustomer, POST /customers/{id}/archive
+    sources: tuple[str, ...]  # the states it may start from
+    target: str
+    event: str  # past tense: customer.archived
+    description: str
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """``state`` reads a row's state; ``columns`` says what entering a state writes (given
+    the time of the change); ``public_fields`` names those columns as the audit records them."""
+
+    states: tuple[str, ...]
+    transitions: tuple[Transition, ...]
+    state: Callable[[Any], str]
+    columns: Callable[[str, datetime], dict[str, Any]]
+    public_fields: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = [t.name for t in self.transitions]
+        assert len(set(names)) == len(names), f"duplicate transitions in {names}"
+        for t in self.transitions:
+            unknown = {t.target, *t.sources} - set(self.states)
+            assert not unknown, f"{t.name}: unknown states {sorted(unknown)}"
+
+    def named(self, name: str) -> Transition:
+        return next(t for t in self.transitions if t.name == name)
+
+    def allowed_from(self, state: str) -> list[str]:
+        """The transitions that may start from ``state``, in declaration order."""
+        return [t.name for t in self.transitions if state in t.sources]
+
+    def event_of(self, before: str, after: str) -> str | None:
+        """The event of the change ``before`` → ``after``, when a transition makes it (an
+        update that changes the state is that transition, whichever mutation sent it)."""
+        for t in self.transitions:
+            if t.target == after and before in t.sources:
+                return t.event
+        return None
+
+
+async def transition(
+    uow: UnitOfWork,
+    resource: Resource,
+    lifecycle: Lifecycle,
+    name: str,
+    public_id: str,
+    snapshot: Snapshot,
+) -> Any:
+    """Apply the transition ``name`` to the resource's row ``public_id`` (404 as ``crud.get``),
+    or refuse it (409) from a state it does not start from."""
+    step = lifecycle.named(name)
+    row = await crud.get(uow, resource, public_id)
+    current = lifecycle.state(row)
+    if current not in step.sources:
+        allowed = lifecycle.allowed_from(current)
+        raise Conflict(
+            f"Cannot {step.name.replace('_', ' ')} a {resource.name.replace('_', ' ')} that is "
+            f"{current}; from {current}: {', '.join(allowed) or 'no transition'}.",
+            reason="invalid_transition",
+            state=current,
+            allowed_transitions=allowed,
+        )
+    return await crud.update(
+        uow,
+        resource,
+        row,
+        lifecycle.columns(step.target, utcnow()),
+        snapshot,
+        verb=step.event,
+        public_fields=dict(lifecycle.public_fields),
+    )

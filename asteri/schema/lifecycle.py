@@ -1,0 +1,69 @@
+"""A resource's lifecycle transitions as mutations, derived from its ``Lifecycle``.
+
+Each ``Transition`` becomes ``<transition><Type>(id: ID!): <Type>!`` (``archiveCustomer``),
+declaring the resource's write scope and committing once, like every mutation
+(``fields.mutation``); the REST action ``POST /<collection>/{id}/<transition>`` runs its
+persisted operation ``<Transition><Type>`` (``transition_operations``).
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from asteri.authz.scopes import Scope
+from asteri.kit.naming import camel
+from asteri.resolvers.crud import Resource, Snapshot
+from asteri.resolvers.lifecycle import Lifecycle, Transition, transition
+from asteri.schema.context import RequestContext
+from asteri.schema.fields import mutation
+
+__all__ = ["lifecycle_mutations", "transition_operations"]
+
+
+def _pascal(name: str) -> str:
+    words = camel(name)
+    return words[:1].upper() + words[1:]
+
+
+def transition_operations(type_name: str, lifecycle: Lifecycle) -> dict[str, str]:
+    """REST action verb → persisted operation name: ``{"archive": "ArchiveCustomer"}``."""
+    return {t.name: f"{_pascal(t.name)}{type_name}" for t in lifecycle.transitions}
+
+
+def lifecycle_mutations(
+    dto: type,
+    *,
+    resource: Resource,
+    lifecycle: Lifecycle,
+    scope: Scope,
+    from_row: Callable[[Any], Any],
+    snapshot: Snapshot,
+) -> type:
+    """A strawberry type holding one mutation per transition of ``lifecycle``, returning
+    ``dto`` (built from the row by ``from_row``); merge it into ``Mutation`` like any other."""
+    fields = {
+        f"{t.name}_{resource.name}": _field(t, dto, resource, lifecycle, scope, from_row, snapshot)
+        for t in lifecycle.transitions
+    }
+    namespace = type(f"{dto.__name__}Lifecycle", (), fields)
+    return strawberry.type(namespace)
+
+
+def _field(
+    step: Transition,
+    dto: type,
+    resource: Resource,
+    lifecycle: Lifecycle,
+    scope: Scope,
+    from_row: Callable[[Any], Any],
+    snapshot: Snapshot,
+) -> Any:
+    async def resolve(self: Any, info: Info[RequestContext, None], id: strawberry.ID) -> Any:
+        row = await transition(info.context.uow, resource, lifecycle, step.name, str(id), snapshot)
+        return from_row(row)
+
+    resolve.__annotations__["return"] = dto
+    resolve.__name__ = f"{step.name}_{resource.name}"
+    return mutation(scope, description=step.description)(resolve)

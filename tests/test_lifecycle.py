@@ -1,0 +1,153 @@
+"""Every declared lifecycle, walked state by state on both surfaces.
+
+The lifecycles are discovered (every resolver module that declares a ``Resource`` and a
+``LIFECYCLE``); for each state a new object can be brought to, every transition is tried:
+one allowed from there moves it and records its event; any other is a 409
+``invalid_transition`` naming the state and the transitions allowed from it, and records
+nothing. Each transition is a mutation with the resource's write scope and a REST action.
+"""
+
+import importlib
+import pkgutil
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import col
+
+import asteri.resolvers
+from asteri.authz.permissions import RequiresScope
+from asteri.kit.naming import camel
+from asteri.models import Event
+from asteri.resolvers.crud import Resource
+from asteri.resolvers.lifecycle import Lifecycle
+from asteri.schema import build_schema
+from asteri.schema.lifecycle import transition_operations
+from asteri.schema.operations import ROUTES
+from tests.factories import Api, Credential
+from tests.resources import RESOURCES
+
+
+def _lifecycles() -> list[tuple[Resource, Lifecycle]]:
+    found = []
+    for module in pkgutil.iter_modules(asteri.resolvers.__path__):
+        loaded = vars(importlib.import_module(f"asteri.resolvers.{module.name}"))
+        lifecycle = loaded.get("LIFECYCLE")
+        resources = [v for v in loaded.values() if isinstance(v, Resource)]
+        if isinstance(lifecycle, Lifecycle):
+            (resource,) = resources
+            found.append((resource, lifecycle))
+    return found
+
+
+LIFECYCLES = _lifecycles()
+ids = [resource.name for resource, _ in LIFECYCLES]
+
+
+def _type_name(resource: Resource) -> str:
+    name = camel(resource.name)
+    return name[:1].upper() + name[1:]
+
+
+def _mutation(resource: Resource, transition: str) -> str:
+    return camel(f"{transition}_{resource.name}")
+
+
+def _collection(resource: Resource) -> str:
+    """The REST collection, by the route table's convention (``/customers``)."""
+    path = f"/{resource.name}s"
+    assert any(r.kind == "list" and r.path == path for r in ROUTES), path
+    return path
+
+
+def test_customers_and_team_members_declare_their_lifecycles() -> None:
+    assert {"customer", "team_member"} <= set(ids)
+
+
+@pytest.mark.parametrize(("resource", "lifecycle"), LIFECYCLES, ids=ids)
+def test_each_transition_is_a_scoped_mutation_and_a_rest_action(
+    resource: Resource, lifecycle: Lifecycle
+) -> None:
+    schema = build_schema()
+    mutation = schema.get_type_by_name("Mutation")
+    fields = {schema.config.name_converter.get_graphql_name(f): f for f in mutation.fields}  # type: ignore[union-attr]
+    routes = {(r.method, r.path): r.operation for r in ROUTES}
+    collection = next(
+        r.path for r in ROUTES if r.kind == "list" and r.tag.replace(" ", "_")[:-1] == resource.name
+    )
+    for transition, operation in transition_operations(_type_name(resource), lifecycle).items():
+        field = fields[_mutation(resource, transition)]
+        (extension,) = [e for e in field.extensions if hasattr(e, "permissions")]
+        (permission,) = extension.permissions
+        assert isinstance(permission, RequiresScope)
+        assert permission.scope.value.startswith("write:")
+        assert routes[("POST", f"{collection}/{{id}}/{transition}")] == operation
+
+
+def _events(api: Api, public_id: str) -> int:
+    with api.engine.connect() as connection:
+        count = connection.scalar(
+            select(func.count()).select_from(Event).where(col(Event.resource_id) == public_id)
+        )
+    return int(count or 0)
+
+
+def _state_path(lifecycle: Lifecycle, start: str) -> dict[str, list[str]]:
+    """The transitions that bring an object from ``start`` to each reachable state."""
+    paths: dict[str, list[str]] = {start: []}
+    frontier = [start]
+    while frontier:
+        state = frontier.pop(0)
+        for t in lifecycle.transitions:
+            if state in t.sources and t.target not in paths:
+                paths[t.target] = [*paths[state], t.name]
+                frontier.append(t.target)
+    return paths
+
+
+def _apply(api: Api, resource: Resource, cred: Credential, name: str, public_id: str) -> Any:
+    document = f"mutation($id: ID!) {{ {_mutation(resource, name)}(id: $id) {{ id }} }}"
+    return api.post(document, {"id": public_id}, as_=cred)
+
+
+@pytest.mark.parametrize(("resource", "lifecycle"), LIFECYCLES, ids=ids)
+@pytest.mark.parametrize("surface", ["graphql", "rest"])
+def test_every_transition_from_every_state(
+    api: Api, resource: Resource, lifecycle: Lifecycle, surface: str
+) -> None:
+    case = next(c for c in RESOURCES if c.name == resource.name)
+    cred = case.credential(api)
+    collection = next(
+        r.path for r in ROUTES if r.kind == "list" and r.tag.replace(" ", "_")[:-1] == resource.name
+    )
+
+    def new_object() -> str:
+        return case.created_id(api.gql(case.create, {"input": case.create_input()}, as_=cred))
+
+    def run(name: str, public_id: str) -> tuple[int, dict[str, Any]]:
+        if surface == "rest":
+            response = api.rest("POST", f"{collection}/{public_id}/{name}", as_=cred)
+            return response.status_code, response.json()
+        response = _apply(api, resource, cred, name, public_id)
+        body = response.json()
+        errors = body.get("errors")
+        return response.status_code, (errors[0]["extensions"] if errors else body["data"])
+
+    start = lifecycle.states[0]
+    for state, path in _state_path(lifecycle, start).items():
+        for step in lifecycle.transitions:
+            public_id = new_object()
+            for earlier in path:
+                status, _ = run(earlier, public_id)
+                assert status == 200, (earlier, state)
+            before = _events(api, public_id)
+            status, body = run(step.name, public_id)
+            if state in step.sources:
+                assert status == 200, (state, step.name, body)
+                assert _events(api, public_id) == before + 1
+            else:
+                assert status == 409, (state, step.name, body)
+                assert body["reason"] == "invalid_transition"
+                assert body["state"] == state
+                assert body["allowed_transitions"] == lifecycle.allowed_from(state)
+                assert _events(api, public_id) == before
