@@ -1,51 +1,60 @@
-"""Operator actions outside a request (CLI, demo): organizations and keys, in sync sessions."""
+"""The operator (the ``asteri`` CLI, the demo): organizations, and any organization's API keys.
 
+Keys have one implementation, the security center's (``resolvers/api_key.py``): the operator
+runs those resolvers as an operator principal of the key's tenant, on the request path's
+database (guarded; on PostgreSQL as ``asteri_app`` under row security), in one transaction,
+so its changes follow the same rules and leave the same audit entries and events. All the
+operator adds is its way in: it has a key or organization id but no credential, so it first
+finds the tenant with one read across tenants on its own engine (``authz/isolation.py``).
+"""
+
+import asyncio
+import atexit
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from sqlmodel import col, select
+from sqlmodel import col
 
-from asteri.authz.key_policy import (
-    MAX_KEY_LIFETIME,
-    MAX_LIMIT,
-    MAX_ROTATION_OVERLAP,
-    check_overlap,
-    check_rotatable,
-    check_terms,
-    revocation,
-    rotation_claim,
-)
-from asteri.authz.keys import IssuedKey, RotatedKey, new_key, successor_of
+from asteri.authz.isolation import request_database
+from asteri.authz.key_policy import MAX_LIMIT  # re-exported: benchmarks/run.py imports it here
+from asteri.authz.keys import IssuedKey, RotatedKey
 from asteri.authz.principal import ActorType, Principal
-from asteri.kit.db import utcnow
-from asteri.kit.errors import BadUserInput, Conflict, NotFound
+from asteri.authz.scopes import Scope
+from asteri.authz.tenancy import tenant
+from asteri.kit.db import Database, RequestStore
+from asteri.kit.errors import BadUserInput, NotFound
 from asteri.kit.ids import IdPrefix, new_public_id
+from asteri.kit.settings import Settings
 from asteri.models import ApiKey, Environment, Organization
 from asteri.models.api_key import DEFAULT_PER_DAY, DEFAULT_PER_MINUTE
-from asteri.resolvers.audit import change_records
+from asteri.resolvers import api_key as keys
+from asteri.resolvers.unit import UnitOfWork
 from asteri.schema.api_key import snapshot
 
 __all__ = [
-    "MAX_KEY_LIFETIME",
     "MAX_LIMIT",
-    "MAX_ROTATION_OVERLAP",
+    "OPERATOR_ID",
     "KeyRequest",
-    "RotatedKey",
     "create_key",
     "create_organization",
     "list_keys",
+    "operator",
     "parse_duration",
     "revoke_key",
     "rotate_key",
     "update_key",
 ]
 
+T = TypeVar("T")
+
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_PAGE = 100
 
 
 def parse_duration(text: str) -> timedelta:
@@ -56,40 +65,122 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-OPERATOR_ID = "cli"  # the audit trail's actor for operator (CLI) changes
-OPERATOR = f"operator:{OPERATOR_ID}"  # as a key's created_by
+OPERATOR_ID = "cli"  # the audit trail's actor id; a key it creates has created_by operator:cli
 
 
-def _audit(session: Session, key: ApiKey, verb: str, changed: list[str]) -> None:
-    """Record a key change by the operator: the same audit entry and event as the security
-    center writes, in the change's own transaction."""
-    operator = Principal(
-        organization_pk=key.organization_id,
-        organization_id="",
-        environment=Environment(key.environment),
-        scopes=frozenset(),
+def operator(organization_pk: int, organization_id: str, environment: Environment) -> Principal:
+    """Whoever runs the CLI, acting in one tenant with every scope. Never a member, so no
+    field of the schema's security center admits it: it reaches the resolvers only here."""
+    return Principal(
+        organization_pk=organization_pk,
+        organization_id=organization_id,
+        environment=environment,
+        scopes=frozenset(Scope),
         actor_type=ActorType.OPERATOR,
         actor_id=OPERATOR_ID,
-    )
-    session.add_all(
-        change_records(
-            operator,
-            None,
-            resource_type="api_key",
-            verb=verb,
-            resource_id=key.public_id,
-            changed_fields=changed,
-            payload=snapshot(key),  # the public shape: never a secret or hash
-        )
     )
 
 
 def create_organization(engine: Engine, name: str) -> Organization:
+    """No tenant exists before it, so nothing on the request path could create it."""
     with Session(engine, expire_on_commit=False) as session:
         org = Organization(public_id=new_public_id(IdPrefix.ORGANIZATION), name=name)
         session.add(org)
         session.commit()
         return org
+
+
+def _request_settings(engine: Engine) -> Settings:
+    """The environment's settings (``ASTERI_*``: the request path's role and guard, as the
+    server has them) for the database ``engine`` reaches. Read afresh: ``get_settings`` would
+    keep them for the rest of the process, past any later change of the environment."""
+    return Settings(database_url=engine.url.render_as_string(hide_password=False))
+
+
+class _OperatorLoop:
+    """One event loop for the process's operator actions, and one request-path database per
+    configuration, kept from one action to the next: a fresh engine's first connection costs
+    about three times the change itself, and the tests' factories issue thousands of keys.
+    One thread at a time; closed at exit."""
+
+    def __init__(self) -> None:
+        self._runner: asyncio.Runner | None = None
+        self._databases: dict[tuple[str, str | None, bool], Database] = {}
+
+    def run(
+        self, settings: Settings, principal: Principal, work: Callable[[UnitOfWork], Awaitable[T]]
+    ) -> T:
+        if self._runner is None:
+            self._runner = asyncio.Runner()
+            atexit.register(self.close)
+        return self._runner.run(self._in_one_transaction(settings, principal, work))
+
+    async def _in_one_transaction(
+        self, settings: Settings, principal: Principal, work: Callable[[UnitOfWork], Awaitable[T]]
+    ) -> T:
+        config = (settings.database_url, settings.database_role, settings.tenant_filter)
+        database = self._databases.get(config)
+        if database is None:
+            database = self._databases[config] = request_database(settings)
+        store = RequestStore(database)
+        store.tenant = tenant(principal)  # the write transaction's row-security settings
+        try:
+            # No request id: the audit trail tells operator changes from requests by it.
+            result = await work(UnitOfWork(store, principal, None))
+            await store.session.commit()
+            return result
+        finally:
+            await store.close()  # uncommitted (a refusal): rolled back, nothing recorded
+
+    def close(self) -> None:
+        if self._runner is not None:
+            for database in self._databases.values():
+                self._runner.run(database.dispose())
+            self._databases.clear()
+            self._runner.close()
+            self._runner = None
+
+
+_LOOP = _OperatorLoop()
+
+
+def _as_operator(
+    engine: Engine, principal: Principal, work: Callable[[UnitOfWork], Awaitable[T]]
+) -> T:
+    return _LOOP.run(_request_settings(engine), principal, work)
+
+
+def _in_organization(engine: Engine, organization_id: str, environment: Environment) -> Principal:
+    """The operator's one read across tenants: which organization the id names."""
+    missing = NotFound(f"No organization with id `{organization_id}`.")
+    if "\x00" in organization_id:  # not an id we issued (and not storable text)
+        raise missing
+    with Session(engine) as session:
+        org_pk = session.scalar(
+            select(col(Organization.id)).where(col(Organization.public_id) == organization_id)
+        )
+    if org_pk is None:
+        raise missing
+    return operator(org_pk, organization_id, environment)
+
+
+def _of_key(engine: Engine, key_id: str) -> Principal:
+    """The operator's one read across tenants: the key's organization and environment."""
+    missing = NotFound(f"No API key with id `{key_id}`.")
+    if "\x00" in key_id:
+        raise missing
+    with Session(engine) as session:
+        found = session.execute(
+            select(
+                col(ApiKey.organization_id), col(Organization.public_id), col(ApiKey.environment)
+            )
+            .join(Organization, col(Organization.id) == col(ApiKey.organization_id))
+            .where(col(ApiKey.public_id) == key_id)
+        ).first()
+    if found is None:
+        raise missing
+    org_pk, org_id, environment = found
+    return operator(org_pk, org_id, Environment(environment))
 
 
 @dataclass(frozen=True)
@@ -105,121 +196,63 @@ class KeyRequest:
 
 
 def create_key(engine: Engine, request: KeyRequest, *, pepper: str) -> IssuedKey:
-    terms = check_terms(
-        name=request.name,
-        scopes=request.scopes,
-        expires_in=request.expires_in,
-        per_minute=request.per_minute,
-        per_day=request.per_day,
-    )
-    with Session(engine, expire_on_commit=False) as session:
-        org = session.scalar(
-            select(Organization).where(col(Organization.public_id) == request.organization_id)
-        )
-        if org is None or org.id is None:
-            raise NotFound(f"No organization with id `{request.organization_id}`.")
-        issued = new_key(
-            organization_pk=org.id,
-            environment=request.environment,
-            scopes=terms["scopes"],
-            expires_at=utcnow() + terms["expires_in"],
-            name=terms["name"],
-            pepper=pepper,
-            persisted_only=request.persisted_only,
-            per_minute=terms["per_minute"],
-            per_day=terms["per_day"],
-            created_by=OPERATOR,
-        )
-        session.add(issued.record)
-        session.flush()
-        _audit(
-            session,
-            issued.record,
-            "created",
-            ["expires_in", "name", "per_day", "per_minute", "persisted_only", "scopes"],
-        )
-        session.commit()
-        return issued
+    """Also an organization's first key, which no person's session could issue yet."""
+    values: dict[str, Any] = {
+        "name": request.name,
+        "scopes": request.scopes,
+        "expires_in": int(request.expires_in.total_seconds()),
+        "per_minute": request.per_minute,
+        "per_day": request.per_day,
+        "persisted_only": request.persisted_only,
+    }  # the environment is the principal's: not an audited field, as the CLI always recorded
+
+    async def work(uow: UnitOfWork) -> IssuedKey:
+        return await keys.create(uow, values, pepper=pepper, snapshot=snapshot)
+
+    principal = _in_organization(engine, request.organization_id, request.environment)
+    return _as_operator(engine, principal, work)
 
 
-def list_keys(engine: Engine, organization_id: str) -> list[ApiKey]:
-    """Every key of the organization (revoked and expired ones too), oldest first."""
-    with Session(engine, expire_on_commit=False) as session:
-        org_pk = session.scalar(
-            select(col(Organization.id)).where(col(Organization.public_id) == organization_id)
-        )
-        if org_pk is None:
-            raise NotFound(f"No organization with id `{organization_id}`.")
-        return list(
-            session.scalars(
-                select(ApiKey)
-                .where(col(ApiKey.organization_id) == org_pk)
-                .order_by(col(ApiKey.created_at), col(ApiKey.id))
-            )
-        )
+def list_keys(engine: Engine, organization_id: str) -> list[Any]:
+    """Every key of the organization, both environments, revoked and expired too, oldest
+    first: the security center's list, read to its end."""
+
+    async def work(uow: UnitOfWork) -> list[Any]:
+        rows: list[Any] = []
+        after: str | None = None
+        while True:
+            page = await keys.list_api_keys(uow, first=_PAGE, after=after)
+            rows += page.items
+            if not page.has_next_page:
+                return rows[::-1]
+            after = page.end_cursor
+
+    principal = _in_organization(engine, organization_id, Environment.LIVE)
+    return _as_operator(engine, principal, work)
 
 
-def revoke_key(engine: Engine, key_id: str) -> None:
-    """Revoke now. A key in a rotation overlap (revocation scheduled later) is revoked now too."""
-    with Session(engine) as session:
-        revoked = session.execute(revocation(col(ApiKey.public_id) == key_id, utcnow()))
-        key = session.scalar(select(ApiKey).where(col(ApiKey.public_id) == key_id))
-        if key is None:
-            raise NotFound(f"No API key with id `{key_id}`.")
-        if revoked.rowcount:  # type: ignore[attr-defined]  # already revoked: nothing to record
-            _audit(session, key, "revoked", ["revoked_at"])
-        session.commit()
+def revoke_key(engine: Engine, key_id: str) -> ApiKey:
+    """Revoke now, also during a rotation's overlap; an already revoked key is left as it is."""
+
+    async def work(uow: UnitOfWork) -> ApiKey:
+        return await keys.revoke(uow, key_id, snapshot)
+
+    return _as_operator(engine, _of_key(engine, key_id), work)
 
 
 def rotate_key(engine: Engine, key_id: str, *, overlap: timedelta, pepper: str) -> RotatedKey:
-    """Replace a key with a new secret; the old one keeps working for ``overlap`` (0 to 7 days).
+    """A new secret with the old key's policy; the old key works ``overlap`` longer."""
 
-    The new key copies the old one's policy (``successor_of``): rotation changes the secret,
-    never the policy, so it cannot extend a key's life (create a new key for that). The old key
-    gets ``revoked_at = now + overlap``; authentication refuses it from that instant (0 = at
-    once). A revoked, expired or already rotated key is refused. One transaction.
-    """
-    check_overlap(overlap)
-    now = utcnow()
-    with Session(engine, expire_on_commit=False) as session:
-        old = session.scalar(
-            select(ApiKey).where(col(ApiKey.public_id) == key_id).with_for_update()
-        )
-        if old is None or old.id is None:
-            raise NotFound(f"No API key with id `{key_id}`.")
-        check_rotatable(old, now)
-        revoke_at = now + overlap
-        claimed = session.execute(rotation_claim(old.id, revoke_at))
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict(f"API key `{key_id}` was rotated or revoked concurrently.")
-        issued = successor_of(old, pepper=pepper, created_by=OPERATOR)
-        session.add(issued.record)
-        session.flush()
-        _audit(session, issued.record, "rotated", [])
-        session.commit()
-        return RotatedKey(
-            record=issued.record,
-            secret=issued.secret,
-            old_key_valid_until=min(revoke_at, old.expires_at),
-        )
+    async def work(uow: UnitOfWork) -> RotatedKey:
+        return await keys.rotate(uow, key_id, overlap=overlap, pepper=pepper, snapshot=snapshot)
+
+    return _as_operator(engine, _of_key(engine, key_id), work)
 
 
 def update_key(engine: Engine, key_id: str, **changes: Any) -> ApiKey:
-    """Change a key's name, scopes or limits (only those given), checked by the same rules as
-    the security center; its version is bumped so a cached authentication is re-decided."""
-    terms = check_terms(**changes)
-    if "scopes" in terms:
-        terms["scopes"] = [scope.value for scope in terms["scopes"]]
-    with Session(engine, expire_on_commit=False) as session:
-        key = session.scalar(select(ApiKey).where(col(ApiKey.public_id) == key_id))
-        if key is None:
-            raise NotFound(f"No API key with id `{key_id}`.")
-        changed = sorted(k for k, v in terms.items() if getattr(key, k) != v)
-        if changed:
-            for name in changed:
-                setattr(key, name, terms[name])
-            key.version += 1
-            session.flush()
-            _audit(session, key, "updated", changed)
-            session.commit()
-        return key
+    """Change a key's name, scopes or limits (only those given)."""
+
+    async def work(uow: UnitOfWork) -> ApiKey:
+        return await keys.update(uow, key_id, changes, snapshot)
+
+    return _as_operator(engine, _of_key(engine, key_id), work)

@@ -103,7 +103,8 @@ def orgs_create(name: str, as_json: bool) -> None:
 
 @main.group()
 def keys() -> None:
-    """API keys (the secret is printed once, at creation)."""
+    """API keys, managed as the security center does, audited as the operator (a secret is
+    printed once)."""
 
 
 @keys.command("create")
@@ -292,6 +293,7 @@ def keys_update(
 @click.argument("key_id")
 @json_option
 def keys_revoke(key_id: str, as_json: bool) -> None:
+    """Revoke a key now (also during a rotation's overlap): its next request gets 401."""
     from asteri.admin import revoke_key
 
     with _engine() as engine:

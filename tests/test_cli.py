@@ -17,7 +17,8 @@ from asteri.cli import main
 from asteri.kit.db import utcnow
 from asteri.kit.settings import get_settings
 from asteri.models import ApiKey, AuditEntry, Event
-from tests.factories import Api, Credential
+from tests.factories import Api, Bearer, Credential
+from tests.test_security_center import CREATE, GET, REVOKE, ROTATE, UPDATE, _new_key
 
 
 @pytest.fixture
@@ -26,6 +27,7 @@ def run(database_url: str) -> Iterator[Any]:
     get_settings.cache_clear()
 
     def invoke(*args: str, ok: bool = True) -> Any:
+        get_settings.cache_clear()  # the environment read afresh, as by a new process
         result = runner.invoke(main, list(args), env={"ASTERI_DATABASE_URL": database_url})
         if ok:
             assert result.exit_code == 0, result.output
@@ -388,3 +390,176 @@ def test_cli_update_refuses_bad_terms_and_nothing_to_change(run: Any, api: Api) 
     assert "read:everything" in bad.output
     nothing = run("keys", "update", cred.key_id, ok=False)
     assert nothing.exit_code == 2
+
+
+# --- One implementation: the CLI runs the security center's resolvers, as the operator -----
+
+
+def _trail(api: Api, key_ids: list[str]) -> list[tuple[AuditEntry, Event]]:
+    """The keys' audit entries, oldest first, each with the event of the same change."""
+    with Session(api.engine) as session:
+        entries = session.scalars(
+            select(AuditEntry)
+            .where(col(AuditEntry.resource_type) == "api_key")
+            .where(col(AuditEntry.resource_id).in_(key_ids))
+            .order_by(col(AuditEntry.id))
+        ).all()
+        events = session.scalars(
+            select(Event)
+            .where(col(Event.resource_type) == "api_key")
+            .where(col(Event.resource_id).in_(key_ids))
+            .order_by(col(Event.id))
+        ).all()
+    assert [e.action for e in entries] == [e.type for e in events]
+    return list(zip(entries, events, strict=True))
+
+
+# What differs between two keys made alike: their identity and their moments.
+_OWN = {"id", "display_prefix", "created_at", "expires_at", "revoked_at", "rotated_from"}
+
+
+def _shape(entry: AuditEntry, event: Event) -> tuple[Any, ...]:
+    payload = {k: v for k, v in event.payload.items() if k not in _OWN | {"created_by"}}
+    return (entry.action, entry.changed_fields, event.resource_type, payload)
+
+
+def test_a_cli_change_is_recorded_as_the_security_centers_with_the_operator_as_actor(
+    run: Any, api: Api
+) -> None:
+    owner = api.session()
+    org = owner.organization_id
+    person = api.gql(CREATE, {"input": _new_key(environment="TEST")}, as_=owner)
+    by_person = person["createApiKey"]["apiKey"]["id"]
+    by_cli = run(
+        *("keys", "create", "--org", org, "--scope", "read:customers", "--env", "test"),
+        *("--name", "Billing sync", "--expires-in", "1d", "--json"),
+    )["id"]
+
+    changes = {"scopes": ["read:services"], "perMinute": 7}
+    api.gql(UPDATE, {"id": by_person, "input": changes}, as_=owner)
+    run("keys", "update", by_cli, "--scope", "read:services", "--per-minute", "7", "--json")
+    rotated = api.gql(ROTATE, {"id": by_person, "input": {"overlapSeconds": 3600}}, as_=owner)
+    person_successor = rotated["rotateApiKey"]["apiKey"]["id"]
+    cli_successor = run("keys", "rotate", by_cli, "--overlap", "1h", "--json")["id"]
+    api.gql(REVOKE, {"id": by_person}, as_=owner)
+    run("keys", "revoke", by_cli, "--json")
+
+    person_trail = _trail(api, [by_person, person_successor])
+    cli_trail = _trail(api, [by_cli, cli_successor])
+    actions = [f"api_key.{verb}" for verb in ("created", "updated", "rotated", "revoked")]
+    assert [entry.action for entry, _ in cli_trail] == actions
+    # Update, rotate and revoke: the same entry and event, field for field. (Creating names
+    # `environment` among its fields when a person sends it; the CLI's records what it did.)
+    assert [_shape(*change) for change in cli_trail[1:]] == [
+        _shape(*change) for change in person_trail[1:]
+    ]
+    assert _shape(*cli_trail[0])[2:] == _shape(*person_trail[0])[2:]
+    # Each actor acts in its own environment: the person's session's, the operator the key's.
+    for entry, event in person_trail:
+        assert (entry.actor_type, entry.actor_id) == ("member", owner.key_id)
+        assert entry.environment == event.environment == "live"
+        assert entry.request_id is not None
+    for entry, event in cli_trail:
+        assert (entry.actor_type, entry.actor_id) == ("operator", "cli")
+        assert entry.environment == event.environment == "test"
+        assert entry.request_id is event.request_id is None
+    assert cli_trail[2][1].payload["created_by"] == "operator:cli"
+    assert cli_trail[2][1].payload["rotated_from"] == by_cli
+
+    # The CLI's events carry the security center's own view of the key.
+    seen = api.rest("GET", f"/api_keys/{by_cli}", as_=owner).json()
+    revoked_event = cli_trail[3][1].payload
+    assert set(revoked_event) == set(seen) - {"object"}
+    assert revoked_event["revoked_at"] == seen["revoked_at"]
+    assert (revoked_event["status"], seen["status"]) == ("revoked", "REVOKED")
+
+
+def test_the_cli_manages_a_test_environment_key_from_the_security_center(
+    run: Any, api: Api
+) -> None:
+    owner = api.session()
+    created = api.gql(
+        CREATE,
+        {"input": _new_key(environment="TEST", scopes=["read:customers", "read:services"])},
+        as_=owner,
+    )["createApiKey"]
+    key = Credential(owner.organization_id, created["secret"], created["apiKey"]["id"], "test")
+    assert _status(api, key) == (200, None)
+    assert _status(api, key) == (200, None)  # now served from the key cache
+
+    updated = run("keys", "update", key.key_id, "--scope", "read:services", "--json")
+    assert updated["scopes"] == ["read:services"]
+    assert _status(api, key) == (403, "missing_scope")  # the very next request, cached or not
+    assert api.rest("GET", "/services", as_=key).status_code == 200
+    seen = api.gql(GET, {"id": key.key_id}, as_=owner)["apiKey"]
+    assert (seen["scopes"], seen["environment"]) == (["read:services"], "TEST")
+
+    rotated = run("keys", "rotate", key.key_id, "--overlap", "0", "--json")
+    assert rotated["environment"] == "test"
+    assert rotated["key"].startswith("ast_test_")
+    successor = Credential(owner.organization_id, rotated["key"], rotated["id"], "test")
+    assert api.rest("GET", "/services", as_=key).status_code == 401
+    assert api.rest("GET", "/services", as_=successor).status_code == 200
+    successor_seen = api.gql(GET, {"id": successor.key_id}, as_=owner)["apiKey"]
+    assert (successor_seen["rotatedFrom"], successor_seen["createdBy"]) == (
+        key.key_id,
+        "operator:cli",
+    )
+
+    run("keys", "revoke", successor.key_id, "--json")
+    refused = api.rest("GET", "/services", as_=successor)
+    assert (refused.status_code, refused.json()["reason"]) == (401, "revoked_key")
+    by_cli = [
+        e for e, _ in _trail(api, [key.key_id, successor.key_id]) if e.actor_type == "operator"
+    ]
+    assert [(e.action, e.environment) for e in by_cli] == [
+        ("api_key.updated", "test"),
+        ("api_key.rotated", "test"),
+        ("api_key.revoked", "test"),
+    ]
+
+
+def test_a_cli_revoke_refuses_the_keys_very_next_request_cached_or_not(run: Any, api: Api) -> None:
+    cred = api.key(scopes=["read:customers"])
+    for _ in range(2):  # the second is served from the key cache
+        assert api.rest("GET", "/customers", as_=cred).status_code == 200
+    run("keys", "revoke", cred.key_id, "--json")
+    cached = api.rest("GET", "/customers", as_=cred)  # a REST read may use the cache
+    assert (cached.status_code, cached.json()["reason"]) == (401, "revoked_key")
+    status, error = api.error(VIEWER, as_=cred)  # free-text GraphQL never does
+    assert (status, error["extensions"]["reason"]) == (401, "revoked_key")
+
+
+def test_the_cli_and_the_security_center_refuse_in_the_same_words(run: Any, api: Api) -> None:
+    owner = api.session()
+    revoked = _create_in_security_center(api, owner)
+    api.gql(REVOKE, {"id": revoked}, as_=owner)
+    rotated = _create_in_security_center(api, owner)
+    api.gql(ROTATE, {"id": rotated}, as_=owner)
+    fresh = _create_in_security_center(api, owner)
+    refusals: list[tuple[list[str], str, dict[str, Any]]] = [
+        (["rotate", revoked], ROTATE, {"id": revoked}),
+        (["rotate", rotated], ROTATE, {"id": rotated}),
+        (
+            ["rotate", fresh, "--overlap", "8d"],
+            ROTATE,
+            {"id": fresh, "input": {"overlapSeconds": 8 * 86_400}},
+        ),
+        (
+            ["update", fresh, "--scope", "read:everything", "--scope", "write:all"],
+            UPDATE,
+            {"id": fresh, "input": {"scopes": ["read:everything", "write:all"]}},
+        ),
+        (["update", fresh, "--per-day", "0"], UPDATE, {"id": fresh, "input": {"perDay": 0}}),
+    ]
+    for args, document, variables in refusals:
+        status, error = api.error(document, variables, as_=owner)
+        assert status == 422, error
+        result = run("keys", *args, ok=False)
+        assert result.exit_code == 2
+        assert result.output == f"error: {error['message']}\n"
+
+
+def _create_in_security_center(api: Api, owner: Bearer) -> str:
+    key_id: str = api.gql(CREATE, {"input": _new_key()}, as_=owner)["createApiKey"]["apiKey"]["id"]
+    return key_id

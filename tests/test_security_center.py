@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from asteri.admin import MAX_LIMIT
+from asteri.authz.key_policy import MAX_LIMIT
 from asteri.models import ApiKey, AuditEntry, Event, IdempotencyRecord, Organization
 from asteri.schema import build_schema
 from tests.factories import ALL_SCOPES, DAY, GRAPHQL, Api, Bearer, Credential, create_customer

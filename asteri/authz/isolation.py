@@ -21,10 +21,11 @@ like any other. On PostgreSQL, row-level security holds writes to the tenant too
 (``kit/row_security.py``).
 
 The exceptions are few and named (``Exemption``): reads that must find a row before any tenant
-is known. Each is marked on its statement with ``exempt``. Operator tools (migrations, the
-CLI's organization and key commands, the tests' assertions) use their own engine
-(``kit.db.create_sync_engine``), which has no guard: they act across tenants on purpose, as
-the database's own user. Every request goes through ``request_database``.
+is known. Each is marked on its statement with ``exempt``. Operator tools (migrations,
+creating an organization, the CLI's lookup of which tenant a key id belongs to, the tests'
+assertions) use their own engine (``kit.db.create_sync_engine``), which has no guard: they act
+across tenants on purpose, as the database's own user. Every request, and every change the
+CLI makes to a key, goes through ``request_database``.
 """
 
 from collections.abc import Iterable

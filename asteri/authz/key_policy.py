@@ -1,6 +1,6 @@
-"""What an API key may be, and when it may be rotated or revoked: the rules every issuer
-applies — the operator's CLI (``asteri.admin``) and the security center
-(``resolvers/api_key.py``) alike, so the two cannot disagree about what a valid key is.
+"""What an API key may be, and when it may be rotated or revoked: the rules of the security
+center's resolvers (``resolvers/api_key.py``), which the operator's CLI runs too
+(``asteri.admin``), so no issuer can disagree about what a valid key is.
 
 A refusal is one 422 naming every bad term with a JSON pointer into the security center's
 input (``/input/scopes/2``); the CLI shows its sentence.

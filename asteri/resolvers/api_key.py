@@ -1,10 +1,11 @@
 """API keys in the security center: an owner's or admin's session lists, creates, rotates,
 revokes and changes its organization's keys, in both environments.
 
-The rules of what a key may be are ``authz/key_policy.py``'s, shared with the operator CLI.
-Every function here also requires a key manager itself, although the fields' ``@requiresRole``
-already does: compiled reads (``schema/compiled.py``) call the root resolver having checked
-only the operation's scopes, so the rule must hold below the schema too.
+The one implementation of key management: the operator's CLI (``asteri.admin``) runs these
+functions too, with an operator principal of the key's tenant. So who may call them is not
+decided here but by the caller: the schema's ``@requiresRole`` (run by compiled reads and the
+REST facade as well, ``schema/permissions_runner.py``), or being the operator. The rules of
+what a key may be are ``authz/key_policy.py``'s.
 
 Every change that alters what a key may do bumps its ``version``, so a cached authentication of
 that key (``authz/authenticate.py``) is re-decided on its very next read.
