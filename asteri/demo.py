@@ -21,6 +21,9 @@ from asteri.kit.db import RequestStore, utcnow
 from asteri.kit.errors import ApiError
 from asteri.kit.settings import Settings
 from asteri.models import ApiKey, Customer, Environment, Organization, TeamMember
+from asteri.resolvers.customer import CUSTOMERS
+from asteri.resolvers.service import SERVICES
+from asteri.resolvers.team_member import TEAM_MEMBERS
 from asteri.schema import build_schema
 from asteri.schema.context import RequestContext
 
@@ -33,25 +36,7 @@ DEMO_OWNER_EMAIL = "maria@demo-field.example"
 SAMPLE: list[tuple[str, dict[str, Any]]] = [
     (
         "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }",
-        {
-            "input": {
-                "displayName": "Rivera Family",
-                "givenName": "Ana",
-                "familyName": "Rivera",
-                "emails": [{"address": "ana.rivera@example.com", "label": "home"}],
-                "phones": [{"number": "+1 512 555 0101", "label": "mobile"}],
-                "addresses": [
-                    {
-                        "line1": "1200 Barton Springs Rd",
-                        "city": "Austin",
-                        "region": "TX",
-                        "postalCode": "78704",
-                        "country": "US",
-                    }
-                ],
-                "tags": ["residential", "vip"],
-            }
-        },
+        {"input": CUSTOMERS.sample_input()},  # the customers' sample: the tests' and the docs'
     ),
     (
         "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }",
@@ -83,13 +68,7 @@ SAMPLE: list[tuple[str, dict[str, Any]]] = [
             {"input": service},
         )
         for service in [
-            {
-                "name": "AC tune-up",
-                "description": "Seasonal check: coils, refrigerant level, filters, thermostat.",
-                "unitPrice": {"amount": 12900, "currency": "USD"},
-                "durationMinutes": 90,
-                "bookableOnline": True,
-            },
+            SERVICES.sample_input(),  # the services' sample
             {
                 "name": "Furnace repair (diagnostic visit)",
                 "description": "Diagnosis on site; parts and further labour quoted separately.",
@@ -112,7 +91,7 @@ SAMPLE: list[tuple[str, dict[str, Any]]] = [
         for member in [
             {"name": "Maria Santos", "email": DEMO_OWNER_EMAIL, "role": "OWNER"},
             {"name": "Devon Clarke", "email": "devon@demo-field.example", "role": "DISPATCHER"},
-            {"name": "Sam Okafor", "email": "sam@demo-field.example", "role": "TECHNICIAN"},
+            TEAM_MEMBERS.sample_input(),  # the team's sample
         ]
     ),
 ]

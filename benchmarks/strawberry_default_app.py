@@ -22,11 +22,10 @@ import strawberry
 from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.config import StrawberryConfig
-from strawberry.tools import merge_types
 
 from asteri.app import lifespan
 from asteri.kit.settings import Settings, get_settings
-from asteri.schema.build import MUTATIONS, QUERIES
+from asteri.schema.build import root_types
 from asteri.schema.context import get_context
 from asteri.schema.scalars import SCALARS
 
@@ -34,8 +33,7 @@ GRAPHQL_PATH = "/graphql"
 
 
 def default_schema() -> strawberry.Schema:
-    query: Any = merge_types("Query", QUERIES)
-    mutation: Any = merge_types("Mutation", MUTATIONS)
+    query, mutation = root_types()
     return strawberry.Schema(
         query=query,
         mutation=mutation,

@@ -1,8 +1,11 @@
-"""Every resource the matrices cover. Adding a resource = one ``ResourceCase`` here.
+"""Every resource the matrices cover, derived: nothing here names a resource.
 
-The tenancy, environment and audit matrices in ``test_tenancy.py`` and ``test_audit.py`` run
-each case; the scope matrix walks the schema itself and needs nothing from here. A resource
-of the resolvers without a case fails ``test_tenancy.py::test_every_resource_has_a_case``.
+Each ``Resource`` the resolvers declare becomes a ``ResourceCase``: its documents follow
+from the schema's conventions (``create<Type>``, ``<type>(id:)``, ``<plural>(first:)`` …),
+its inputs from the resource's one sample, update and invalid input. The tenancy,
+environment and audit matrices in ``test_tenancy.py`` and ``test_audit.py`` run each case;
+the scope matrix walks the schema itself. A resource without a sample fails
+``test_tenancy.py::test_every_resource_has_a_case``.
 """
 
 import secrets
@@ -10,17 +13,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphql import GraphQLObjectType, Undefined, get_named_type
+
+from asteri.authz.permissions import RequiresKeyManager
+from asteri.kit.naming import camel, snake
+from asteri.resolvers.crud import Resource
+from asteri.resolvers.registry import resources
+from asteri.schema import build_schema
+from asteri.schema.operations import ROUTES
 from tests.factories import Api, Credential
 
 
 @dataclass(frozen=True)
 class ResourceCase:
     name: str  # event/audit resource type, e.g. "customer"
+    collection: str  # REST collection, e.g. "team_members"
     prefix: str  # public id prefix with underscore, e.g. "cus_"
     create: str  # mutation($input: …!) { createX(input: $input) { id } }
     create_input: Callable[[], dict[str, Any]]
     get: str  # query($id: ID!) { x(id: $id) { id } }
-    listing: str  # query { xs(first: 100, …) { nodes { id } } } (must include archived/inactive)
+    listing: str  # query { xs(first: 100, …) { nodes { id } } } (every state included)
     update: str  # mutation($id: ID!, $input: …!) { updateX(id: $id, input: $input) { id } }
     update_input: Callable[[], dict[str, Any]]
     update_fields: list[str]  # snake_case public fields that update_input changes
@@ -54,97 +66,77 @@ class ResourceCase:
         return str(found)
 
 
-def _suffix() -> str:
-    return secrets.token_hex(3)
+def declared_resources() -> list[Resource]:
+    """Every ``Resource`` of the resolver modules (``resolvers/registry.py``)."""
+    return list(resources())
 
 
-CUSTOMER = ResourceCase(
-    name="customer",
-    prefix="cus_",
-    create="mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }",
-    create_input=lambda: {"displayName": f"Customer {_suffix()}", "tags": ["matrix"]},
-    get="query($id: ID!) { customer(id: $id) { id } }",
-    listing="query { customers(first: 100, filter: {archived: null}) { nodes { id } } }",
-    update=(
-        "mutation($id: ID!, $input: UpdateCustomerInput!) "
-        "{ updateCustomer(id: $id, input: $input) { id } }"
-    ),
-    update_input=lambda: {"company": f"Company {_suffix()}"},
-    update_fields=["company"],
-    delete="mutation($id: ID!) { deleteCustomer(id: $id) { id } }",
-    invalid_input={"displayName": ""},
-)
+def _id_path(create: GraphQLObjectType, type_name: str) -> tuple[str, ...]:
+    """``("id",)`` when ``create`` returns the object, else the path to it (``apiKey``)."""
+    if "id" in create.fields:
+        return ("id",)
+    (holder,) = [n for n, f in create.fields.items() if get_named_type(f.type).name == type_name]
+    return (holder, "id")
 
-TEAM_MEMBER = ResourceCase(
-    name="team_member",
-    prefix="tm_",
-    create="mutation($input: CreateTeamMemberInput!) { createTeamMember(input: $input) { id } }",
-    create_input=lambda: {
-        "name": f"Member {_suffix()}",
-        "email": f"member-{_suffix()}@example.com",
-        "role": "TECHNICIAN",
-    },
-    get="query($id: ID!) { teamMember(id: $id) { id } }",
-    listing="query { teamMembers(first: 100, filter: {active: null}) { nodes { id } } }",
-    update=(
-        "mutation($id: ID!, $input: UpdateTeamMemberInput!) "
-        "{ updateTeamMember(id: $id, input: $input) { id } }"
-    ),
-    update_input=lambda: {"name": f"Renamed {_suffix()}"},
-    update_fields=["name"],
-    delete=None,  # no delete:team scope: members are deactivated, never deleted
-    invalid_input={"name": ""},
-)
 
-SERVICE = ResourceCase(
-    name="service",
-    prefix="svc_",
-    create="mutation($input: CreateServiceInput!) { createService(input: $input) { id } }",
-    create_input=lambda: {
-        "name": f"Service {_suffix()}",
-        "unitPrice": {"amount": 12900, "currency": "USD"},
-        "durationMinutes": 60,
-    },
-    get="query($id: ID!) { service(id: $id) { id } }",
-    listing="query { services(first: 100, filter: {active: null}) { nodes { id } } }",
-    update=(
-        "mutation($id: ID!, $input: UpdateServiceInput!) "
-        "{ updateService(id: $id, input: $input) { id } }"
-    ),
-    # Never 12900, so the price always changes; the audit names the public field.
-    update_input=lambda: {
-        "unitPrice": {"amount": 13000 + secrets.randbelow(10_000), "currency": "USD"}
-    },
-    update_fields=["unit_price"],
-    delete="mutation($id: ID!) { deleteService(id: $id) { id } }",
-    invalid_input={"name": ""},
-)
+def _every_state(schema: Any, root: str) -> str:
+    """The list's filter argument with each defaulted condition cleared (``archived: null``),
+    so the list includes every state."""
+    argument = schema._schema.query_type.fields[root].args.get("filter")
+    if argument is None:
+        return ""
+    fields = get_named_type(argument.type).fields
+    cleared = [
+        f"{name}: null"
+        for name, f in fields.items()
+        if f.default_value is not Undefined and f.default_value is not None
+    ]
+    return f", filter: {{{', '.join(cleared)}}}" if cleared else ""
 
-API_KEY = ResourceCase(
-    name="api_key",
-    prefix="key_",
-    create=(
-        "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id } } }"
-    ),
-    create_input=lambda: {
-        "name": f"Key {_suffix()}",
-        "scopes": ["read:customers"],
-        "expiresIn": 86_400,
-    },
-    get="query($id: ID!) { apiKey(id: $id) { id } }",
-    listing="query { apiKeys(first: 100) { nodes { id } } }",
-    update=(
-        "mutation($id: ID!, $input: UpdateApiKeyInput!) "
-        "{ updateApiKey(id: $id, input: $input) { id } }"
-    ),
-    update_input=lambda: {"name": f"Renamed {_suffix()}"},
-    update_fields=["name"],
-    delete="mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
-    invalid_input={"name": ""},
-    delete_verb="revoked",
-    manager=True,
-    every_environment=True,
-    id_path=("apiKey", "id"),
-)
 
-RESOURCES: list[ResourceCase] = [CUSTOMER, TEAM_MEMBER, SERVICE, API_KEY]
+def case_of(resource: Resource) -> ResourceCase:
+    assert resource.sample is not None, f"{resource.name} declares no sample input"
+    sample = resource.sample
+    schema = build_schema()
+    t = resource.type_name
+    assert schema._schema.mutation_type is not None
+    mutations = schema._schema.mutation_type.fields
+    created = get_named_type(mutations[f"create{t}"].type)
+    assert isinstance(created, GraphQLObjectType)
+    id_path = _id_path(created, t)
+    selection = "{ id }" if id_path == ("id",) else f"{{ {id_path[0]} {{ id }} }}"
+    plural = camel(resource.collection)
+    strawberry_create = schema.get_type_by_name("Mutation").fields  # type: ignore[union-attr]
+    create_field = next(f for f in strawberry_create if f.python_name == f"create_{resource.name}")
+    manager = any(
+        isinstance(p, RequiresKeyManager)
+        for e in create_field.extensions
+        for p in getattr(e, "permissions", [])
+    )
+    deletable = any(r.operation == resource.operation("Delete") for r in ROUTES)
+    root = camel(resource.name)
+    return ResourceCase(
+        name=resource.name,
+        collection=resource.collection,
+        prefix=f"{resource.prefix}_",
+        create=f"mutation($input: Create{t}Input!) {{ create{t}(input: $input) {selection} }}",
+        create_input=lambda: sample(f"-{secrets.token_hex(3)}"),
+        get=f"query($id: ID!) {{ {root}(id: $id) {{ id }} }}",
+        listing=(
+            f"query {{ {plural}(first: 100{_every_state(schema, plural)}) {{ nodes {{ id }} }} }}"
+        ),
+        update=(
+            f"mutation($id: ID!, $input: Update{t}Input!) "
+            f"{{ update{t}(id: $id, input: $input) {{ id }} }}"
+        ),
+        update_input=lambda: dict(resource.change),
+        update_fields=sorted(snake(k) for k in resource.change),
+        delete=f"mutation($id: ID!) {{ delete{t}(id: $id) {{ id }} }}" if deletable else None,
+        invalid_input=dict(resource.invalid),
+        manager=manager,
+        every_environment=resource.every_environment,
+        id_path=id_path,
+    )
+
+
+RESOURCES: list[ResourceCase] = [case_of(r) for r in declared_resources()]

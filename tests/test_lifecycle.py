@@ -1,21 +1,18 @@
 """Every declared lifecycle, walked state by state on both surfaces.
 
-The lifecycles are discovered (every resolver module that declares a ``Resource`` and a
-``LIFECYCLE``); for each state a new object can be brought to, every transition is tried:
-one allowed from there moves it and records its event; any other is a 409
-``invalid_transition`` naming the state and the transitions allowed from it, and records
-nothing. Each transition is a mutation with the resource's write scope and a REST action.
+The lifecycles are discovered (every ``Resource`` that declares one). For each state a new
+object can be brought to, every transition is tried: one allowed from there moves it and
+records its event; any other is a 409 ``invalid_transition`` naming the state and the
+transitions allowed from it, and records nothing. Each transition is a mutation with the
+resource's write scope and a REST action.
 """
 
-import importlib
-import pkgutil
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-import asteri.resolvers
 from asteri.authz.permissions import RequiresScope
 from asteri.kit.naming import camel
 from asteri.models import Event
@@ -25,28 +22,15 @@ from asteri.schema import build_schema
 from asteri.schema.lifecycle import transition_operations
 from asteri.schema.operations import ROUTES
 from tests.factories import Api, Credential
-from tests.resources import RESOURCES
+from tests.resources import RESOURCES, declared_resources
 
 
 def _lifecycles() -> list[tuple[Resource, Lifecycle]]:
-    found = []
-    for module in pkgutil.iter_modules(asteri.resolvers.__path__):
-        loaded = vars(importlib.import_module(f"asteri.resolvers.{module.name}"))
-        lifecycle = loaded.get("LIFECYCLE")
-        resources = [v for v in loaded.values() if isinstance(v, Resource)]
-        if isinstance(lifecycle, Lifecycle):
-            (resource,) = resources
-            found.append((resource, lifecycle))
-    return found
+    return [(r, r.lifecycle) for r in declared_resources() if r.lifecycle is not None]
 
 
 LIFECYCLES = _lifecycles()
 ids = [resource.name for resource, _ in LIFECYCLES]
-
-
-def _type_name(resource: Resource) -> str:
-    name = camel(resource.name)
-    return name[:1].upper() + name[1:]
 
 
 def _mutation(resource: Resource, transition: str) -> str:
@@ -55,7 +39,7 @@ def _mutation(resource: Resource, transition: str) -> str:
 
 def _collection(resource: Resource) -> str:
     """The REST collection, by the route table's convention (``/customers``)."""
-    path = f"/{resource.name}s"
+    path = f"/{resource.collection}"
     assert any(r.kind == "list" and r.path == path for r in ROUTES), path
     return path
 
@@ -75,7 +59,7 @@ def test_each_transition_is_a_scoped_mutation_and_a_rest_action(
     collection = next(
         r.path for r in ROUTES if r.kind == "list" and r.tag.replace(" ", "_")[:-1] == resource.name
     )
-    for transition, operation in transition_operations(_type_name(resource), lifecycle).items():
+    for transition, operation in transition_operations(resource).items():
         field = fields[_mutation(resource, transition)]
         (extension,) = [e for e in field.extensions if hasattr(e, "permissions")]
         (permission,) = extension.permissions

@@ -4,8 +4,9 @@ persisted operation sent to ``POST /graphql`` with the equivalent (camelCase) va
 For each route and each case (no key, wrong organization, missing scope, another
 organization's id, good call) both surfaces must give the same HTTP status and the same
 ``code``/``reason``/``required_scope``, and a good call the same data (REST snake_case, GraphQL
-camelCase). The only hand-written input is one valid create and update body per route tag (and
-one per action that takes a body). The security center's routes are called with an owner's
+camelCase). The create and update bodies are each resource's own sample input and update
+(``Resource.sample``, ``Resource.change``); the only hand-written input is one per action that
+takes a body. The security center's routes are called with an owner's
 session, and have one more case: an API key with every scope is refused all the same.
 """
 
@@ -27,45 +28,16 @@ from asteri.schema import build_schema
 from asteri.schema.operations import LIST_PARAMETERS, ROUTES, Route
 from asteri.schema.persisted import PersistedOperation, Registry
 from tests.factories import ALL_SCOPES, Api, Bearer, Credential
+from tests.resources import declared_resources
 
+# Each route tag's resource: its one sample create input and update, in REST naming.
+_BY_TAG = {r.collection.replace("_", " "): r for r in declared_resources()}
 CREATE_BODY: dict[str, Callable[[str], dict[str, Any]]] = {
-    "customers": lambda s: {
-        "display_name": f"Parity {s}",
-        "given_name": "Ana",
-        "family_name": "Lopez",
-        "emails": [
-            {"address": f"ana-{s}@example.com", "label": "work", "primary": True},
-            {"address": f"home-{s}@example.com"},
-        ],
-        "phones": [{"number": "+1 512 555 0100", "label": "mobile"}],
-        "addresses": [{"line1": "1 Main St", "city": "Austin", "postal_code": "78704"}],
-        "tags": ["VIP", "parity"],
-        "notes": "gate code 1234",
-    },
-    "team members": lambda s: {
-        "name": f"Member {s}",
-        "email": f"member-{s}@example.com",
-        "role": "TECHNICIAN",
-    },
-    "services": lambda s: {
-        "name": f"Service {s}",
-        "description": "Seasonal check",
-        "unit_price": {"amount": 12900, "currency": "USD"},
-        "duration_minutes": 60,
-    },
-    "api keys": lambda s: {
-        "name": f"Key {s}",
-        "scopes": ["read:customers", "write:customers"],
-        "expires_in": 86_400,
-        "per_minute": 30,
-    },
+    tag: (lambda s, sample=r.sample: snake_keys(sample(f"-{s}")))  # type: ignore[misc]
+    for tag, r in _BY_TAG.items()
+    if r.sample is not None
 }
-UPDATE_BODY: dict[str, dict[str, Any]] = {
-    "customers": {"company": "Parity Co", "notes": None, "tags": ["updated"]},
-    "team members": {"name": "Renamed Member", "role": "DISPATCHER"},
-    "services": {"unit_price": {"amount": 15000, "currency": "USD"}, "taxable": False},
-    "api keys": {"name": "Renamed Key", "scopes": ["read:team"], "per_day": 500},
-}
+UPDATE_BODY: dict[str, dict[str, Any]] = {tag: snake_keys(r.change) for tag, r in _BY_TAG.items()}
 # Bodies of the actions that take one (by operation).
 ACTION_BODY: dict[str, dict[str, Any]] = {"RotateApiKey": {"overlap_seconds": 3600}}
 # An action that undoes another runs after it, so that it has something to undo.

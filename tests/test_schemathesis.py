@@ -8,7 +8,6 @@ names a real object of the organization, so updates and lifecycle actions run fo
 fuzzed input (deletes keep their random ids: the 404 path).
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,14 +26,11 @@ from sqlalchemy import Engine
 from asteri.app import API_PREFIX, create_app
 from asteri.kit.settings import Settings
 from tests.factories import (
-    DAY,
     Api,
     Bearer,
     Credential,
-    create_customer,
-    create_service,
-    create_team_member,
 )
+from tests.resources import RESOURCES
 
 MAX_EXAMPLES = 15  # per operation, in the fuzzing phase
 SEED = 20260101
@@ -73,24 +69,20 @@ def fuzz_app(settings: Settings) -> FastAPI:
     return create_app(settings)
 
 
-def _api_key(api: Api, owner: Bearer) -> dict[str, Any]:
-    """A key of its own to fuzz (not the tenant's: a fuzzed PATCH or revoke would change it)."""
-    body = {"name": "fuzzed", "scopes": ["read:customers"], "expires_in": DAY}
-    created = api.rest("POST", "/api_keys", as_=owner, json=body)
-    assert created.status_code == 201, created.text
-    key: dict[str, Any] = created.json()["api_key"]
-    return key
-
-
-# One real object per collection, made in the fuzzed organization.
-FACTORIES: dict[str, Callable[[Api, Credential, Bearer], dict[str, Any]]] = {
-    "customers": lambda api, cred, _: create_customer(api, cred),
-    "team_members": lambda api, cred, _: create_team_member(api, as_=cred),
-    "services": lambda api, cred, _: create_service(api, as_=cred),
-    "api_keys": lambda api, _, owner: _api_key(api, owner),
-}
 # Collections only a key manager's session may call.
-MANAGED = {"api_keys"}
+MANAGED = {case.collection for case in RESOURCES if case.manager}
+
+
+def _one_of_each(api: Api, key: Credential, owner: Bearer) -> dict[str, str]:
+    """One real object per collection, made in the fuzzed organization from each resource's
+    sample (an API key of its own too: a fuzzed PATCH or revoke must not change the tenant's)."""
+    ids = {}
+    for case in RESOURCES:
+        who = owner if case.manager else key
+        ids[case.collection] = case.created_id(
+            api.gql(case.create, {"input": case.create_input()}, as_=who)
+        )
+    return ids
 
 
 @dataclass
@@ -105,8 +97,7 @@ def tenant(settings: Settings, engine: Engine, client: TestClient) -> Tenant:
     api = Api(client=client, engine=engine, settings=settings)
     key = api.key()
     owner = api.session(org_key=key)
-    ids = {name: make(api, key, owner)["id"] for name, make in FACTORIES.items()}
-    return Tenant(key, owner, ids)
+    return Tenant(key, owner, _one_of_each(api, key, owner))
 
 
 @schema.parametrize()

@@ -1,19 +1,16 @@
 """Another organization's or environment's object is a 404 on every path, for every resource.
 
-The resources are discovered: every ``Resource`` the resolvers declare must have a case here,
-and every tenant table must belong to one (or be the machinery's, tested on its own).
+The resources are discovered: every ``Resource`` the resolvers declare is a case here (derived
+in ``tests/resources.py``), and every tenant table must belong to one (or be the machinery's,
+tested on its own).
 """
-
-import importlib
-import pkgutil
 
 import pytest
 
-import asteri.resolvers
 from asteri.authz.isolation import tenant_tables
-from asteri.resolvers.crud import Resource
+from asteri.kit.ids import IdPrefix
 from tests.factories import Api, Credential
-from tests.resources import RESOURCES, ResourceCase
+from tests.resources import RESOURCES, ResourceCase, declared_resources
 
 ids = [r.name for r in RESOURCES]
 PER_ENVIRONMENT = [c for c in RESOURCES if not c.every_environment]
@@ -26,28 +23,27 @@ MACHINERY = {
 }
 
 
-def _declared_resources() -> list[Resource]:
-    found: dict[str, Resource] = {}
-    for module in pkgutil.iter_modules(asteri.resolvers.__path__):
-        loaded = importlib.import_module(f"asteri.resolvers.{module.name}")
-        for value in vars(loaded).values():
-            if isinstance(value, Resource):
-                found[value.name] = value
-    return list(found.values())
-
-
 def test_every_resource_has_a_case() -> None:
-    declared = _declared_resources()
+    declared = declared_resources()
     assert {r.name for r in declared} == {case.name for case in RESOURCES}
     for resource in declared:
         case = next(c for c in RESOURCES if c.name == resource.name)
-        assert case.prefix == f"{resource.prefix.value}_"
+        assert case.prefix == f"{resource.prefix}_"
         assert case.every_environment is resource.every_environment
+
+
+def test_every_id_prefix_is_unique() -> None:
+    """Resources declare their own prefixes; none may collide with another's or the
+    machinery's (``IdPrefix``)."""
+    prefixes = [r.prefix for r in declared_resources()]
+    prefixes += [p.value for p in IdPrefix if p not in prefixes]
+    assert len(prefixes) == len(set(prefixes))
+    assert all(p.isalnum() and p.islower() for p in prefixes)
 
 
 def test_every_tenant_table_belongs_to_a_resource_or_the_machinery() -> None:
     """A resource's own table, a table of its parts (a foreign key to it), or the machinery's."""
-    owned = {r.model.__table__ for r in _declared_resources()}  # type: ignore[attr-defined]
+    owned = {r.model.__table__ for r in declared_resources()}  # type: ignore[attr-defined]
     for table in tenant_tables():
         parts_of = {fk.column.table for fk in table.foreign_keys} & owned
         assert table in owned or parts_of or table.name in MACHINERY, (

@@ -4,12 +4,19 @@
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["camel", "camel_keys", "snake", "snake_keys"]
+__all__ = ["camel", "camel_keys", "pascal", "snake", "snake_keys"]
 
 
 def camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def pascal(name: str) -> str:
+    """snake_case → PascalCase (GraphQL type and operation names): ``team_member`` →
+    ``TeamMember``."""
+    camelled = camel(name)
+    return camelled[:1].upper() + camelled[1:]
 
 
 def snake(name: str) -> str:

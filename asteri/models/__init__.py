@@ -1,4 +1,11 @@
-"""Table models. Internal to the service: public types live in ``asteri.schema``."""
+"""Table models. Internal to the service: public types live in ``asteri.schema``.
+
+Every module here is imported with the package, so its tables are in the metadata the
+migrations, the tenant guard and the tests read, whether or not it is re-exported below.
+"""
+
+import importlib
+import pkgutil
 
 from asteri.models.activity import AuditEntry, Event
 from asteri.models.api_key import ApiKey
@@ -26,3 +33,6 @@ __all__ = [
     "TeamMember",
     "TenantRow",
 ]
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

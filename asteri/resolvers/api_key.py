@@ -36,7 +36,22 @@ from asteri.resolvers.unit import UnitOfWork
 
 __all__ = ["API_KEYS", "create", "get", "list_api_keys", "read", "revoke", "rotate", "update"]
 
-API_KEYS = Resource(model=ApiKey, name="api_key", prefix=IdPrefix.API_KEY, every_environment=True)
+API_KEYS = Resource(
+    model=ApiKey,
+    name="api_key",
+    prefix=IdPrefix.API_KEY,
+    every_environment=True,
+    sample=lambda distinct: {
+        "name": f"Billing sync{distinct}",
+        "scopes": ["read:customers", "write:customers"],
+        "expiresIn": 86_400,
+        "perMinute": 30,
+    },
+    change={"name": "Billing sync (nightly)", "scopes": ["read:team"], "perDay": 500},
+    invalid={"name": ""},
+    actions=("rotate", "revoke"),
+    one_time_secrets=frozenset({"Create", "Rotate"}),
+)
 _NEWEST_FIRST = Sort("created_at_desc", ApiKey.created_at, descending=True)  # type: ignore[arg-type]
 # Applied with a Core UPDATE, then re-read: nothing stale or expired is left in the session.
 _NO_SYNC = {"synchronize_session": False}

@@ -5,10 +5,10 @@ so the row, its audit entry and its event land together or not at all.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Select, and_, bindparam, func, or_
 from sqlalchemy.exc import IntegrityError
@@ -18,12 +18,16 @@ from sqlalchemy.sql.elements import ColumnElement
 from asteri.authz.tenancy import scoped, stamp, tenant
 from asteri.kit.db import UtcDateTime, utcnow
 from asteri.kit.errors import BadUserInput, Conflict, FieldError, NotFound
-from asteri.kit.ids import IdPrefix, new_public_id
+from asteri.kit.ids import new_public_id
+from asteri.kit.naming import pascal
 from asteri.kit.pagination import Cursor, Page, decode_cursor, encode_cursor
 from asteri.models.base import TenantRow, TimestampedRow
 from asteri.resolvers.audit import record_change
 from asteri.resolvers.unit import UnitOfWork
 from asteri.resolvers.validation import refuse_nul
+
+if TYPE_CHECKING:
+    from asteri.resolvers.lifecycle import Lifecycle
 
 __all__ = [
     "Resource",
@@ -44,17 +48,54 @@ R = TypeVar("R", bound=TimestampedRow)
 Snapshot = Callable[[Any], dict[str, Any]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per resource: hashed by identity
 class Resource:
-    """What the generic functions need to know about a resource."""
+    """A resource, declared once: what the generic functions need, and what the route table,
+    the persisted operations' names, the OpenAPI examples and the tests derive from it."""
 
     model: type[TimestampedRow]  # a TenantRow, or an organization-wide row (API keys)
     name: str  # singular, as in events: "customer" → customer.created
-    prefix: IdPrefix
+    prefix: str  # of its public ids: "cus" → cus_…
     # Which unique constraint → which input field, to turn an IntegrityError into a clean 409.
     unique_fields: tuple[str, ...] = ()
     # Read across the organization's environments (``tenancy.scoped``), not just the caller's.
     every_environment: bool = False
+    plural: str = ""  # the collection, snake_case: "team_members" (default: name + "s")
+    lifecycle: "Lifecycle | None" = None  # states and transitions (``resolvers/lifecycle.py``)
+    # One sample create input, in GraphQL naming. ``distinct`` (``""`` in the OpenAPI examples,
+    # ``-<random>`` in the tests) is appended to its names and email local parts, so that
+    # unique values stay unique. The tests and the OpenAPI examples both use it.
+    sample: Callable[[str], dict[str, Any]] | None = None
+    change: dict[str, Any] = field(default_factory=dict)  # a sample update input
+    invalid: dict[str, Any] = field(default_factory=dict)  # fails validation, not GraphQL types
+    # REST actions besides its lifecycle's transitions: "rotate" → POST …/{id}/rotate, which
+    # runs Rotate<Type>.
+    actions: tuple[str, ...] = ()
+    # Read-only parts of one object: "activity" → GET …/{id}/activity (List<Type>Activity).
+    parts: tuple[str, ...] = ()
+    # The operations (by verb) whose answer carries a secret shown once: never stored for an
+    # Idempotency-Key replay.
+    one_time_secrets: frozenset[str] = frozenset()
+
+    @property
+    def collection(self) -> str:
+        return self.plural or f"{self.name}s"
+
+    @property
+    def type_name(self) -> str:
+        """The GraphQL type: ``TeamMember``."""
+        return pascal(self.name)
+
+    def sample_input(self, distinct: str = "") -> dict[str, Any]:
+        """The sample create input (``sample``), which every resource must declare."""
+        if self.sample is None:
+            raise LookupError(f"the {self.name} resource declares no sample input")
+        return self.sample(distinct)
+
+    def operation(self, verb: str) -> str:
+        """A persisted operation's name by convention: ``List`` → ``ListTeamMembers``,
+        ``Get`` → ``GetTeamMember``, and so on."""
+        return f"{verb}{pascal(self.collection) if verb == 'List' else self.type_name}"
 
 
 @dataclass(frozen=True)

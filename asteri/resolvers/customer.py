@@ -20,7 +20,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from asteri.authz.tenancy import tenant_terms
-from asteri.kit.ids import IdPrefix
 from asteri.kit.pagination import Page
 from asteri.models import Customer, CustomerTag
 from asteri.resolvers import crud
@@ -40,8 +39,6 @@ __all__ = [
     "list_customers",
     "update",
 ]
-
-CUSTOMERS = Resource(model=Customer, name="customer", prefix=IdPrefix.CUSTOMER)
 
 LIFECYCLE = Lifecycle(
     states=("active", "archived"),
@@ -65,6 +62,43 @@ LIFECYCLE = Lifecycle(
     columns=lambda state, now: {"archived_at": now if state == "archived" else None},
     public_fields={"archived_at": "archived"},
 )
+
+
+def _sample(distinct: str) -> dict[str, Any]:
+    return {
+        "displayName": f"Rivera Family{distinct}",
+        "givenName": "Ana",
+        "familyName": "Rivera",
+        "emails": [
+            {"address": f"ana.rivera{distinct}@example.com", "label": "home", "primary": True},
+            {"address": f"office{distinct}@example.com"},
+        ],
+        "phones": [{"number": "+1 512 555 0101", "label": "mobile"}],
+        "addresses": [
+            {
+                "line1": "1200 Barton Springs Rd",
+                "city": "Austin",
+                "region": "TX",
+                "postalCode": "78704",
+                "country": "US",
+            }
+        ],
+        "tags": ["residential", "vip"],
+        "notes": "Gate code 4410.",
+    }
+
+
+CUSTOMERS = Resource(
+    model=Customer,
+    name="customer",
+    prefix="cus",
+    lifecycle=LIFECYCLE,
+    sample=_sample,
+    change={"company": "Rivera Landscaping", "notes": None, "tags": ["commercial"]},
+    invalid={"displayName": ""},
+    parts=("activity",),
+)
+
 
 SORTS = {
     "CREATED_AT_DESC": Sort("created_at_desc", Customer.created_at, descending=True),  # type: ignore[arg-type]

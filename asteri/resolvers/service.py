@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from asteri.kit.ids import IdPrefix
 from asteri.kit.pagination import Page
 from asteri.models import Service
 from asteri.resolvers import crud
@@ -29,7 +28,20 @@ __all__ = [
     "update",
 ]
 
-SERVICES = Resource(model=Service, name="service", prefix=IdPrefix.SERVICE)
+SERVICES = Resource(
+    model=Service,
+    name="service",
+    prefix="svc",
+    sample=lambda distinct: {
+        "name": f"AC tune-up{distinct}",
+        "description": "Seasonal check: coils, refrigerant level, filters, thermostat.",
+        "unitPrice": {"amount": 12900, "currency": "USD"},
+        "durationMinutes": 90,
+        "bookableOnline": True,
+    },
+    change={"unitPrice": {"amount": 15000, "currency": "USD"}, "taxable": False},
+    invalid={"name": ""},
+)
 
 SORTS = {
     "CREATED_AT_DESC": Sort("created_at_desc", Service.created_at, descending=True),  # type: ignore[arg-type]

@@ -19,7 +19,6 @@ from pydantic import (
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from asteri.kit.ids import IdPrefix
 from asteri.kit.pagination import Page
 from asteri.models import TeamMember
 from asteri.resolvers import crud
@@ -40,10 +39,6 @@ __all__ = [
     "list_team_members",
     "update",
 ]
-
-TEAM_MEMBERS = Resource(
-    model=TeamMember, name="team_member", prefix=IdPrefix.TEAM_MEMBER, unique_fields=("email",)
-)
 
 LIFECYCLE = Lifecycle(
     states=("active", "inactive"),
@@ -66,6 +61,22 @@ LIFECYCLE = Lifecycle(
     state=lambda row: "active" if row.active else "inactive",
     columns=lambda state, _now: {"active": state == "active"},
 )
+
+TEAM_MEMBERS = Resource(
+    model=TeamMember,
+    name="team_member",
+    prefix="tm",
+    unique_fields=("email",),
+    lifecycle=LIFECYCLE,
+    sample=lambda distinct: {
+        "name": f"Sam Okafor{distinct}",
+        "email": f"sam{distinct}@example.com",
+        "role": "TECHNICIAN",
+    },
+    change={"name": "Sam Okafor-Reyes", "role": "DISPATCHER"},
+    invalid={"name": ""},
+)
+
 
 SORTS = {
     "CREATED_AT_DESC": Sort("created_at_desc", TeamMember.created_at, descending=True),  # type: ignore[arg-type]

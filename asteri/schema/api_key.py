@@ -19,7 +19,7 @@ from asteri.kit.db import utcnow
 from asteri.models.api_key import DEFAULT_PER_DAY, DEFAULT_PER_MINUTE
 from asteri.resolvers import api_key as keys
 from asteri.schema.context import RequestContext
-from asteri.schema.fields import key_manager_mutation, key_manager_query
+from asteri.schema.fields import RootFields, key_manager_mutation, key_manager_query
 from asteri.schema.inputs import sent_values
 from asteri.schema.pagination import Connection, page_size
 from asteri.schema.rowmap import RowMap
@@ -216,3 +216,6 @@ class ApiKeyMutations:
     ) -> ApiKey:
         row = await keys.update(info.context.uow, str(id), sent_values(input), snapshot)
         return ApiKey.from_row(row)
+
+
+ROOT_FIELDS = RootFields(queries=(ApiKeyQueries,), mutations=(ApiKeyMutations,))

@@ -1,8 +1,11 @@
 """Assemble the schema from per-resource query and mutation types.
 
-Adding a resource = one line in ``QUERIES`` and one in ``MUTATIONS``.
+Each module of the schema declares its root fields as ``ROOT_FIELDS`` (``fields.RootFields``);
+this module finds them all, so adding a resource touches no list here.
 """
 
+import importlib
+import pkgutil
 from functools import lru_cache
 from typing import Any
 
@@ -15,39 +18,38 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+import asteri.schema
 from asteri.kit.settings import get_settings
-from asteri.schema.api_key import ApiKeyMutations, ApiKeyQueries
 from asteri.schema.compiled import CompiledRead, CompiledReads, compile_read
 from asteri.schema.context import Authenticate
-from asteri.schema.customer import CustomerLifecycle, CustomerMutations, CustomerQueries
 from asteri.schema.errors import ErrorShaping, log_incidents
+from asteri.schema.fields import RootFields
 from asteri.schema.persisted import PersistedDocuments, Registry, ValidateUnlessDecided
 from asteri.schema.scalars import SCALARS
-from asteri.schema.service import ServiceMutations, ServiceQueries
-from asteri.schema.team_member import (
-    TeamMemberLifecycle,
-    TeamMemberMutations,
-    TeamMemberQueries,
-)
-from asteri.schema.viewer import ViewerQueries
 
-__all__ = ["AsteriSchema", "build_schema", "limit_rules", "print_sdl"]
+__all__ = ["AsteriSchema", "build_schema", "limit_rules", "print_sdl", "root_types"]
 
-QUERIES: tuple[type, ...] = (
-    ViewerQueries,
-    CustomerQueries,
-    TeamMemberQueries,
-    ServiceQueries,
-    ApiKeyQueries,
-)
-MUTATIONS: tuple[type, ...] = (
-    CustomerMutations,
-    CustomerLifecycle,
-    TeamMemberMutations,
-    TeamMemberLifecycle,
-    ServiceMutations,
-    ApiKeyMutations,
-)
+
+def root_types() -> tuple[Any, Any]:
+    """``Query`` and ``Mutation``, merged from every module's ``ROOT_FIELDS``."""
+    parts = _root_fields()
+    query = merge_types("Query", tuple(t for p in parts for t in p.queries))
+    mutation = merge_types("Mutation", tuple(t for p in parts for t in p.mutations))
+    return query, mutation
+
+
+def _root_fields() -> list[RootFields]:
+    """Every ``ROOT_FIELDS`` of the schema's modules, in module order (found, not listed)."""
+    found = []
+    for module in pkgutil.iter_modules(asteri.schema.__path__):
+        if module.name == "build":
+            continue
+        declared = getattr(
+            importlib.import_module(f"asteri.schema.{module.name}"), "ROOT_FIELDS", None
+        )
+        if isinstance(declared, RootFields):
+            found.append(declared)
+    return found
 
 
 class AsteriSchema(strawberry.Schema):
@@ -84,8 +86,7 @@ def build_schema(max_depth: int | None = None, max_aliases: int | None = None) -
         max_depth=max_depth or settings.max_query_depth,
         max_aliases=max_aliases or settings.max_aliases,
     )
-    query: Any = merge_types("Query", QUERIES)
-    mutation: Any = merge_types("Mutation", MUTATIONS)
+    query, mutation = root_types()
     schema = AsteriSchema(
         query=query,
         mutation=mutation,

@@ -14,7 +14,7 @@ from asteri.resolvers import audit
 from asteri.resolvers import customer as customers
 from asteri.schema.activity import ActivityEntry
 from asteri.schema.context import RequestContext
-from asteri.schema.fields import mutation, query, related
+from asteri.schema.fields import RootFields, mutation, query, related
 from asteri.schema.inputs import DeletedObject, sent_values
 from asteri.schema.lifecycle import lifecycle_mutations
 from asteri.schema.pagination import Connection, page_size
@@ -232,8 +232,16 @@ class CustomerMutations:
 CustomerLifecycle = lifecycle_mutations(
     Customer,
     resource=customers.CUSTOMERS,
-    lifecycle=customers.LIFECYCLE,
     scope=Scope.WRITE_CUSTOMERS,
     from_row=Customer.from_row,
     snapshot=snapshot,
+)
+
+
+ROOT_FIELDS = RootFields(
+    queries=(CustomerQueries,),
+    mutations=(
+        CustomerMutations,
+        CustomerLifecycle,
+    ),
 )

@@ -1,6 +1,7 @@
 """Field helpers: each field with a resolver states its scope (or, in the security center, the
 roles it needs) once — root fields and related-object fields alike; mutations also commit once."""
 
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
@@ -12,6 +13,7 @@ from asteri.authz.scopes import Scope
 
 __all__ = [
     "Commit",
+    "RootFields",
     "key_manager_mutation",
     "key_manager_query",
     "mutation",
@@ -76,3 +78,13 @@ def key_manager_mutation(*, description: str) -> Any:
 def public(*, description: str) -> Any:
     """Public on purpose: any authenticated caller, no scope. The schema test knows the list."""
     return strawberry.field(description=description, extensions=[authenticated()])
+
+
+@dataclass(frozen=True)
+class RootFields:
+    """A module's contribution to ``Query`` and ``Mutation``, declared as ``ROOT_FIELDS`` in
+    the module itself: ``build.py`` finds every such module, so adding a resource edits no
+    shared list."""
+
+    queries: tuple[type, ...] = ()
+    mutations: tuple[type, ...] = ()

@@ -13,7 +13,7 @@ import strawberry
 from strawberry.types import Info
 
 from asteri.authz.scopes import Scope
-from asteri.kit.naming import camel
+from asteri.kit.naming import pascal
 from asteri.resolvers.crud import Resource, Snapshot
 from asteri.resolvers.lifecycle import Lifecycle, Transition, transition
 from asteri.schema.context import RequestContext
@@ -22,27 +22,26 @@ from asteri.schema.fields import mutation
 __all__ = ["lifecycle_mutations", "transition_operations"]
 
 
-def _pascal(name: str) -> str:
-    words = camel(name)
-    return words[:1].upper() + words[1:]
-
-
-def transition_operations(type_name: str, lifecycle: Lifecycle) -> dict[str, str]:
+def transition_operations(resource: Resource) -> dict[str, str]:
     """REST action verb → persisted operation name: ``{"archive": "ArchiveCustomer"}``."""
-    return {t.name: f"{_pascal(t.name)}{type_name}" for t in lifecycle.transitions}
+    if resource.lifecycle is None:
+        return {}
+    return {t.name: resource.operation(pascal(t.name)) for t in resource.lifecycle.transitions}
 
 
 def lifecycle_mutations(
     dto: type,
     *,
     resource: Resource,
-    lifecycle: Lifecycle,
     scope: Scope,
     from_row: Callable[[Any], Any],
     snapshot: Snapshot,
 ) -> type:
-    """A strawberry type holding one mutation per transition of ``lifecycle``, returning
-    ``dto`` (built from the row by ``from_row``); merge it into ``Mutation`` like any other."""
+    """A strawberry type holding one mutation per transition of the resource's lifecycle,
+    returning ``dto`` (built from the row by ``from_row``); merged into ``Mutation`` like any
+    other."""
+    lifecycle = resource.lifecycle
+    assert lifecycle is not None, f"{resource.name} declares no lifecycle"
     fields = {
         f"{t.name}_{resource.name}": _field(t, dto, resource, lifecycle, scope, from_row, snapshot)
         for t in lifecycle.transitions

@@ -11,7 +11,7 @@ from asteri.authz.scopes import Scope
 from asteri.models import Service as ServiceRow
 from asteri.resolvers import service as services
 from asteri.schema.context import RequestContext
-from asteri.schema.fields import mutation, query
+from asteri.schema.fields import RootFields, mutation, query
 from asteri.schema.inputs import DeletedObject, sent_values
 from asteri.schema.money import Money, MoneyInput
 from asteri.schema.pagination import Connection, page_size
@@ -168,3 +168,6 @@ class ServiceMutations:
     async def delete_service(self, info: Ctx, id: strawberry.ID) -> DeletedObject:
         row = await services.delete_service(info.context.uow, str(id), snapshot)
         return DeletedObject(id=strawberry.ID(row.public_id))
+
+
+ROOT_FIELDS = RootFields(queries=(ServiceQueries,), mutations=(ServiceMutations,))

@@ -15,7 +15,7 @@ from asteri.authz.scopes import Scope
 from asteri.models import TeamMember as TeamMemberRow
 from asteri.resolvers import team_member as members
 from asteri.schema.context import RequestContext
-from asteri.schema.fields import mutation, query
+from asteri.schema.fields import RootFields, mutation, query
 from asteri.schema.inputs import sent_values
 from asteri.schema.lifecycle import lifecycle_mutations
 from asteri.schema.pagination import Connection, page_size
@@ -165,8 +165,16 @@ class TeamMemberMutations:
 TeamMemberLifecycle = lifecycle_mutations(
     TeamMember,
     resource=members.TEAM_MEMBERS,
-    lifecycle=members.LIFECYCLE,
     scope=Scope.WRITE_TEAM,
     from_row=TeamMember.from_row,
     snapshot=snapshot,
+)
+
+
+ROOT_FIELDS = RootFields(
+    queries=(TeamMemberQueries,),
+    mutations=(
+        TeamMemberMutations,
+        TeamMemberLifecycle,
+    ),
 )

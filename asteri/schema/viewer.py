@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 from asteri.models import Organization as OrganizationRow
 from asteri.schema.context import RequestContext
-from asteri.schema.fields import public
+from asteri.schema.fields import RootFields, public
 
 __all__ = ["ViewerQueries"]
 
@@ -56,3 +56,6 @@ class ViewerQueries:
             credential_id=principal.actor_id,
             scopes=sorted(s.value for s in principal.scopes),
         )
+
+
+ROOT_FIELDS = RootFields(queries=(ViewerQueries,))

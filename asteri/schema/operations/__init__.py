@@ -1,56 +1,68 @@
 """Persisted operations (``*.graphql``) and the REST routes bound to them (``ROUTES``).
 
-Adding a resource: its ``.graphql`` file here and one ``resource_routes(...)`` entry below.
+A resource's routes follow from its ``Resource`` (``routes_of``): its collection, and the
+conventional operations its ``.graphql`` file declares — ``List<Plural>``, ``Get<Type>``,
+``Create<Type>``, ``Update<Type>``, ``Delete<Type>`` — plus one action per lifecycle
+transition, other action and read-only part it declares. Adding a resource: its ``.graphql``
+file here; nothing below changes.
 """
 
-from asteri.resolvers import customer as customers
-from asteri.resolvers import team_member as members
+import re
+
+from asteri.kit.naming import pascal
+from asteri.resolvers.crud import Resource
+from asteri.resolvers.registry import resources
 from asteri.schema.lifecycle import transition_operations
 from asteri.schema.operations.routes import LIST_PARAMETERS, ListParameter, Route, resource_routes
+from asteri.schema.persisted import OPERATIONS_DIR
 
-__all__ = ["LIST_PARAMETERS", "ROUTES", "ListParameter", "Route"]
+__all__ = ["LIST_PARAMETERS", "ROUTES", "ListParameter", "Route", "routes_of"]
 
+# Every operation name the .graphql files declare (read as text: no schema needed yet).
+_DECLARED = frozenset(
+    match.group(1)
+    for path in OPERATIONS_DIR.glob("*.graphql")
+    for match in re.finditer(r"^(?:query|mutation)\s+(\w+)", path.read_text(), re.MULTILINE)
+)
+
+
+def routes_of(resource: Resource) -> list[Route]:
+    """The resource's REST routes: each conventional operation it declares, its lifecycle's
+    transitions and its other actions, and its read-only parts."""
+
+    def declared(verb: str) -> str | None:
+        name = resource.operation(verb)
+        return name if name in _DECLARED else None
+
+    tag = resource.collection.replace("_", " ")
+    collection = f"/{resource.collection}"
+    actions = {verb: resource.operation(pascal(verb)) for verb in resource.actions}
+    routes = resource_routes(
+        tag,
+        collection,
+        list=declared("List"),
+        retrieve=declared("Get"),
+        create=declared("Create"),
+        update=declared("Update"),
+        delete=declared("Delete"),
+        actions={**transition_operations(resource), **actions},
+        one_time_secrets=frozenset(resource.operation(v) for v in resource.one_time_secrets),
+    )
+    routes += [
+        Route(
+            "retrieve",
+            f"{collection}/{{id}}/{part}",
+            f"List{resource.type_name}{pascal(part)}",
+            tag,
+            (part,),
+        )
+        for part in resource.parts
+    ]
+    return routes
+
+
+# Every resource's routes (``resolvers/registry.py`` finds the resources), then the caller's.
 ROUTES: list[Route] = [
-    *resource_routes(
-        "customers",
-        "/customers",
-        list="ListCustomers",
-        retrieve="GetCustomer",
-        create="CreateCustomer",
-        update="UpdateCustomer",
-        delete="DeleteCustomer",
-        actions=transition_operations("Customer", customers.LIFECYCLE),
-    ),
-    Route(
-        "retrieve", "/customers/{id}/activity", "ListCustomerActivity", "customers", ("activity",)
-    ),
-    *resource_routes(
-        "team members",
-        "/team_members",
-        list="ListTeamMembers",
-        retrieve="GetTeamMember",
-        create="CreateTeamMember",
-        update="UpdateTeamMember",
-        actions=transition_operations("TeamMember", members.LIFECYCLE),
-    ),
-    *resource_routes(
-        "services",
-        "/services",
-        list="ListServices",
-        retrieve="GetService",
-        create="CreateService",
-        update="UpdateService",
-        delete="DeleteService",
-    ),
-    *resource_routes(
-        "api keys",
-        "/api_keys",
-        list="ListApiKeys",
-        retrieve="GetApiKey",
-        create="CreateApiKey",
-        update="UpdateApiKey",
-        actions={"rotate": "RotateApiKey", "revoke": "RevokeApiKey"},
-        one_time_secrets=frozenset({"CreateApiKey", "RotateApiKey"}),
-    ),
+    *(route for resource in resources() for route in routes_of(resource)),
     Route("retrieve", "/viewer", "GetViewer", "viewer"),
 ]

@@ -3,6 +3,9 @@ against the generated schema, so an example cannot drift from the contract."""
 
 from typing import Any
 
+from asteri.kit.naming import snake_keys
+from asteri.resolvers.registry import resources
+
 __all__ = ["EXAMPLES"]
 
 _AT = "2026-11-29T16:04:05.123456+00:00"
@@ -26,7 +29,16 @@ _API_KEY: dict[str, Any] = {
     "status": "ACTIVE",
 }
 
+# Each resource's create and update example is its own sample input and update: the same
+# bodies the tests send and the demo starts from.
+_INPUTS: dict[str, dict[str, Any]] = {
+    f"{kind}{resource.type_name}Input": snake_keys(body)
+    for resource in resources()
+    for kind, body in (("Create", resource.sample_input()), ("Update", resource.change))
+}
+
 EXAMPLES: dict[str, dict[str, Any]] = {
+    **_INPUTS,
     "Customer": {
         "object": "customer",
         "id": "cus_2SzS0mgSPFbRPQiNrCGhz4",
@@ -55,14 +67,6 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "created_at": _AT,
         "updated_at": _AT,
     },
-    "CreateCustomerInput": {
-        "display_name": "Rivera Family",
-        "given_name": "Ana",
-        "family_name": "Rivera",
-        "emails": [{"address": "ana.rivera@example.com", "label": "home"}],
-        "tags": ["residential"],
-    },
-    "UpdateCustomerInput": {"company": "Rivera Landscaping", "notes": None},
     "TeamMember": {
         "object": "team_member",
         "id": "tm_5yOYVyqe1XZhdRIPBvCcLV",
@@ -73,12 +77,6 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "created_at": _AT,
         "updated_at": _AT,
     },
-    "CreateTeamMemberInput": {
-        "name": "Sam Okafor",
-        "email": "sam@example.com",
-        "role": "TECHNICIAN",
-    },
-    "UpdateTeamMemberInput": {"role": "DISPATCHER"},
     "Service": {
         "object": "service",
         "id": "svc_6RZFeTUgMqFqvh42MDMiCl",
@@ -92,26 +90,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "created_at": _AT,
         "updated_at": _AT,
     },
-    "CreateServiceInput": {
-        "name": "AC tune-up",
-        "unit_price": {"amount": 12900, "currency": "USD"},
-        "duration_minutes": 90,
-        "bookable_online": True,
-    },
-    "UpdateServiceInput": {"unit_price": {"amount": 13900, "currency": "USD"}},
     "ApiKey": _API_KEY,
     "NewApiKey": {
         "object": "new_api_key",
         "api_key": {k: v for k, v in _API_KEY.items() if k != "object"},
         "secret": "ast_live_2SzS0mgSPFbRPQiNrCGhz4f7kQ1bXw9mYc3LuVt8eR5nJ2Pq0aZ1HdK4",
     },
-    "CreateApiKeyInput": {
-        "name": "Billing sync",
-        "scopes": ["read:customers", "read:invoices"],
-        "expires_in": 7_776_000,
-        "per_minute": 120,
-    },
-    "UpdateApiKeyInput": {"scopes": ["read:customers"]},
     "RotateApiKeyInput": {"overlap_seconds": 3600},
     "ProblemDetails": {
         "type": "https://docs.asteri.dev/problems/forbidden",
