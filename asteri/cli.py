@@ -356,10 +356,10 @@ def idempotency() -> None:
 @json_option
 def idempotency_purge(as_json: bool) -> None:
     """Delete the stored responses whose 24 h have passed."""
-    from asteri.rest_facade.idempotency import purge_expired
+    from asteri.workers.purges import purge_idempotency_records
 
     with _engine() as engine:
-        deleted = purge_expired(engine)
+        deleted = purge_idempotency_records(engine)
     _emit(as_json, {"deleted": deleted}, f"Deleted {deleted} expired idempotency records.")
 
 

@@ -98,9 +98,11 @@ class Resource:
         return f"{verb}{pascal(self.collection) if verb == 'List' else self.type_name}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: each is one member of an order enum
 class Sort:
-    """One public ordering: a column and a direction, tie-broken by public id."""
+    """One public ordering: a column and a direction, tie-broken by public id. A resource's
+    orderings are the members of one ``Enum`` whose values are ``Sort``s: the same enum is
+    the GraphQL ``…Order`` type (``strawberry.enum``) and the REST ``order_by`` values."""
 
     name: str
     column: InstrumentedAttribute[Any]

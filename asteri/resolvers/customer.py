@@ -4,6 +4,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -31,8 +32,8 @@ from asteri.resolvers.validation import refuse_nul, validate
 __all__ = [
     "CUSTOMERS",
     "LIFECYCLE",
-    "SORTS",
     "CustomerFilter",
+    "CustomerOrder",
     "create",
     "delete_customer",
     "get",
@@ -100,12 +101,14 @@ CUSTOMERS = Resource(
 )
 
 
-SORTS = {
-    "CREATED_AT_DESC": Sort("created_at_desc", Customer.created_at, descending=True),  # type: ignore[arg-type]
-    "CREATED_AT_ASC": Sort("created_at_asc", Customer.created_at, descending=False),  # type: ignore[arg-type]
-    "UPDATED_AT_DESC": Sort("updated_at_desc", Customer.updated_at, descending=True),  # type: ignore[arg-type]
-    "DISPLAY_NAME_ASC": Sort("display_name_asc", Customer.display_name, descending=False),  # type: ignore[arg-type]
-}
+class CustomerOrder(Enum):
+    """Orderings for customers lists (values: the ``Sort`` each one applies)."""
+
+    CREATED_AT_DESC = Sort("created_at_desc", Customer.created_at, descending=True)  # type: ignore[arg-type]
+    CREATED_AT_ASC = Sort("created_at_asc", Customer.created_at, descending=False)  # type: ignore[arg-type]
+    UPDATED_AT_DESC = Sort("updated_at_desc", Customer.updated_at, descending=True)  # type: ignore[arg-type]
+    DISPLAY_NAME_ASC = Sort("display_name_asc", Customer.display_name, descending=False)  # type: ignore[arg-type]
+
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -228,10 +231,10 @@ def _where(f: CustomerFilter) -> list[ColumnElement[bool]]:
 
 
 async def list_customers(
-    uow: UnitOfWork, *, filter: CustomerFilter, sort: str, first: int, after: str | None
+    uow: UnitOfWork, *, filter: CustomerFilter, sort: CustomerOrder, first: int, after: str | None
 ) -> Page[Customer]:
     return await crud.list_page(
-        uow, CUSTOMERS, where=_where(filter), sort=SORTS[sort], first=first, after=after
+        uow, CUSTOMERS, where=_where(filter), sort=sort.value, first=first, after=after
     )
 
 

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
@@ -18,9 +19,9 @@ from asteri.resolvers.validation import validate
 
 __all__ = [
     "SERVICES",
-    "SORTS",
     "ServiceFields",
     "ServiceFilter",
+    "ServiceOrder",
     "create",
     "delete_service",
     "get",
@@ -43,12 +44,15 @@ SERVICES = Resource(
     invalid={"name": ""},
 )
 
-SORTS = {
-    "CREATED_AT_DESC": Sort("created_at_desc", Service.created_at, descending=True),  # type: ignore[arg-type]
-    "CREATED_AT_ASC": Sort("created_at_asc", Service.created_at, descending=False),  # type: ignore[arg-type]
-    "UPDATED_AT_DESC": Sort("updated_at_desc", Service.updated_at, descending=True),  # type: ignore[arg-type]
-    "NAME_ASC": Sort("name_asc", Service.name, descending=False),  # type: ignore[arg-type]
-}
+
+class ServiceOrder(Enum):
+    """Orderings for services lists (values: the ``Sort`` each one applies)."""
+
+    CREATED_AT_DESC = Sort("created_at_desc", Service.created_at, descending=True)  # type: ignore[arg-type]
+    CREATED_AT_ASC = Sort("created_at_asc", Service.created_at, descending=False)  # type: ignore[arg-type]
+    UPDATED_AT_DESC = Sort("updated_at_desc", Service.updated_at, descending=True)  # type: ignore[arg-type]
+    NAME_ASC = Sort("name_asc", Service.name, descending=False)  # type: ignore[arg-type]
+
 
 # The public field ``unit_price`` is stored in two columns; the audit names the public field.
 _PRICE_COLUMNS = ("unit_price_amount", "currency")
@@ -103,10 +107,10 @@ def _where(f: ServiceFilter) -> list[ColumnElement[bool]]:
 
 
 async def list_services(
-    uow: UnitOfWork, *, filter: ServiceFilter, sort: str, first: int, after: str | None
+    uow: UnitOfWork, *, filter: ServiceFilter, sort: ServiceOrder, first: int, after: str | None
 ) -> Page[Service]:
     return await crud.list_page(
-        uow, SERVICES, where=_where(filter), sort=SORTS[sort], first=first, after=after
+        uow, SERVICES, where=_where(filter), sort=sort.value, first=first, after=after
     )
 
 

@@ -6,6 +6,7 @@ keeps their history (and, later, their past appointments) attached to a real row
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -30,10 +31,10 @@ from asteri.resolvers.validation import validate
 __all__ = [
     "LIFECYCLE",
     "ROLES",
-    "SORTS",
     "TEAM_MEMBERS",
     "TeamMemberFields",
     "TeamMemberFilter",
+    "TeamMemberOrder",
     "create",
     "get",
     "list_team_members",
@@ -78,12 +79,14 @@ TEAM_MEMBERS = Resource(
 )
 
 
-SORTS = {
-    "CREATED_AT_DESC": Sort("created_at_desc", TeamMember.created_at, descending=True),  # type: ignore[arg-type]
-    "CREATED_AT_ASC": Sort("created_at_asc", TeamMember.created_at, descending=False),  # type: ignore[arg-type]
-    "UPDATED_AT_DESC": Sort("updated_at_desc", TeamMember.updated_at, descending=True),  # type: ignore[arg-type]
-    "NAME_ASC": Sort("name_asc", TeamMember.name, descending=False),  # type: ignore[arg-type]
-}
+class TeamMemberOrder(Enum):
+    """Orderings for team members lists (values: the ``Sort`` each one applies)."""
+
+    CREATED_AT_DESC = Sort("created_at_desc", TeamMember.created_at, descending=True)  # type: ignore[arg-type]
+    CREATED_AT_ASC = Sort("created_at_asc", TeamMember.created_at, descending=False)  # type: ignore[arg-type]
+    UPDATED_AT_DESC = Sort("updated_at_desc", TeamMember.updated_at, descending=True)  # type: ignore[arg-type]
+    NAME_ASC = Sort("name_asc", TeamMember.name, descending=False)  # type: ignore[arg-type]
+
 
 Role = Literal["owner", "admin", "dispatcher", "technician"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -133,10 +136,15 @@ def _where(f: TeamMemberFilter) -> list[ColumnElement[bool]]:
 
 
 async def list_team_members(
-    uow: UnitOfWork, *, filter: TeamMemberFilter, sort: str, first: int, after: str | None
+    uow: UnitOfWork,
+    *,
+    filter: TeamMemberFilter,
+    sort: TeamMemberOrder,
+    first: int,
+    after: str | None,
 ) -> Page[TeamMember]:
     return await crud.list_page(
-        uow, TEAM_MEMBERS, where=_where(filter), sort=SORTS[sort], first=first, after=after
+        uow, TEAM_MEMBERS, where=_where(filter), sort=sort.value, first=first, after=after
     )
 
 

@@ -26,7 +26,7 @@ from typing import Any, cast
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import CursorResult, Engine, and_, bindparam, delete, or_, update
+from sqlalchemy import CursorResult, and_, bindparam, delete, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,7 +49,6 @@ __all__ = [
     "idempotency_key",
     "idempotent",
     "payload_hash",
-    "purge_expired",
     "request_hash",
 ]
 
@@ -349,10 +348,3 @@ async def _release(database: Database, scope: _Scope, token: str) -> None:
 
 def _rowcount(result: Any) -> int:
     return cast(CursorResult[Any], result).rowcount
-
-
-def purge_expired(engine: Engine) -> int:
-    """Delete every record past ``expires_at``; return how many (``asteri idempotency purge``)."""
-    with engine.begin() as connection:
-        result = connection.execute(delete(_T).where(col(_T.expires_at) <= utcnow()))
-        return result.rowcount

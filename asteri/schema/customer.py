@@ -1,7 +1,6 @@
 """Customers in the public schema: the DTO, its inputs, and its root fields."""
 
 from datetime import datetime
-from enum import Enum
 from typing import Annotated
 
 import strawberry
@@ -98,12 +97,8 @@ CUSTOMER_ROWS = RowMap(
 snapshot = snapshot_of(Customer.from_row)
 
 
-@strawberry.enum(description="Orderings for customer lists.")
-class CustomerOrder(Enum):
-    CREATED_AT_DESC = "CREATED_AT_DESC"
-    CREATED_AT_ASC = "CREATED_AT_ASC"
-    UPDATED_AT_DESC = "UPDATED_AT_DESC"
-    DISPLAY_NAME_ASC = "DISPLAY_NAME_ASC"
+CustomerOrder = customers.CustomerOrder  # its members are the resolvers' orderings
+strawberry.enum(CustomerOrder, description="Orderings for customer lists.")
 
 
 @strawberry.input(description="Narrow a customer list; all conditions must hold.")
@@ -199,7 +194,7 @@ class CustomerQueries:
             filter=customers.CustomerFilter(
                 tag=f.tag, search=f.search, updated_since=f.updated_since, archived=f.archived
             ),
-            sort=order_by.value,
+            sort=order_by,
             first=page_size(first),
             after=after,
         )

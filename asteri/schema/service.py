@@ -1,7 +1,6 @@
 """Services in the public schema: the catalog DTO, its inputs, and its root fields."""
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from strawberry import UNSET
@@ -58,12 +57,8 @@ SERVICE_ROWS = RowMap(
 snapshot = snapshot_of(Service.from_row)
 
 
-@strawberry.enum(description="Orderings for service lists; ties are broken by id.")
-class ServiceOrder(Enum):
-    CREATED_AT_DESC = "CREATED_AT_DESC"
-    CREATED_AT_ASC = "CREATED_AT_ASC"
-    UPDATED_AT_DESC = "UPDATED_AT_DESC"
-    NAME_ASC = "NAME_ASC"
+ServiceOrder = services.ServiceOrder  # its members are the resolvers' orderings
+strawberry.enum(ServiceOrder, description="Orderings for service lists; ties are broken by id.")
 
 
 @strawberry.input(description="Narrow a service list; all conditions must hold.")
@@ -137,7 +132,7 @@ class ServiceQueries:
                 search=f.search,
                 updated_since=f.updated_since,
             ),
-            sort=order_by.value,
+            sort=order_by,
             first=page_size(first),
             after=after,
         )

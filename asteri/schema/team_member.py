@@ -62,12 +62,8 @@ TEAM_MEMBER_ROWS = RowMap(TeamMember, id="public_id", role=lambda row: TeamRole(
 snapshot = snapshot_of(TeamMember.from_row)
 
 
-@strawberry.enum(description="Orderings for team member lists.")
-class TeamMemberOrder(Enum):
-    CREATED_AT_DESC = "CREATED_AT_DESC"
-    CREATED_AT_ASC = "CREATED_AT_ASC"
-    UPDATED_AT_DESC = "UPDATED_AT_DESC"
-    NAME_ASC = "NAME_ASC"
+TeamMemberOrder = members.TeamMemberOrder  # its members are the resolvers' orderings
+strawberry.enum(TeamMemberOrder, description="Orderings for team member lists.")
 
 
 @strawberry.input(description="Narrow a team member list; all conditions must hold.")
@@ -131,7 +127,7 @@ class TeamMemberQueries:
                 search=f.search,
                 updated_since=f.updated_since,
             ),
-            sort=order_by.value,
+            sort=order_by,
             first=page_size(first),
             after=after,
         )
