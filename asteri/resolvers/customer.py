@@ -2,7 +2,7 @@
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -204,10 +204,18 @@ def _editable(row: Customer) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class CustomerFilter:
+    """Also the GraphQL ``CustomerFilter`` (``schema.inputs.filter_input``)."""
+
     tag: str | None = None
-    search: str | None = None
+    search: str | None = field(
+        default=None,
+        metadata={"description": "Words matched in names, company, emails and phones."},
+    )
     updated_since: datetime | None = None
-    archived: bool | None = False
+    archived: bool | None = field(
+        default=False,
+        metadata={"description": "false (default): active only; true: archived only; null: all."},
+    )
 
 
 def _where(f: CustomerFilter) -> list[ColumnElement[bool]]:

@@ -1,6 +1,6 @@
 """Services: the catalog of what an organization sells, with price, duration and booking flags."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -89,10 +89,27 @@ def _editable(row: Service) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ServiceFilter:
-    active: bool | None = None  # None: active and inactive alike
-    bookable_online: bool | None = None
-    search: str | None = None
-    updated_since: datetime | None = None
+    """Also the GraphQL ``ServiceFilter`` (``schema.inputs.filter_input``)."""
+
+    active: bool | None = field(
+        default=None,
+        metadata={"description": "null (default): all; true: active only; false: inactive only."},
+    )
+    bookable_online: bool | None = field(
+        default=None,
+        metadata={"description": "null (default): all; otherwise only services with this flag."},
+    )
+    search: str | None = field(
+        default=None,
+        metadata={
+            "description": "Words matched in the name or description, ignoring case; "
+            "all must match."
+        },
+    )
+    updated_since: datetime | None = field(
+        default=None,
+        metadata={"description": "Only services changed at or after this time (with offset)."},
+    )
 
 
 def _where(f: ServiceFilter) -> list[ColumnElement[bool]]:

@@ -14,7 +14,7 @@ from asteri.resolvers import customer as customers
 from asteri.schema.activity import ActivityEntry
 from asteri.schema.context import RequestContext
 from asteri.schema.fields import RootFields, mutation, query, related
-from asteri.schema.inputs import DeletedObject, sent_values
+from asteri.schema.inputs import DeletedObject, filter_input, sent_values
 from asteri.schema.lifecycle import lifecycle_mutations
 from asteri.schema.pagination import Connection, page_size
 from asteri.schema.rowmap import RowMap
@@ -101,16 +101,8 @@ CustomerOrder = customers.CustomerOrder  # its members are the resolvers' orderi
 strawberry.enum(CustomerOrder, description="Orderings for customer lists.")
 
 
-@strawberry.input(description="Narrow a customer list; all conditions must hold.")
-class CustomerFilter:
-    tag: str | None = None
-    search: str | None = strawberry.field(
-        default=None, description="Words matched in names, company, emails and phones."
-    )
-    updated_since: datetime | None = None
-    archived: bool | None = strawberry.field(
-        default=False, description="false (default): active only; true: archived only; null: all."
-    )
+CustomerFilter = customers.CustomerFilter  # the resolvers' filter, also the GraphQL input
+filter_input(CustomerFilter, description="Narrow a customer list; all conditions must hold.")
 
 
 @strawberry.input
@@ -188,12 +180,9 @@ class CustomerQueries:
         filter: CustomerFilter | None = None,
         order_by: CustomerOrder = CustomerOrder.CREATED_AT_DESC,
     ) -> Connection[Customer]:
-        f = filter or CustomerFilter()
         page = await customers.list_customers(
             info.context.uow,
-            filter=customers.CustomerFilter(
-                tag=f.tag, search=f.search, updated_since=f.updated_since, archived=f.archived
-            ),
+            filter=filter or CustomerFilter(),
             sort=order_by,
             first=page_size(first),
             after=after,

@@ -1,13 +1,30 @@
-"""Strawberry inputs → plain dicts of what the caller actually sent (``UNSET`` left out)."""
+"""Strawberry inputs → plain dicts of what the caller actually sent (``UNSET`` left out), and
+the resolvers' filters as GraphQL inputs."""
 
 import dataclasses
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry import UNSET
 
-__all__ = ["DeletedObject", "sent_values"]
+__all__ = ["DeletedObject", "filter_input", "sent_values"]
+
+F = TypeVar("F")
+
+
+def filter_input(filter_type: type[F], *, description: str) -> type[F]:
+    """A resolver module's filter dataclass, made the GraphQL input of the same name: its
+    fields, types and defaults are declared once, there, with each field's description in its
+    ``metadata``. The resolvers then receive the caller's input as it is."""
+    descriptions = {
+        f.name: f.metadata.get("description")
+        for f in dataclasses.fields(filter_type)  # type: ignore[arg-type]
+    }
+    strawberry.input(filter_type, description=description)
+    for field in filter_type.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        field.description = descriptions.get(field.python_name) or field.description
+    return filter_type
 
 
 def _plain(value: Any) -> Any:

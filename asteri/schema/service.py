@@ -11,7 +11,7 @@ from asteri.models import Service as ServiceRow
 from asteri.resolvers import service as services
 from asteri.schema.context import RequestContext
 from asteri.schema.fields import RootFields, mutation, query
-from asteri.schema.inputs import DeletedObject, sent_values
+from asteri.schema.inputs import DeletedObject, filter_input, sent_values
 from asteri.schema.money import Money, MoneyInput
 from asteri.schema.pagination import Connection, page_size
 from asteri.schema.rowmap import RowMap
@@ -61,21 +61,8 @@ ServiceOrder = services.ServiceOrder  # its members are the resolvers' orderings
 strawberry.enum(ServiceOrder, description="Orderings for service lists; ties are broken by id.")
 
 
-@strawberry.input(description="Narrow a service list; all conditions must hold.")
-class ServiceFilter:
-    active: bool | None = strawberry.field(
-        default=None, description="null (default): all; true: active only; false: inactive only."
-    )
-    bookable_online: bool | None = strawberry.field(
-        default=None, description="null (default): all; otherwise only services with this flag."
-    )
-    search: str | None = strawberry.field(
-        default=None,
-        description="Words matched in the name or description, ignoring case; all must match.",
-    )
-    updated_since: datetime | None = strawberry.field(
-        default=None, description="Only services changed at or after this time (with offset)."
-    )
+ServiceFilter = services.ServiceFilter  # the resolvers' filter, also the GraphQL input
+filter_input(ServiceFilter, description="Narrow a service list; all conditions must hold.")
 
 
 @strawberry.input(description="A new service. `name`, `unitPrice` and `durationMinutes` required.")
@@ -123,15 +110,9 @@ class ServiceQueries:
         filter: ServiceFilter | None = None,
         order_by: ServiceOrder = ServiceOrder.CREATED_AT_DESC,
     ) -> Connection[Service]:
-        f = filter or ServiceFilter()
         page = await services.list_services(
             info.context.uow,
-            filter=services.ServiceFilter(
-                active=f.active,
-                bookable_online=f.bookable_online,
-                search=f.search,
-                updated_since=f.updated_since,
-            ),
+            filter=filter or ServiceFilter(),
             sort=order_by,
             first=page_size(first),
             after=after,
