@@ -18,6 +18,10 @@ from asteri.authz.scopes import Scope
 from asteri.authz.sessions import issue_session
 from asteri.kit.settings import Settings
 from asteri.models import Environment
+from asteri.resolvers.crud import Resource
+from asteri.resolvers.customer import CUSTOMERS
+from asteri.resolvers.service import SERVICES
+from asteri.resolvers.team_member import TEAM_MEMBERS
 
 REST = "/api/public/v1"
 GRAPHQL = f"{REST}/graphql"
@@ -191,8 +195,13 @@ mutation($input: CreateCustomerInput!) {
 }"""
 
 
+def _sample(resource: Resource, **fields: Any) -> dict[str, Any]:
+    """The resource's one sample input (unique values made unique), with ``fields`` over it."""
+    return {**resource.sample_input(f"-{secrets.token_hex(3)}"), **fields}
+
+
 def create_customer(api: Api, cred: Credential, **fields: Any) -> dict[str, Any]:
-    input_ = {"displayName": f"Customer {secrets.token_hex(3)}", **fields}
+    input_ = _sample(CUSTOMERS, **fields)
     data = api.gql(CREATE_CUSTOMER, {"input": input_}, as_=cred)
     customer: dict[str, Any] = data["createCustomer"]
     return customer
@@ -205,13 +214,7 @@ mutation($input: CreateTeamMemberInput!) {
 
 
 def create_team_member(api: Api, *, as_: Credential, **fields: Any) -> dict[str, Any]:
-    suffix = secrets.token_hex(3)
-    input_ = {
-        "name": f"Member {suffix}",
-        "email": f"member-{suffix}@example.com",
-        "role": "TECHNICIAN",
-        **fields,
-    }
+    input_ = _sample(TEAM_MEMBERS, **fields)
     data = api.gql(CREATE_TEAM_MEMBER, {"input": input_}, as_=as_)
     member: dict[str, Any] = data["createTeamMember"]
     return member
@@ -227,12 +230,7 @@ mutation($input: CreateServiceInput!) {
 
 
 def create_service(api: Api, *, as_: Credential, **fields: Any) -> dict[str, Any]:
-    input_ = {
-        "name": f"Service {secrets.token_hex(3)}",
-        "unitPrice": {"amount": 12900, "currency": "USD"},
-        "durationMinutes": 60,
-        **fields,
-    }
+    input_ = _sample(SERVICES, **fields)
     data = api.gql(CREATE_SERVICE, {"input": input_}, as_=as_)
     service: dict[str, Any] = data["createService"]
     return service

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from asteri.models import AuditEntry, Event, Organization, Service
 from asteri.resolvers.money import MAX_PRICE
 from asteri.schema.scalars import MAX_SAFE_INT
-from tests.factories import Api, Credential, create_service
+from tests.factories import CREATE_SERVICE, Api, Credential, create_service
 
 FIELDS = (
     "id name description unitPrice { amount currency } durationMinutes taxable bookableOnline "
@@ -111,7 +111,8 @@ def _invalid(
 
 def test_create_applies_defaults_and_get_returns_the_same(api: Api) -> None:
     cred = api.key()
-    created = create_service(api, as_=cred, name="  AC tune-up  ")
+    minimal = {"name": "  AC tune-up  ", "unitPrice": _price(12900), "durationMinutes": 60}
+    created = api.gql(CREATE_SERVICE, {"input": minimal}, as_=cred)["createService"]
     assert created["id"].startswith("svc_")
     assert created["name"] == "AC tune-up"
     assert created["unitPrice"] == _price(12900)
@@ -146,16 +147,21 @@ def test_create_with_every_field(api: Api) -> None:
 
 
 def _catalog(api: Api, *, as_: Credential) -> None:
-    create_service(
-        api, as_=as_, name="AC tune-up", description="Coils and FILTERS", bookableOnline=True
-    )
-    create_service(
-        api, as_=as_, name="Furnace repair", description="100% satisfaction", active=False
-    )
-    create_service(api, as_=as_, name="Duct_cleaning")
-    create_service(
-        api, as_=as_, name="Ductless mini-split", description="Clean filters", bookableOnline=True
-    )
+    # Every field a filter reads is given, so the sample's own values play no part.
+    for name, description, bookable, active in [
+        ("AC tune-up", "Coils and FILTERS", True, True),
+        ("Furnace repair", "100% satisfaction", False, False),
+        ("Duct_cleaning", None, False, True),
+        ("Ductless mini-split", "Clean filters", True, True),
+    ]:
+        create_service(
+            api,
+            as_=as_,
+            name=name,
+            description=description,
+            bookableOnline=bookable,
+            active=active,
+        )
 
 
 ALL = {"AC tune-up", "Furnace repair", "Duct_cleaning", "Ductless mini-split"}
@@ -296,8 +302,9 @@ def test_price_change_is_audited_as_unit_price(api: Api) -> None:
     _update(api, as_=cred, id=created["id"], unitPrice=_price(12900, "CAD"))  # no change, no event
     history = _history(api, id=created["id"])
     assert [(a, f) for a, f, _ in history] == [
-        # Create inputs carry their boolean defaults in the SDL, so all fields count as sent.
-        ("service.created", [*CREATED_FIELDS]),
+        # Create inputs carry their boolean defaults in the SDL, so all fields count as sent
+        # (and the sample sends a description).
+        ("service.created", sorted([*CREATED_FIELDS, "description"])),
         ("service.updated", ["unit_price"]),
     ]
     assert history[-1][2]["unit_price"] == {"amount": 12900, "currency": "CAD"}
