@@ -4,8 +4,9 @@ Every read (authentication, point reads, lists) goes through ``Rows``. On Postgr
 psycopg's own ``AsyncConnectionPool`` in autocommit mode: a statement is compiled once per
 shape (SQLAlchemy's cache key), then each call only fills in its parameters and applies the
 column types' result processors (e.g. ``UtcDateTime``). SQLAlchemy's async layer costs about
-1 ms of CPU per statement on our machines against ~0.15 ms for psycopg alone (TECH-NOTES,
-"Where the time goes"); reads are most of the traffic, so they skip it. Writes keep the ORM
+1 ms of CPU per statement on our machines against ~0.15 ms for psycopg alone (measured on our
+2-core machines; see the README's Performance section); reads are most of the traffic, so they
+skip it. Writes keep the ORM
 session and its transaction.
 
 Rows are named tuples whose fields are the selected columns' keys, so the DTOs' ``from_row``

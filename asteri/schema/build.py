@@ -66,7 +66,8 @@ class AsteriSchema(strawberry.Schema):
 
 
 def limit_rules(*, max_depth: int, max_aliases: int) -> tuple[Any, ...]:
-    """Depth and alias rules built once, so the validation cache can hit (see TECH-NOTES)."""
+    """Depth and alias rules built once: strawberry's limiter factories build new rule objects
+    on every call, which makes its validation cache miss every time."""
     return (depth_rule(max_depth, None, None), alias_rule(max_aliases))
 
 
