@@ -11,13 +11,14 @@ from typing import Any
 import httpx2 as httpx
 import redis
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from asteri.admin import KeyRequest, create_key, create_organization
 from asteri.authz.scopes import Scope
 from asteri.authz.sessions import issue_session
 from asteri.kit.settings import Settings
-from asteri.models import Environment
+from asteri.models import Environment, Organization
 from asteri.resolvers.crud import Resource
 from asteri.resolvers.customer import CUSTOMERS
 from asteri.resolvers.service import SERVICES
@@ -47,6 +48,16 @@ def redis_namespace(url: str) -> Iterator[str]:
             client.delete(name)
     finally:
         client.close()
+
+
+def org_pk(engine: Engine, organization_id: str) -> int:
+    """An organization's internal key, read as the operator (tests' assertions only)."""
+    with engine.connect() as connection:
+        pk = connection.scalar(
+            select(col(Organization.id)).where(col(Organization.public_id) == organization_id)
+        )
+    assert pk is not None, organization_id
+    return int(pk)
 
 
 @dataclass

@@ -18,9 +18,9 @@ from asteri.app import create_app
 from asteri.cli import main
 from asteri.kit.db import utcnow
 from asteri.kit.settings import Settings, get_settings
-from asteri.models import AuditEntry, Event, IdempotencyRecord, Organization
+from asteri.models import AuditEntry, Event, IdempotencyRecord
 from asteri.rest_facade.idempotency import LEASE, RETENTION, payload_hash
-from tests.factories import GRAPHQL, REST, Api, Credential
+from tests.factories import GRAPHQL, REST, Api, Credential, org_pk
 from tests.servers import serving
 
 REPLAYED = "idempotent-replayed"
@@ -35,17 +35,8 @@ def _post(api: Api, path: str, cred: Credential, key: str | None, body: Any = No
     return api.rest("POST", path, as_=cred, json=body, headers=headers)
 
 
-def _org_pk(engine: Engine, organization_id: str) -> int:
-    with engine.connect() as connection:
-        pk = connection.scalar(
-            select(col(Organization.id)).where(col(Organization.public_id) == organization_id)
-        )
-    assert pk is not None
-    return int(pk)
-
-
 def _count(engine: Engine, model: Any, cred: Credential, **where: str) -> int:
-    org = _org_pk(engine, cred.organization_id)
+    org = org_pk(engine, cred.organization_id)
     stmt = select(func.count()).select_from(model).where(col(model.organization_id) == org)
     if model in (AuditEntry, Event):  # what requests wrote: not the operator's setup (no id)
         stmt = stmt.where(col(model.request_id).is_not(None))
@@ -78,7 +69,7 @@ def _record(
     with Session(api.engine) as session:
         session.add(
             IdempotencyRecord(
-                organization_id=_org_pk(api.engine, cred.organization_id),
+                organization_id=org_pk(api.engine, cred.organization_id),
                 environment=cred.environment,
                 actor_id=cred.key_id,
                 route=route,

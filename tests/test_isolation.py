@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import strawberry
 from sqlalchemy import Table, bindparam, exists, inspect, literal, or_, select, text
-from sqlmodel import SQLModel, col
+from sqlmodel import SQLModel
 from strawberry.types import Info
 
 import asteri
@@ -36,13 +36,13 @@ from asteri.authz.scopes import Scope
 from asteri.authz.tenancy import scoped, tenant
 from asteri.kit.db import Database, RequestStore
 from asteri.kit.rows import SessionRows
-from asteri.models import Customer, Environment, Organization, Service
+from asteri.models import Customer, Environment, Service
 from asteri.resolvers.unit import UnitOfWork
 from asteri.schema.compiled import compile_read
 from asteri.schema.context import RequestContext
 from asteri.schema.fields import query
 from asteri.schema.persisted import Registry
-from tests.factories import Api, create_service
+from tests.factories import Api, create_service, org_pk
 
 TABLES = sorted(tenant_tables(), key=lambda t: t.name)
 Leak = Callable[[UnitOfWork, Table], Awaitable[Any]]
@@ -146,13 +146,8 @@ LEAKS: list[Leak] = [
 
 
 def _principal(api: Api, organization_id: str) -> Principal:
-    with api.engine.connect() as connection:
-        pk = connection.scalar(
-            select(col(Organization.id)).where(col(Organization.public_id) == organization_id)
-        )
-    assert pk is not None
     return Principal(
-        organization_pk=pk,
+        organization_pk=org_pk(api.engine, organization_id),
         organization_id=organization_id,
         environment=Environment.LIVE,
         scopes=frozenset(Scope),

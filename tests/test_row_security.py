@@ -12,16 +12,16 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Engine, Select, bindparam, func, select, text
+from sqlalchemy import Select, bindparam, func, select, text
 from sqlalchemy.exc import ProgrammingError
 from sqlmodel import col
 
 from asteri.authz.isolation import organization_wide, tenant_tables
 from asteri.kit.db import Database
 from asteri.kit.row_security import APP_ROLE
-from asteri.models import Customer, Organization
+from asteri.models import Customer
 from tests.conftest import _backends
-from tests.factories import Api, create_customer
+from tests.factories import Api, create_customer, org_pk
 
 ROOT = Path(__file__).parents[1]
 TABLES = sorted(tenant_tables(), key=lambda t: t.name)
@@ -29,15 +29,6 @@ TABLES = sorted(tenant_tables(), key=lambda t: t.name)
 pytestmark = pytest.mark.parametrize(
     "database_url", [b for b in _backends() if b == "postgresql"], indirect=True
 )
-
-
-def _org_pk(engine: Engine, public_id: str) -> int:
-    with engine.connect() as connection:
-        pk = connection.scalar(
-            select(col(Organization.id)).where(col(Organization.public_id) == public_id)
-        )
-    assert pk is not None
-    return int(pk)
 
 
 def _unguarded(api: Api) -> Database:
@@ -102,7 +93,7 @@ def test_a_statement_without_the_filter_sees_only_its_tenant(api: Api) -> None:
     a, b = api.key(), api.key()
     create_customer(api, a)
     create_customer(api, b)
-    a_pk, b_pk = _org_pk(api.engine, a.organization_id), _org_pk(api.engine, b.organization_id)
+    a_pk, b_pk = org_pk(api.engine, a.organization_id), org_pk(api.engine, b.organization_id)
 
     async def run() -> list[set[Any]]:
         database = _unguarded(api)
@@ -121,7 +112,7 @@ def test_writes_are_held_to_the_tenant_too(api: Api) -> None:
     """An UPDATE of another tenant's rows changes nothing; an INSERT into it is refused."""
     a, b = api.key(), api.key()
     victim = create_customer(api, b, company="Untouched")
-    a_pk, b_pk = _org_pk(api.engine, a.organization_id), _org_pk(api.engine, b.organization_id)
+    a_pk, b_pk = org_pk(api.engine, a.organization_id), org_pk(api.engine, b.organization_id)
     table = Customer.__table__  # type: ignore[attr-defined]
 
     async def run() -> int:
@@ -163,7 +154,7 @@ def test_pooled_connections_carry_no_tenant_between_transactions(api: Api) -> No
     a_test = api.key(org=a.organization_id, environment="test")
     for cred in (a, b, a_test):
         create_customer(api, cred)
-    a_pk, b_pk = _org_pk(api.engine, a.organization_id), _org_pk(api.engine, b.organization_id)
+    a_pk, b_pk = org_pk(api.engine, a.organization_id), org_pk(api.engine, b.organization_id)
     cases = [
         (_tenant(a_pk), {(a_pk, "live")}),
         (_tenant(b_pk), {(b_pk, "live")}),
