@@ -34,7 +34,7 @@ ids = [resource.name for resource, _ in LIFECYCLES]
 
 
 def _mutation(resource: Resource, transition: str) -> str:
-    return camel(f"{transition}_{resource.name}")
+    return camel(resource.action_field(transition))
 
 
 def _collection(resource: Resource) -> str:

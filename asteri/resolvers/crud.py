@@ -97,6 +97,15 @@ class Resource:
         ``Get`` → ``GetTeamMember``, and so on."""
         return f"{verb}{pascal(self.collection) if verb == 'List' else self.type_name}"
 
+    def action_field(self, action: str) -> str:
+        """The mutation of an action (a transition, ``rotate``…), snake_case: ``archive`` →
+        ``archive_customer`` (``archiveCustomer``)."""
+        return f"{action}_{self.name}"
+
+    def action_operation(self, action: str) -> str:
+        """The persisted operation its REST action runs: ``archive`` → ``ArchiveCustomer``."""
+        return self.operation(pascal(action))
+
 
 @dataclass(frozen=True, eq=False)  # compared by identity: each is one member of an order enum
 class Sort:

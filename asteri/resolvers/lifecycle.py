@@ -67,15 +67,12 @@ class Lifecycle:
 
 
 async def transition(
-    uow: UnitOfWork,
-    resource: Resource,
-    lifecycle: Lifecycle,
-    name: str,
-    public_id: str,
-    snapshot: Snapshot,
+    uow: UnitOfWork, resource: Resource, name: str, public_id: str, snapshot: Snapshot
 ) -> Any:
-    """Apply the transition ``name`` to the resource's row ``public_id`` (404 as ``crud.get``),
-    or refuse it (409) from a state it does not start from."""
+    """Apply the transition ``name`` of the resource's lifecycle to its row ``public_id``
+    (404 as ``crud.get``), or refuse it (409) from a state it does not start from."""
+    lifecycle = resource.lifecycle
+    assert lifecycle is not None, f"{resource.name} declares no lifecycle"
     step = lifecycle.named(name)
     row = await crud.get(uow, resource, public_id)
     current = lifecycle.state(row)

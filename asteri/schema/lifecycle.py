@@ -13,9 +13,8 @@ import strawberry
 from strawberry.types import Info
 
 from asteri.authz.scopes import Scope
-from asteri.kit.naming import pascal
 from asteri.resolvers.crud import Resource, Snapshot
-from asteri.resolvers.lifecycle import Lifecycle, Transition, transition
+from asteri.resolvers.lifecycle import Transition, transition
 from asteri.schema.context import RequestContext
 from asteri.schema.fields import mutation
 
@@ -26,7 +25,7 @@ def transition_operations(resource: Resource) -> dict[str, str]:
     """REST action verb → persisted operation name: ``{"archive": "ArchiveCustomer"}``."""
     if resource.lifecycle is None:
         return {}
-    return {t.name: resource.operation(pascal(t.name)) for t in resource.lifecycle.transitions}
+    return {t.name: resource.action_operation(t.name) for t in resource.lifecycle.transitions}
 
 
 def lifecycle_mutations(
@@ -43,7 +42,7 @@ def lifecycle_mutations(
     lifecycle = resource.lifecycle
     assert lifecycle is not None, f"{resource.name} declares no lifecycle"
     fields = {
-        f"{t.name}_{resource.name}": _field(t, dto, resource, lifecycle, scope, from_row, snapshot)
+        resource.action_field(t.name): _field(t, dto, resource, scope, from_row, snapshot)
         for t in lifecycle.transitions
     }
     namespace = type(f"{dto.__name__}Lifecycle", (), fields)
@@ -54,15 +53,14 @@ def _field(
     step: Transition,
     dto: type,
     resource: Resource,
-    lifecycle: Lifecycle,
     scope: Scope,
     from_row: Callable[[Any], Any],
     snapshot: Snapshot,
 ) -> Any:
     async def resolve(self: Any, info: Info[RequestContext, None], id: strawberry.ID) -> Any:
-        row = await transition(info.context.uow, resource, lifecycle, step.name, str(id), snapshot)
+        row = await transition(info.context.uow, resource, step.name, str(id), snapshot)
         return from_row(row)
 
     resolve.__annotations__["return"] = dto
-    resolve.__name__ = f"{step.name}_{resource.name}"
+    resolve.__name__ = resource.action_field(step.name)
     return mutation(scope, description=step.description)(resolve)

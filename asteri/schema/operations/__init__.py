@@ -36,7 +36,7 @@ def routes_of(resource: Resource) -> list[Route]:
 
     tag = resource.collection.replace("_", " ")
     collection = f"/{resource.collection}"
-    actions = {verb: resource.operation(pascal(verb)) for verb in resource.actions}
+    actions = {verb: resource.action_operation(verb) for verb in resource.actions}
     routes = resource_routes(
         tag,
         collection,
