@@ -19,7 +19,7 @@ from asteri.authz.scopes import Scope
 from asteri.authz.sessions import issue_session
 from asteri.kit.settings import Settings
 from asteri.models import Environment, Organization
-from asteri.resolvers.crud import Resource
+from asteri.resolvers.crud import Resource, SampleContext
 from asteri.resolvers.customer import CUSTOMERS
 from asteri.resolvers.service import SERVICES
 from asteri.resolvers.team_member import TEAM_MEMBERS
@@ -206,13 +206,35 @@ mutation($input: CreateCustomerInput!) {
 }"""
 
 
-def _sample(resource: Resource, **fields: Any) -> dict[str, Any]:
-    """The resource's one sample input (unique values made unique), with ``fields`` over it."""
-    return {**resource.sample_input(f"-{secrets.token_hex(3)}"), **fields}
+def sample_input(
+    api: Api, resource: Resource, cred: Credential, *, distinct: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    """The resource's one sample input (unique values made unique: ``distinct``, random by
+    default), with ``fields`` over it.
+    Each object it refers to (an appointment's customer) is made from its own resource's
+    sample, in ``cred``'s organization and environment, by a key that may write it."""
+    maker: list[Credential] = []
+
+    def id_of(other: Resource) -> str:
+        if not maker:
+            maker.append(api.key(org=cred.organization_id, environment=cred.environment))
+        return create_object(api, other, maker[0])
+
+    suffix = f"-{secrets.token_hex(3)}" if distinct is None else distinct
+    context = SampleContext(distinct=suffix, id_of=id_of)
+    return {**resource.sample_input(context), **fields}
+
+
+def create_object(api: Api, resource: Resource, cred: Credential, **fields: Any) -> str:
+    """A new object of ``resource`` from its sample (``fields`` over it); its id."""
+    t = resource.type_name
+    document = f"mutation($input: Create{t}Input!) {{ create{t}(input: $input) {{ id }} }}"
+    input_ = sample_input(api, resource, cred, **fields)
+    return str(api.gql(document, {"input": input_}, as_=cred)[f"create{t}"]["id"])
 
 
 def create_customer(api: Api, cred: Credential, **fields: Any) -> dict[str, Any]:
-    input_ = _sample(CUSTOMERS, **fields)
+    input_ = sample_input(api, CUSTOMERS, cred, **fields)
     data = api.gql(CREATE_CUSTOMER, {"input": input_}, as_=cred)
     customer: dict[str, Any] = data["createCustomer"]
     return customer
@@ -225,7 +247,7 @@ mutation($input: CreateTeamMemberInput!) {
 
 
 def create_team_member(api: Api, *, as_: Credential, **fields: Any) -> dict[str, Any]:
-    input_ = _sample(TEAM_MEMBERS, **fields)
+    input_ = sample_input(api, TEAM_MEMBERS, as_, **fields)
     data = api.gql(CREATE_TEAM_MEMBER, {"input": input_}, as_=as_)
     member: dict[str, Any] = data["createTeamMember"]
     return member
@@ -241,7 +263,7 @@ mutation($input: CreateServiceInput!) {
 
 
 def create_service(api: Api, *, as_: Credential, **fields: Any) -> dict[str, Any]:
-    input_ = _sample(SERVICES, **fields)
+    input_ = sample_input(api, SERVICES, as_, **fields)
     data = api.gql(CREATE_SERVICE, {"input": input_}, as_=as_)
     service: dict[str, Any] = data["createService"]
     return service

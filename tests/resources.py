@@ -8,7 +8,6 @@ the scope matrix walks the schema itself. A resource without a sample fails
 ``test_tenancy.py::test_every_resource_has_a_case``.
 """
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,7 @@ from asteri.resolvers.crud import Resource
 from asteri.resolvers.registry import resources
 from asteri.schema import build_schema
 from asteri.schema.operations import ROUTES
-from tests.factories import Api, Credential
+from tests.factories import Api, Credential, sample_input
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,8 @@ class ResourceCase:
     collection: str  # REST collection, e.g. "team_members"
     prefix: str  # public id prefix with underscore, e.g. "cus_"
     create: str  # mutation($input: …!) { createX(input: $input) { id } }
-    create_input: Callable[[], dict[str, Any]]
+    # The sample input, its references made in the caller's tenant (``factories.sample_input``).
+    create_input: Callable[[Api, Credential], dict[str, Any]]
     get: str  # query($id: ID!) { x(id: $id) { id } }
     listing: str  # query { xs(first: 100, …) { nodes { id } } } (every state included)
     update: str  # mutation($id: ID!, $input: …!) { updateX(id: $id, input: $input) { id } }
@@ -39,6 +39,7 @@ class ResourceCase:
     delete: str | None  # mutation($id: ID!) { deleteX(id: $id) { id } }, None if no delete
     # An input that passes GraphQL's types but not the resource's validation.
     invalid_input: dict[str, Any] = field(default_factory=dict)
+    created_verb: str = "created"  # the event of ``create``
     delete_verb: str = "deleted"  # the event of ``delete``
     # Managed by an owner's or admin's session (the security center), never by a key.
     manager: bool = False
@@ -96,7 +97,6 @@ def _every_state(schema: Any, root: str) -> str:
 
 def case_of(resource: Resource) -> ResourceCase:
     assert resource.sample is not None, f"{resource.name} declares no sample input"
-    sample = resource.sample
     schema = build_schema()
     t = resource.type_name
     assert schema._schema.mutation_type is not None
@@ -120,7 +120,7 @@ def case_of(resource: Resource) -> ResourceCase:
         collection=resource.collection,
         prefix=f"{resource.prefix}_",
         create=f"mutation($input: Create{t}Input!) {{ create{t}(input: $input) {selection} }}",
-        create_input=lambda: sample(f"-{secrets.token_hex(3)}"),
+        create_input=lambda api, cred: sample_input(api, resource, cred),
         get=f"query($id: ID!) {{ {root}(id: $id) {{ id }} }}",
         listing=(
             f"query {{ {plural}(first: 100{_every_state(schema, plural)}) {{ nodes {{ id }} }} }}"
@@ -133,6 +133,7 @@ def case_of(resource: Resource) -> ResourceCase:
         update_fields=sorted(snake(k) for k in resource.change),
         delete=f"mutation($id: ID!) {{ delete{t}(id: $id) {{ id }} }}" if deletable else None,
         invalid_input=dict(resource.invalid),
+        created_verb=resource.created,
         manager=manager,
         every_environment=resource.every_environment,
         id_path=id_path,

@@ -47,14 +47,14 @@ def test_each_write_records_one_audit_entry_and_one_event(api: Api, case: Resour
     request_id = "req-audit-matrix-1"
     response = api.client.post(
         "/api/public/v1/graphql",
-        json={"query": case.create, "variables": {"input": case.create_input()}},
+        json={"query": case.create, "variables": {"input": case.create_input(api, cred)}},
         headers={**cred.headers(), "x-request-id": request_id},
     )
     assert response.headers["x-request-id"] == request_id
     public_id = case.created_id(response.json()["data"])
 
     api.gql(case.update, {"id": public_id, "input": case.update_input()}, as_=cred)
-    verbs = ["created", "updated"]
+    verbs = [case.created_verb, "updated"]
     if case.delete is not None:
         api.gql(case.delete, {"id": public_id}, as_=cred)
         verbs.append(case.delete_verb)
@@ -77,13 +77,15 @@ def test_each_write_records_one_audit_entry_and_one_event(api: Api, case: Resour
 @pytest.mark.parametrize("case", RESOURCES, ids=ids)
 def test_failed_writes_leave_no_audit_or_event(api: Api, case: ResourceCase) -> None:
     cred = case.credential(api)
-    data = api.gql(case.create, {"input": case.create_input()}, as_=cred)
+    data = api.gql(case.create, {"input": case.create_input(api, cred)}, as_=cred)
     public_id = case.created_id(data)
     before = _trail(api, cred, case.name)
 
     # Not found, invalid input, missing scope: none may leave a row behind.
     api.error(case.update, {"id": case.prefix + "missing", "input": case.update_input()}, as_=cred)
-    api.error(case.create, {"input": {**case.create_input(), **case.invalid_input}}, as_=cred)
+    api.error(
+        case.create, {"input": {**case.create_input(api, cred), **case.invalid_input}}, as_=cred
+    )
     # Lacks the write scope (and, being a key, may not manage keys either).
     reader = api.key(org=cred.organization_id, scopes=["read:customers"])
     api.error(case.update, {"id": public_id, "input": case.update_input()}, as_=reader)

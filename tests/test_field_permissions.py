@@ -22,7 +22,7 @@ from asteri.schema.operations import ROUTES, Route
 from asteri.schema.permissions_runner import FieldPermissions, LazyVariables
 from tests.factories import ALL_SCOPES, Api
 from tests.test_idempotency import _count, _key
-from tests.test_parity import _operation, _request_data
+from tests.test_parity import Tenant, _operation, _request_data
 
 SEEN: list[dict[str, Any]] = []
 
@@ -264,7 +264,7 @@ def test_a_post_refused_by_its_permissions_stores_no_idempotent_response(
         lacking = {s.value for s in op.scopes}
         caller = api.key(scopes=[s for s in ALL_SCOPES if s not in lacking])
         reason = "missing_scope"
-    body, _ = _request_data(route)
+    body, _ = _request_data(route, Tenant(api, caller, caller), {})
     path = route.path.replace("{id}", "x_missing")
     refused = api.rest("POST", path, as_=caller, json=body, headers={"Idempotency-Key": _key()})
     assert (refused.status_code, refused.json()["reason"]) == (403, reason), refused.text

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from asteri.authz.permissions import RequiresScope
-from asteri.kit.naming import camel
+from asteri.kit.naming import camel, pascal
 from asteri.models import Event
 from asteri.resolvers.crud import Resource
-from asteri.resolvers.lifecycle import Lifecycle
+from asteri.resolvers.lifecycle import Lifecycle, Transition
 from asteri.schema import build_schema
 from asteri.schema.lifecycle import transition_operations
 from asteri.schema.operations import ROUTES
@@ -76,21 +76,20 @@ def _events(api: Api, public_id: str) -> int:
     return int(count or 0)
 
 
-def _state_path(lifecycle: Lifecycle, start: str) -> dict[str, list[str]]:
-    """The transitions that bring an object from ``start`` to each reachable state."""
-    paths: dict[str, list[str]] = {start: []}
-    frontier = [start]
-    while frontier:
-        state = frontier.pop(0)
-        for t in lifecycle.transitions:
-            if state in t.sources and t.target not in paths:
-                paths[t.target] = [*paths[state], t.name]
-                frontier.append(t.target)
-    return paths
+REASON = "Set by the lifecycle test."
 
 
-def _apply(api: Api, resource: Resource, cred: Credential, name: str, public_id: str) -> Any:
-    document = f"mutation($id: ID!) {{ {_mutation(resource, name)}(id: $id) {{ id }} }}"
+def _apply(api: Api, resource: Resource, cred: Credential, step: Transition, public_id: str) -> Any:
+    """The transition's mutation; one that takes a reason is given one."""
+    field = _mutation(resource, step.name)
+    if step.reason:
+        input_type = f"{pascal(step.name)}{resource.type_name}Input"
+        document = (
+            f"mutation($id: ID!, $input: {input_type}!) "
+            f"{{ {field}(id: $id, input: $input) {{ id }} }}"
+        )
+        return api.post(document, {"id": public_id, "input": {"reason": REASON}}, as_=cred)
+    document = f"mutation($id: ID!) {{ {field}(id: $id) {{ id }} }}"
     return api.post(document, {"id": public_id}, as_=cred)
 
 
@@ -106,26 +105,29 @@ def test_every_transition_from_every_state(
     )
 
     def new_object() -> str:
-        return case.created_id(api.gql(case.create, {"input": case.create_input()}, as_=cred))
+        return case.created_id(
+            api.gql(case.create, {"input": case.create_input(api, cred)}, as_=cred)
+        )
 
-    def run(name: str, public_id: str) -> tuple[int, dict[str, Any]]:
+    def run(step: Transition, public_id: str) -> tuple[int, dict[str, Any]]:
         if surface == "rest":
-            response = api.rest("POST", f"{collection}/{public_id}/{name}", as_=cred)
+            body = {"reason": REASON} if step.reason else None
+            path = f"{collection}/{public_id}/{step.name}"
+            response = api.rest("POST", path, as_=cred, json=body)
             return response.status_code, response.json()
-        response = _apply(api, resource, cred, name, public_id)
+        response = _apply(api, resource, cred, step, public_id)
         body = response.json()
         errors = body.get("errors")
         return response.status_code, (errors[0]["extensions"] if errors else body["data"])
 
-    start = lifecycle.states[0]
-    for state, path in _state_path(lifecycle, start).items():
+    for state, path in lifecycle.paths().items():
         for step in lifecycle.transitions:
             public_id = new_object()
             for earlier in path:
                 status, _ = run(earlier, public_id)
                 assert status == 200, (earlier, state)
             before = _events(api, public_id)
-            status, body = run(step.name, public_id)
+            status, body = run(step, public_id)
             if state in step.sources:
                 assert status == 200, (state, step.name, body)
                 assert _events(api, public_id) == before + 1

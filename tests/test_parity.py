@@ -10,6 +10,7 @@ takes a body. The security center's routes are called with an owner's
 session, and have one more case: an API key with every scope is refused all the same.
 """
 
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,26 +25,27 @@ from sqlalchemy import Engine
 from asteri.authz.roles import ROLE_SCOPES
 from asteri.kit.naming import camel, camel_keys, snake, snake_keys
 from asteri.kit.settings import Settings
+from asteri.resolvers.lifecycle import Transition
 from asteri.schema import build_schema
 from asteri.schema.operations import LIST_PARAMETERS, ROUTES, Route
 from asteri.schema.persisted import PersistedOperation, Registry
-from tests.factories import ALL_SCOPES, Api, Bearer, Credential
+from tests.factories import ALL_SCOPES, Api, Bearer, Credential, sample_input
 from tests.resources import declared_resources
 
-# Each route tag's resource: its one sample create input and update, in REST naming.
+# Each route tag's resource: its one sample create input (its references made in the caller's
+# tenant) and update, in REST naming.
 _BY_TAG = {r.collection.replace("_", " "): r for r in declared_resources()}
-CREATE_BODY: dict[str, Callable[[str], dict[str, Any]]] = {
-    tag: (lambda s, sample=r.sample: snake_keys(sample(f"-{s}")))  # type: ignore[misc]
+CREATE_BODY: dict[str, Callable[[Api, Credential, str], dict[str, Any]]] = {
+    tag: (
+        lambda api, cred, s, r=r: snake_keys(sample_input(api, r, cred, distinct=f"-{s}"))  # type: ignore[misc]
+    )
     for tag, r in _BY_TAG.items()
     if r.sample is not None
 }
 UPDATE_BODY: dict[str, dict[str, Any]] = {tag: snake_keys(r.change) for tag, r in _BY_TAG.items()}
-# Bodies of the actions that take one (by operation).
-ACTION_BODY: dict[str, dict[str, Any]] = {"RotateApiKey": {"overlap_seconds": 3600}}
-# An action that undoes another runs after it, so that it has something to undo.
-UNDOES: dict[str, str] = {
-    "UnarchiveCustomer": "ArchiveCustomer",
-    "ReactivateTeamMember": "DeactivateTeamMember",
+# Bodies of the actions that take one (by operation), given the tenant and the object acted on.
+ACTION_BODY: dict[str, Callable[["Tenant", dict[str, Any]], dict[str, Any]]] = {
+    "RotateApiKey": lambda _tenant, _object: {"overlap_seconds": 3600},
 }
 _PARAM_TO_VARIABLE = {p.rest: p.variable for p in LIST_PARAMETERS}
 CASES = ("no_key", "wrong_org", "missing_scope", "not_key_manager", "foreign_id", "good")
@@ -116,11 +118,16 @@ def _normalized(value: Any, *, suffix: str, ids: dict[str, str]) -> Any:
         return [_normalized(v, suffix=suffix, ids=ids) for v in value]
     if isinstance(value, str) and value in ids:
         return ids[value]
+    if isinstance(value, str) and _PUBLIC_ID.match(value):
+        return value.split("_")[0] + "_<ref>"  # an object each surface's write made its own
     if isinstance(value, str) and value.startswith(("ast_live_", "ast_test_")):
         return "<secret>"  # a key, or the prefix that shows it
     if isinstance(value, str):
         return value.replace(suffix, "<suffix>")
     return value
+
+
+_PUBLIC_ID = re.compile(r"^[a-z]+_[0-9A-Za-z]{22}$")
 
 
 def _resource(body: dict[str, Any]) -> dict[str, Any]:
@@ -197,7 +204,7 @@ class Tenant:
             "POST",
             create.path,
             as_=self.caller,
-            json=CREATE_BODY[route.tag](suffix or _suffix()),
+            json=CREATE_BODY[route.tag](self.api, self.caller, suffix or _suffix()),
         )
         assert response.status_code == 201, response.text
         return _resource(response.json())
@@ -246,8 +253,9 @@ def test_rest_and_graphql_answer_alike(api: Api, route: Route, case: str) -> Non
         caller = owner.key  # every scope, but a key
     elif case == "foreign_id":
         holder = Tenant.new(api, route)  # the object lives in another organization
-    public_id = holder.create(route)["id"] if "{id}" in route.path else None
-    call = Call(route, public_id, *_request_data(route))
+    target = holder.create(route) if "{id}" in route.path else None
+    public_id = target["id"] if target is not None else None
+    call = Call(route, public_id, *_request_data(route, holder, target))
     before = holder.snapshot(route, public_id) if route.tag in CREATE_BODY else None
 
     rest = call.rest(api, as_=caller, headers=headers)
@@ -266,16 +274,20 @@ def test_rest_and_graphql_answer_alike(api: Api, route: Route, case: str) -> Non
         assert holder.snapshot(route, public_id) == before
 
 
-def _request_data(route: Route) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """(body, query params) of a valid request to the route."""
+def _request_data(
+    route: Route, tenant: Tenant, target: dict[str, Any] | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(body, query params) of a valid request to the route, in ``tenant``, on ``target``
+    (the object in its path, if any)."""
     if route.kind == "create":
-        return CREATE_BODY[route.tag](_suffix()), None
+        return CREATE_BODY[route.tag](tenant.api, tenant.caller, _suffix()), None
     if route.kind == "update":
         return dict(UPDATE_BODY[route.tag]), None
     if route.kind == "action" and _takes_input(_operation(route.operation)):
         if route.operation not in ACTION_BODY:
             pytest.fail(f"{route.operation} takes $input: add its body to ACTION_BODY")
-        return dict(ACTION_BODY[route.operation]), None
+        assert target is not None
+        return ACTION_BODY[route.operation](tenant, target), None
     if route.kind == "list":
         return None, {"limit": 2}
     return None, None
@@ -284,8 +296,8 @@ def _request_data(route: Route) -> tuple[dict[str, Any] | None, dict[str, Any] |
 def _good_call(api: Api, route: Route) -> None:
     owner = Tenant.new(api, route)
     op = _operation(route.operation)
-    body, params = _request_data(route)
     if route.kind in ("list", "retrieve"):
+        body, params = _request_data(route, owner, None)
         # Reads: the same call, against the same data, twice.
         public_id = None
         if route.kind == "list":
@@ -316,21 +328,23 @@ def _good_call(api: Api, route: Route) -> None:
 
     # Writes: each surface writes its own object from the same template.
     suffixes = (_suffix(), _suffix())
-    ids: list[str | None] = [None, None]
+    targets: list[dict[str, Any] | None] = [None, None]
     if "{id}" in route.path:
-        ids = [owner.create(route, suffix)["id"] for suffix in suffixes]
-    if route.operation in UNDOES:
-        undone = next(r for r in ROUTES if r.operation == UNDOES[route.operation])
+        targets = [owner.create(route, suffix) for suffix in suffixes]
+    ids = [target["id"] if target is not None else None for target in targets]
+    for earlier in _steps_before(route):  # bring each object to a state the action starts from
         for public_id in ids:
             assert public_id is not None
-            done = api.rest("POST", undone.path.replace("{id}", public_id), as_=owner.caller)
+            path = f"{route.path.rsplit('/', 1)[0]}/{earlier.name}".replace("{id}", public_id)
+            reason = {"reason": "Set up for the call under test."} if earlier.reason else None
+            done = api.rest("POST", path, as_=owner.caller, json=reason)
             assert done.status_code == 200, done.text
     if route.kind == "create":
-        rest_call = Call(route, None, CREATE_BODY[route.tag](suffixes[0]))
-        graphql_call = Call(route, None, CREATE_BODY[route.tag](suffixes[1]))
+        rest_call = Call(route, None, CREATE_BODY[route.tag](api, owner.caller, suffixes[0]))
+        graphql_call = Call(route, None, CREATE_BODY[route.tag](api, owner.caller, suffixes[1]))
     else:
-        rest_call = Call(route, ids[0], body, params)
-        graphql_call = Call(route, ids[1], body, params)
+        rest_call = Call(route, ids[0], *_request_data(route, owner, targets[0]))
+        graphql_call = Call(route, ids[1], *_request_data(route, owner, targets[1]))
     rest = rest_call.rest(api, as_=owner.caller, headers={})
     graphql = graphql_call.graphql(api, as_=owner.caller, headers={})
     assert rest.status_code == route.success_status, rest.text
@@ -366,6 +380,20 @@ def _good_call(api: Api, route: Route) -> None:
     retrieve = _sibling(route, "retrieve")
     readback = api.rest("GET", retrieve.path.replace("{id}", graphql_id), as_=owner.caller)
     assert _without_object(readback.json()) == snake_keys(_resource(written))
+
+
+def _steps_before(route: Route) -> list[Transition]:
+    """The transitions that bring a new object to a state a lifecycle action starts from
+    (none for other routes): an unarchive first archives."""
+    resource = _BY_TAG[route.tag]
+    if route.kind != "action" or resource.lifecycle is None:
+        return []
+    lifecycle = resource.lifecycle
+    name = route.path.rsplit("/", 1)[-1]
+    if name not in {t.name for t in lifecycle.transitions}:
+        return []
+    reachable = lifecycle.paths()
+    return min((reachable[s] for s in lifecycle.named(name).sources), key=len)
 
 
 def _object_type(op: PersistedOperation) -> str:
@@ -417,7 +445,7 @@ def test_an_integral_float_is_an_int_on_both_surfaces(api: Api) -> None:
     (REST 422 with a pointer, GraphQL 400 on variable coercion: each surface's own status)."""
     owner = Tenant.new(api)
     create = next(r for r in ROUTES if r.tag == "services" and r.kind == "create")
-    body = {**CREATE_BODY["services"](_suffix()), "duration_minutes": 60.0}
+    body = {**CREATE_BODY["services"](api, owner.caller, _suffix()), "duration_minutes": 60.0}
     rest = Call(create, None, body).rest(api, as_=owner.key, headers={})
     graphql = Call(create, None, body).graphql(api, as_=owner.key, headers={})
     assert rest.status_code == 201, rest.text

@@ -80,7 +80,7 @@ def _one_of_each(api: Api, key: Credential, owner: Bearer) -> dict[str, str]:
     for case in RESOURCES:
         who = owner if case.manager else key
         ids[case.collection] = case.created_id(
-            api.gql(case.create, {"input": case.create_input()}, as_=who)
+            api.gql(case.create, {"input": case.create_input(api, who)}, as_=who)
         )
     return ids
 

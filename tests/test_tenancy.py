@@ -52,7 +52,7 @@ def test_every_tenant_table_belongs_to_a_resource_or_the_machinery() -> None:
 
 
 def _create(api: Api, case: ResourceCase, cred: Credential) -> str:
-    data = api.gql(case.create, {"input": case.create_input()}, as_=cred)
+    data = api.gql(case.create, {"input": case.create_input(api, cred)}, as_=cred)
     public_id = case.created_id(data)
     assert public_id.startswith(case.prefix)
     return public_id

@@ -4,7 +4,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -30,6 +30,8 @@ class Page(Generic[T]):
     items: list[T]
     has_next_page: bool
     end_cursor: str | None
+    # Related rows read in the same statement, aligned with ``items`` (``crud.Joined``).
+    joined: list[Any] | None = None
 
 
 def encode_cursor(cursor: Cursor) -> str:

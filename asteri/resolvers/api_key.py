@@ -41,8 +41,8 @@ API_KEYS = Resource(
     name="api_key",
     prefix=IdPrefix.API_KEY,
     every_environment=True,
-    sample=lambda distinct: {
-        "name": f"Billing sync{distinct}",
+    sample=lambda s: {
+        "name": f"Billing sync{s.distinct}",
         "scopes": ["read:customers", "write:customers"],
         "expiresIn": 86_400,
         "perMinute": 30,

@@ -4,10 +4,13 @@ Every function takes the ``UnitOfWork`` and never commits: the mutation boundary
 so the row, its audit entry and its event land together or not at all.
 """
 
+import hashlib
+import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, cached_property
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Select, and_, bindparam, func, or_
@@ -15,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
-from asteri.authz.tenancy import scoped, stamp, tenant
+from asteri.authz.tenancy import scoped, stamp, tenant, tenant_terms
 from asteri.kit.db import UtcDateTime, utcnow
 from asteri.kit.errors import BadUserInput, Conflict, FieldError, NotFound
 from asteri.kit.ids import new_public_id
@@ -30,13 +33,17 @@ if TYPE_CHECKING:
     from asteri.resolvers.lifecycle import Lifecycle
 
 __all__ = [
+    "Joined",
     "Resource",
+    "SampleContext",
     "Sort",
     "create",
+    "example_id",
     "get",
     "list_page",
     "matches_words",
     "read",
+    "read_many",
     "record",
     "soft_delete",
     "update",
@@ -46,6 +53,30 @@ __all__ = [
 M = TypeVar("M", bound=TenantRow)
 R = TypeVar("R", bound=TimestampedRow)
 Snapshot = Callable[[Any], dict[str, Any]]
+
+
+def example_id(resource: "Resource") -> str:
+    """A stable, well-formed id of ``resource`` for documentation: ``cus_…``."""
+    digest = hashlib.sha256(resource.name.encode()).digest()
+    alphabet = string.digits + string.ascii_letters
+    number = int.from_bytes(digest[:16])
+    tail = ""
+    for _ in range(22):
+        number, digit = divmod(number, 62)
+        tail += alphabet[digit]
+    return f"{resource.prefix}_{tail}"
+
+
+@dataclass(frozen=True)
+class SampleContext:
+    """What a resource's sample input is made with. ``distinct`` (``""`` in the OpenAPI
+    examples, ``-<random>`` in the tests) is appended to its names and email local parts, so
+    that unique values stay unique. ``id_of(resource)`` is the id of an object of another
+    resource the sample refers to (an appointment's customer): an example id in the docs, an
+    object the tests create in the caller's tenant, one of the demo's own."""
+
+    distinct: str = ""
+    id_of: Callable[["Resource"], str] = example_id
 
 
 @dataclass(frozen=True, eq=False)  # one object per resource: hashed by identity
@@ -62,10 +93,9 @@ class Resource:
     every_environment: bool = False
     plural: str = ""  # the collection, snake_case: "team_members" (default: name + "s")
     lifecycle: "Lifecycle | None" = None  # states and transitions (``resolvers/lifecycle.py``)
-    # One sample create input, in GraphQL naming. ``distinct`` (``""`` in the OpenAPI examples,
-    # ``-<random>`` in the tests) is appended to its names and email local parts, so that
-    # unique values stay unique. The tests and the OpenAPI examples both use it.
-    sample: Callable[[str], dict[str, Any]] | None = None
+    # One sample create input, in GraphQL naming (``SampleContext`` says how it is made): the
+    # tests, the OpenAPI examples and the demo all start from it.
+    sample: Callable[[SampleContext], dict[str, Any]] | None = None
     change: dict[str, Any] = field(default_factory=dict)  # a sample update input
     invalid: dict[str, Any] = field(default_factory=dict)  # fails validation, not GraphQL types
     # REST actions besides its lifecycle's transitions: "rotate" → POST …/{id}/rotate, which
@@ -76,6 +106,7 @@ class Resource:
     # The operations (by verb) whose answer carries a secret shown once: never stored for an
     # Idempotency-Key replay.
     one_time_secrets: frozenset[str] = frozenset()
+    created: str = "created"  # the event of a create: ``appointment.scheduled``
 
     @property
     def collection(self) -> str:
@@ -86,11 +117,11 @@ class Resource:
         """The GraphQL type: ``TeamMember``."""
         return pascal(self.name)
 
-    def sample_input(self, distinct: str = "") -> dict[str, Any]:
+    def sample_input(self, context: SampleContext | None = None) -> dict[str, Any]:
         """The sample create input (``sample``), which every resource must declare."""
         if self.sample is None:
             raise LookupError(f"the {self.name} resource declares no sample input")
-        return self.sample(distinct)
+        return self.sample(context or SampleContext())
 
     def operation(self, verb: str) -> str:
         """A persisted operation's name by convention: ``List`` → ``ListTeamMembers``,
@@ -187,6 +218,39 @@ async def get(uow: UnitOfWork, resource: Resource, public_id: str, *, reload: bo
     return row
 
 
+async def read_many(uow: UnitOfWork, resource: Resource, public_ids: Sequence[str]) -> list[Any]:
+    """Rows by public id in one statement, in the order asked, ``None`` where there is none
+    (absent, deleted or another tenant's): what a DataLoader of related objects batches."""
+    for public_id in public_ids:
+        _issuable(resource, public_id)
+    model = resource.model
+    statement = scoped(model, every_environment=resource.every_environment).where(
+        model.__table__.c.public_id.in_(sorted(set(public_ids)))  # type: ignore[attr-defined]
+    )
+    found = {row.public_id: row for row in await uow.rows.all(statement, tenant(uow.principal))}
+    return [found.get(public_id) for public_id in public_ids]
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A to-one related row read with each row of a list, in the list's own statement (when
+    the caller will show it): ``resource``'s row whose ``public_id`` is the listed row's
+    ``on`` column. ``list_page`` returns them, aligned with the items, in ``Page.joined``;
+    ``None`` where the related row is deleted."""
+
+    resource: Resource
+    on: str
+
+    @cached_property
+    def columns(self) -> list[Any]:
+        table = self.resource.model.__table__  # type: ignore[attr-defined]
+        return [c.label(f"joined__{c.name}") for c in table.c]
+
+    def split(self, row: Any) -> Any:
+        values = {c.name.removeprefix("joined__"): getattr(row, c.name) for c in self.columns}
+        return None if values.get("deleted_at") is not None else SimpleNamespace(**values)
+
+
 async def list_page(
     uow: UnitOfWork,
     resource: Resource,
@@ -195,9 +259,20 @@ async def list_page(
     sort: Sort,
     first: int,
     after: str | None,
+    joined: Joined | None = None,
 ) -> Page[Any]:
     model = resource.model
     stmt = scoped(model, every_environment=resource.every_environment).where(*where)
+    if joined is not None:
+        other = joined.resource.model
+        stmt = (
+            stmt.join(
+                other,
+                other.__table__.c.public_id == model.__table__.c[joined.on],  # type: ignore[attr-defined]
+            )
+            .where(*tenant_terms(other))
+            .add_columns(*joined.columns)
+        )
     id_col: InstrumentedAttribute[Any] = model.public_id  # type: ignore[assignment]
     if after is not None:
         cursor = decode_cursor(after, sort=sort.name, is_datetime=sort.is_datetime)
@@ -224,7 +299,12 @@ async def list_page(
         end_cursor = encode_cursor(
             Cursor(sort=sort.name, value=getattr(last, sort.column.key), public_id=last.public_id)
         )
-    return Page(items=items, has_next_page=len(rows) > first, end_cursor=end_cursor)
+    return Page(
+        items=items,
+        has_next_page=len(rows) > first,
+        end_cursor=end_cursor,
+        joined=[joined.split(r) for r in items] if joined is not None else None,
+    )
 
 
 async def _flush(uow: UnitOfWork, resource: Resource) -> None:
@@ -240,9 +320,15 @@ async def _flush(uow: UnitOfWork, resource: Resource) -> None:
 
 
 async def create(
-    uow: UnitOfWork, resource: Resource, row: M, snapshot: Snapshot, *, fields: list[str]
+    uow: UnitOfWork,
+    resource: Resource,
+    row: M,
+    snapshot: Snapshot,
+    *,
+    fields: list[str],
 ) -> M:
-    """Insert a new row for the caller's tenant; ``fields`` are the public fields supplied."""
+    """Insert a new row for the caller's tenant; ``fields`` are the public fields supplied.
+    Its event is the resource's ``created`` (``appointment.scheduled``)."""
     row.public_id = new_public_id(resource.prefix)
     stamp(row, uow.principal)
     now = utcnow()
@@ -250,7 +336,7 @@ async def create(
     row.updated_at = now
     uow.session.add(row)
     await _flush(uow, resource)
-    record(uow, resource, row, "created", sorted(fields), snapshot)
+    record(uow, resource, row, resource.created, sorted(fields), snapshot)
     return row
 
 

@@ -24,7 +24,7 @@ from asteri.authz.tenancy import tenant_terms
 from asteri.kit.pagination import Page
 from asteri.models import Customer, CustomerTag
 from asteri.resolvers import crud
-from asteri.resolvers.crud import Resource, Snapshot, Sort
+from asteri.resolvers.crud import Resource, SampleContext, Snapshot, Sort
 from asteri.resolvers.lifecycle import Lifecycle, Transition
 from asteri.resolvers.unit import UnitOfWork
 from asteri.resolvers.validation import refuse_nul, validate
@@ -60,12 +60,13 @@ LIFECYCLE = Lifecycle(
         ),
     ),
     state=lambda row: "active" if row.archived_at is None else "archived",
-    columns=lambda state, now: {"archived_at": now if state == "archived" else None},
+    columns=lambda state, now, _reason: {"archived_at": now if state == "archived" else None},
     public_fields={"archived_at": "archived"},
 )
 
 
-def _sample(distinct: str) -> dict[str, Any]:
+def _sample(s: SampleContext) -> dict[str, Any]:
+    distinct = s.distinct
     return {
         "displayName": f"Rivera Family{distinct}",
         "givenName": "Ana",

@@ -12,15 +12,22 @@ transitions allowed from it, and changes nothing.
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, StringConstraints
 
 from asteri.kit.db import utcnow
 from asteri.kit.errors import Conflict
 from asteri.resolvers import crud
 from asteri.resolvers.crud import Resource, Snapshot
 from asteri.resolvers.unit import UnitOfWork
+from asteri.resolvers.validation import validate
 
-__all__ = ["Lifecycle", "Transition", "transition"]
+__all__ = ["Lifecycle", "Transition", "require_state", "transition"]
+
+
+class _Reason(BaseModel):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
 @dataclass(frozen=True)
@@ -30,17 +37,21 @@ class Transition:
     target: str
     event: str  # past tense: customer.archived
     description: str
+    # It takes a required ``reason`` (cancelling an appointment): the mutation's input
+    # ``{reason}``, the REST action's body, handed to the lifecycle's ``columns``.
+    reason: bool = False
 
 
 @dataclass(frozen=True)
 class Lifecycle:
-    """``state`` reads a row's state; ``columns`` says what entering a state writes (given
-    the time of the change); ``public_fields`` names those columns as the audit records them."""
+    """``states[0]`` is a new object's state; ``state`` reads a row's state; ``columns`` says
+    what entering a state writes (given the time of the change and the transition's reason,
+    if it takes one); ``public_fields`` names those columns as the audit records them."""
 
     states: tuple[str, ...]
     transitions: tuple[Transition, ...]
     state: Callable[[Any], str]
-    columns: Callable[[str, datetime], dict[str, Any]]
+    columns: Callable[[str, datetime, str | None], dict[str, Any]]
     public_fields: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -49,6 +60,19 @@ class Lifecycle:
         for t in self.transitions:
             unknown = {t.target, *t.sources} - set(self.states)
             assert not unknown, f"{t.name}: unknown states {sorted(unknown)}"
+
+    def paths(self) -> dict[str, list[Transition]]:
+        """The transitions that bring a new object (``states[0]``) to each reachable state,
+        fewest first."""
+        paths: dict[str, list[Transition]] = {self.states[0]: []}
+        frontier = [self.states[0]]
+        while frontier:
+            state = frontier.pop(0)
+            for t in self.transitions:
+                if state in t.sources and t.target not in paths:
+                    paths[t.target] = [*paths[state], t]
+                    frontier.append(t.target)
+        return paths
 
     def named(self, name: str) -> Transition:
         return next(t for t in self.transitions if t.name == name)
@@ -66,30 +90,48 @@ class Lifecycle:
         return None
 
 
+def require_state(resource: Resource, row: Any, action: str, sources: tuple[str, ...]) -> None:
+    """Refuse ``action`` (a transition, or an action such as ``reschedule``) on ``row`` unless
+    its state is one of ``sources``: 409 ``invalid_transition``, naming the current state and
+    the transitions allowed from it."""
+    lifecycle = resource.lifecycle
+    assert lifecycle is not None, f"{resource.name} declares no lifecycle"
+    current = lifecycle.state(row)
+    if current in sources:
+        return
+    allowed = lifecycle.allowed_from(current)
+    raise Conflict(
+        f"Cannot {action.replace('_', ' ')} a {resource.name.replace('_', ' ')} that is "
+        f"{current.replace('_', ' ')}; from {current}: {', '.join(allowed) or 'no transition'}.",
+        reason="invalid_transition",
+        state=current,
+        allowed_transitions=allowed,
+    )
+
+
 async def transition(
-    uow: UnitOfWork, resource: Resource, name: str, public_id: str, snapshot: Snapshot
+    uow: UnitOfWork,
+    resource: Resource,
+    name: str,
+    public_id: str,
+    snapshot: Snapshot,
+    *,
+    reason: str | None = None,
 ) -> Any:
     """Apply the transition ``name`` of the resource's lifecycle to its row ``public_id``
     (404 as ``crud.get``), or refuse it (409) from a state it does not start from."""
     lifecycle = resource.lifecycle
     assert lifecycle is not None, f"{resource.name} declares no lifecycle"
     step = lifecycle.named(name)
+    if step.reason:
+        reason = validate(_Reason, {"reason": reason}).reason
     row = await crud.get(uow, resource, public_id)
-    current = lifecycle.state(row)
-    if current not in step.sources:
-        allowed = lifecycle.allowed_from(current)
-        raise Conflict(
-            f"Cannot {step.name.replace('_', ' ')} a {resource.name.replace('_', ' ')} that is "
-            f"{current}; from {current}: {', '.join(allowed) or 'no transition'}.",
-            reason="invalid_transition",
-            state=current,
-            allowed_transitions=allowed,
-        )
+    require_state(resource, row, step.name, step.sources)
     return await crud.update(
         uow,
         resource,
         row,
-        lifecycle.columns(step.target, utcnow()),
+        lifecycle.columns(step.target, utcnow(), reason),
         snapshot,
         verb=step.event,
         public_fields=dict(lifecycle.public_fields),

@@ -33,8 +33,8 @@ SERVICES = Resource(
     model=Service,
     name="service",
     prefix="svc",
-    sample=lambda distinct: {
-        "name": f"AC tune-up{distinct}",
+    sample=lambda s: {
+        "name": f"AC tune-up{s.distinct}",
         "description": "Seasonal check: coils, refrigerant level, filters, thermostat.",
         "unitPrice": {"amount": 12900, "currency": "USD"},
         "durationMinutes": 90,

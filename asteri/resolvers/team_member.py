@@ -60,7 +60,7 @@ LIFECYCLE = Lifecycle(
         ),
     ),
     state=lambda row: "active" if row.active else "inactive",
-    columns=lambda state, _now: {"active": state == "active"},
+    columns=lambda state, _now, _reason: {"active": state == "active"},
 )
 
 TEAM_MEMBERS = Resource(
@@ -69,9 +69,9 @@ TEAM_MEMBERS = Resource(
     prefix="tm",
     unique_fields=("email",),
     lifecycle=LIFECYCLE,
-    sample=lambda distinct: {
-        "name": f"Sam Okafor{distinct}",
-        "email": f"sam{distinct}@example.com",
+    sample=lambda s: {
+        "name": f"Sam Okafor{s.distinct}",
+        "email": f"sam{s.distinct}@example.com",
         "role": "TECHNICIAN",
     },
     change={"name": "Sam Okafor-Reyes", "role": "DISPATCHER"},

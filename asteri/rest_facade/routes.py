@@ -9,7 +9,8 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import orjson
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
@@ -92,7 +93,9 @@ class Binding:
             params: dict[str, Any] = {name: request.path_params[name] for name in self.path_params}
             if self.query_model is not None:
                 try:
-                    params["query"] = self.query_model.model_validate(dict(request.query_params))
+                    params["query"] = self.query_model.model_validate(
+                        _query_values(self.query_model, request)
+                    )
                 except ValidationError as exc:
                     raise RequestValidationError(
                         [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
@@ -259,6 +262,25 @@ def _bind(
         compiled,
         preflight,
     )
+
+
+def _query_values(model: type[BaseModel], request: Request) -> dict[str, Any]:
+    """The query string as the model's fields take it: a list field gets every value of a
+    repeated parameter (``?status=A&status=B``), as FastAPI would parse it."""
+    query = request.query_params
+    return {
+        name: query.getlist(name) if _is_list(model, name) else value
+        for name, value in query.items()
+    }
+
+
+def _is_list(model: type[BaseModel], name: str) -> bool:
+    field = model.model_fields.get(name)
+    if field is None:
+        return False
+    annotation = field.annotation
+    options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+    return any(get_origin(a) is list for a in (annotation, *options))
 
 
 def _type_name(node: Any) -> str:

@@ -17,6 +17,8 @@ from asteri.authz.tenancy import tenant
 from asteri.kit.db import Database, RequestStore
 from asteri.kit.errors import ApiError, RateLimited, Unauthenticated
 from asteri.kit.settings import Settings
+from asteri.resolvers import crud
+from asteri.resolvers.crud import Resource
 from asteri.resolvers.unit import UnitOfWork
 
 __all__ = [
@@ -83,6 +85,12 @@ class RequestContext(BaseContext):
         if found is None:
             found = self._loaders[key] = DataLoader(load_fn=batch)
         return found
+
+    def by_id(self, resource: Resource) -> DataLoader[str, Any]:
+        """This request's loader of ``resource``'s rows by public id (``None`` for one the
+        caller cannot see): related objects in one statement per field, not one per row."""
+        uow = self.uow
+        return self.loader(("by_id", resource.name), lambda ids: crud.read_many(uow, resource, ids))
 
     @property
     def from_cached_key(self) -> bool:

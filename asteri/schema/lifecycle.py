@@ -3,7 +3,9 @@
 Each ``Transition`` becomes ``<transition><Type>(id: ID!): <Type>!`` (``archiveCustomer``),
 declaring the resource's write scope and committing once, like every mutation
 (``fields.mutation``); the REST action ``POST /<collection>/{id}/<transition>`` runs its
-persisted operation ``<Transition><Type>`` (``transition_operations``).
+persisted operation ``<Transition><Type>`` (``transition_operations``). A transition that takes
+a reason also takes ``input: <Transition><Type>Input!`` (``{reason: String!}``): the REST
+action's body.
 """
 
 from collections.abc import Callable
@@ -13,6 +15,7 @@ import strawberry
 from strawberry.types import Info
 
 from asteri.authz.scopes import Scope
+from asteri.kit.naming import pascal
 from asteri.resolvers.crud import Resource, Snapshot
 from asteri.resolvers.lifecycle import Transition, transition
 from asteri.schema.context import RequestContext
@@ -57,10 +60,37 @@ def _field(
     from_row: Callable[[Any], Any],
     snapshot: Snapshot,
 ) -> Any:
-    async def resolve(self: Any, info: Info[RequestContext, None], id: strawberry.ID) -> Any:
-        row = await transition(info.context.uow, resource, step.name, str(id), snapshot)
-        return from_row(row)
+    if step.reason:
+        reason_input = _reason_input(step, resource)
+
+        async def resolve(
+            self: Any, info: Info[RequestContext, None], id: strawberry.ID, input: Any
+        ) -> Any:
+            row = await transition(
+                info.context.uow, resource, step.name, str(id), snapshot, reason=input.reason
+            )
+            return from_row(row)
+
+        resolve.__annotations__["input"] = reason_input
+    else:
+
+        async def resolve(  # type: ignore[misc]
+            self: Any, info: Info[RequestContext, None], id: strawberry.ID
+        ) -> Any:
+            row = await transition(info.context.uow, resource, step.name, str(id), snapshot)
+            return from_row(row)
 
     resolve.__annotations__["return"] = dto
     resolve.__name__ = resource.action_field(step.name)
     return mutation(scope, description=step.description)(resolve)
+
+
+def _reason_input(step: Transition, resource: Resource) -> type:
+    """``<Transition><Type>Input { reason: String! }``: why, kept on the object."""
+    name = f"{pascal(step.name)}{resource.type_name}Input"
+    namespace = type(name, (), {"__annotations__": {"reason": str}})
+    return strawberry.input(
+        namespace,
+        name=name,
+        description=f"Why: 1 to 500 characters, kept on the {resource.name.replace('_', ' ')}.",
+    )
