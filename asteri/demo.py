@@ -5,8 +5,9 @@ caller), so the demo exercises the real write path.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
@@ -19,8 +20,11 @@ from asteri.authz.scopes import Scope
 from asteri.authz.sessions import issue_session
 from asteri.kit.db import RequestStore, utcnow
 from asteri.kit.errors import ApiError
+from asteri.kit.naming import camel, pascal, snake
 from asteri.kit.settings import Settings
 from asteri.models import ApiKey, Customer, Environment, Organization, TeamMember
+from asteri.resolvers.appointment import APPOINTMENTS
+from asteri.resolvers.crud import Resource, SampleContext
 from asteri.resolvers.customer import CUSTOMERS
 from asteri.resolvers.service import SERVICES
 from asteri.resolvers.team_member import TEAM_MEMBERS
@@ -111,6 +115,102 @@ class DemoResult:
     owner_session_token: str | None
 
 
+def _week(ids: dict[str, list[str]]) -> list[tuple[dict[str, Any], list[str]]]:
+    """A believable week of appointments for the demo's customers, services and team (``ids``
+    by resource, in the order made): this week's Monday to Saturday in Austin, every state
+    seen. Each is (input, the transitions that bring it to its state); the first is the
+    appointments' own sample."""
+    customers, services, team = ids["customer"], ids["service"], ids["team_member"]
+    zone = ZoneInfo("America/Chicago")
+    today = datetime.now(zone).date()
+    monday = today - timedelta(days=today.weekday())
+
+    def visit(day: int, start: str, hours: float, **fields: Any) -> dict[str, Any]:
+        begin = datetime.combine(monday + timedelta(days=day), time.fromisoformat(start), zone)
+        return {
+            "scheduledStart": begin.astimezone(UTC).isoformat(),
+            "scheduledEnd": (begin + timedelta(hours=hours)).astimezone(UTC).isoformat(),
+            "timeZone": "America/Chicago",
+            **fields,
+        }
+
+    def first(resource: Resource) -> str:
+        return ids[resource.name][0]
+
+    sample = APPOINTMENTS.sample_input(SampleContext(id_of=first))
+    return [
+        ({**sample, **visit(0, "08:00", 1.5)}, ["dispatch", "start", "complete"]),
+        (
+            visit(
+                0,
+                "13:00",
+                1,
+                customerId=customers[2],
+                services=[{"serviceId": services[1]}],
+                assigneeIds=[team[2]],
+                address={"line1": "88 Rainey St", "city": "Austin", "region": "TX"},
+            ),
+            ["mark_no_show"],
+        ),
+        (
+            visit(
+                1,
+                "09:00",
+                4,
+                customerId=customers[1],
+                services=[{"serviceId": services[2], "quantity": 2}],
+                assigneeIds=[team[2], team[1]],
+                address={"line1": "500 W 2nd St", "city": "Austin", "region": "TX"},
+                notes="Two units on the roof; loading dock access.",
+            ),
+            ["cancel"],
+        ),
+        (
+            visit(2, "10:00", 1.5, customerId=customers[0], services=[{"serviceId": services[1]}]),
+            ["dispatch", "start"],
+        ),
+        (
+            visit(
+                3,
+                "08:00",
+                2,
+                customerId=customers[0],
+                services=[{"serviceId": services[0]}],
+                assigneeIds=[team[2]],
+            ),
+            ["dispatch"],
+        ),
+        (
+            visit(
+                4,
+                "09:00",
+                1.5,
+                customerId=customers[2],
+                services=[{"serviceId": services[0]}, {"serviceId": services[1]}],
+                assigneeIds=[team[2]],
+                address={"line1": "88 Rainey St", "city": "Austin", "region": "TX"},
+            ),
+            [],
+        ),
+        (
+            visit(
+                5,
+                "10:00",
+                3,
+                customerId=customers[1],
+                services=[{"serviceId": services[0], "quantity": 3}],
+                address={"line1": "500 W 2nd St", "city": "Austin", "region": "TX"},
+            ),
+            [],
+        ),
+    ]
+
+
+_CREATE_APPOINTMENT = (
+    "mutation($input: CreateAppointmentInput!) { createAppointment(input: $input) { id } }"
+)
+
+
 async def _seed_samples(settings: Settings, principal: Principal) -> None:
     """Every sample in one transaction (mutations only flush; one commit at the end): a run
     that fails part-way leaves nothing, so the next run seeds them all."""
@@ -122,16 +222,43 @@ async def _seed_samples(settings: Settings, principal: Principal) -> None:
             store=store, auth=principal, request_id="demo-seed", settings=settings
         )
         context.defer_commit = True
-        for document, variables in SAMPLE:
+
+        async def run(document: str, variables: dict[str, Any]) -> dict[str, Any]:
             result = await schema.execute(
                 document, variable_values=variables, context_value=context
             )
             if result.errors:
                 raise ApiError(f"demo seeding failed: {result.errors[0].message}")
+            assert result.data is not None
+            (answer,) = result.data.values()
+            return dict(answer)
+
+        ids: dict[str, list[str]] = {}
+        for document, variables in SAMPLE:
+            created = await run(document, variables)
+            resource = document.split("Create", 1)[1].split("Input", 1)[0]
+            ids.setdefault(snake(resource), []).append(created["id"])
+        for input_, steps in _week(ids):
+            appointment = (await run(_CREATE_APPOINTMENT, {"input": input_}))["id"]
+            for step in steps:
+                await run(*_transition(step, appointment))
         await store.session.commit()
     finally:
         await store.close()
         await database.dispose()
+
+
+def _transition(step: str, appointment_id: str) -> tuple[str, dict[str, Any]]:
+    field = camel(APPOINTMENTS.action_field(step))
+    if APPOINTMENTS.lifecycle is not None and APPOINTMENTS.lifecycle.named(step).reason:
+        reason = "The customer postponed: the roof crane is not available this week."
+        input_type = f"{pascal(step)}AppointmentInput"
+        return (
+            f"mutation($id: ID!, $input: {input_type}!) "
+            f"{{ {field}(id: $id, input: $input) {{ id }} }}",
+            {"id": appointment_id, "input": {"reason": reason}},
+        )
+    return f"mutation($id: ID!) {{ {field}(id: $id) {{ id }} }}", {"id": appointment_id}
 
 
 def seed_demo(engine: Engine, settings: Settings) -> DemoResult:

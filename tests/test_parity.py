@@ -26,10 +26,11 @@ from asteri.authz.roles import ROLE_SCOPES
 from asteri.kit.naming import camel, camel_keys, snake, snake_keys
 from asteri.kit.settings import Settings
 from asteri.resolvers.lifecycle import Transition
+from asteri.resolvers.team_member import TEAM_MEMBERS
 from asteri.schema import build_schema
 from asteri.schema.operations import LIST_PARAMETERS, ROUTES, Route
 from asteri.schema.persisted import PersistedOperation, Registry
-from tests.factories import ALL_SCOPES, Api, Bearer, Credential, sample_input
+from tests.factories import ALL_SCOPES, Api, Bearer, Credential, create_object, sample_input
 from tests.resources import declared_resources
 
 # Each route tag's resource: its one sample create input (its references made in the caller's
@@ -46,6 +47,15 @@ UPDATE_BODY: dict[str, dict[str, Any]] = {tag: snake_keys(r.change) for tag, r i
 # Bodies of the actions that take one (by operation), given the tenant and the object acted on.
 ACTION_BODY: dict[str, Callable[["Tenant", dict[str, Any]], dict[str, Any]]] = {
     "RotateApiKey": lambda _tenant, _object: {"overlap_seconds": 3600},
+    "CancelAppointment": lambda _tenant, _object: {"reason": "The customer called to cancel."},
+    "RescheduleAppointment": lambda _tenant, _object: {
+        "scheduled_start": "2027-03-09T15:00:00Z",
+        "scheduled_end": "2027-03-09T16:30:00Z",
+    },
+    "AssignAppointment": lambda tenant, _object: {
+        "team_member_ids": [create_object(tenant.api, TEAM_MEMBERS, tenant.key)]
+    },
+    "UnassignAppointment": lambda _tenant, obj: {"team_member_ids": obj.get("assignee_ids", [])},
 }
 _PARAM_TO_VARIABLE = {p.rest: p.variable for p in LIST_PARAMETERS}
 CASES = ("no_key", "wrong_org", "missing_scope", "not_key_manager", "foreign_id", "good")
@@ -555,6 +565,8 @@ def test_every_read_that_compiled_before_still_compiles() -> None:
         "GetApiKey",
         "ListApiKeys",
         "GetViewer",
+        "GetAppointment",
+        "ListAppointments",
     } <= names
 
 

@@ -1,7 +1,7 @@
 """Customers in the public schema: the DTO, its inputs, and its root fields."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import UNSET
@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from asteri.authz.scopes import Scope
 from asteri.models import Customer as CustomerRow
+from asteri.resolvers import appointment as appointments
 from asteri.resolvers import audit
 from asteri.resolvers import customer as customers
 from asteri.schema.activity import ActivityEntry
@@ -19,6 +20,9 @@ from asteri.schema.lifecycle import lifecycle_mutations
 from asteri.schema.pagination import Connection, page_size
 from asteri.schema.rowmap import RowMap
 from asteri.schema.snapshot import snapshot_of
+
+if TYPE_CHECKING:
+    from asteri.schema.appointment import Appointment
 
 __all__ = ["Customer", "CustomerLifecycle", "CustomerMutations", "CustomerQueries"]
 
@@ -84,6 +88,23 @@ class Customer:
             lambda ids: audit.activity_of_many(uow, ids, first=size),
         )
         return [ActivityEntry.from_row(r) for r in await histories.load(str(self.id))]
+
+    @related(
+        Scope.READ_APPOINTMENTS,
+        description="The customer's appointments, latest start first.",
+    )
+    async def appointments(
+        self, info: Ctx, first: int = 20
+    ) -> list[Annotated["Appointment", strawberry.lazy("asteri.schema.appointment")]]:
+        from asteri.schema.appointment import Appointment  # it refers back to Customer
+
+        size = page_size(first)
+        uow = info.context.uow
+        booked = info.context.loader(
+            ("customer.appointments", size),
+            lambda ids: appointments.of_customers(uow, ids, first=size),
+        )
+        return [Appointment.from_row(r) for r in await booked.load(str(self.id))]
 
 
 CUSTOMER_ROWS = RowMap(
