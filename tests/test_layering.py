@@ -34,6 +34,12 @@ def test_imports_flow_one_way(layer: str) -> None:
         assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}"
 
 
+def test_storage_depends_on_nothing_of_ours() -> None:
+    """Blob stores are adapters: any layer may use one, so they import no layer."""
+    for path in (PACKAGE / "storage").rglob("*.py"):
+        assert _imports(path) <= {"storage"}, f"{path.relative_to(PACKAGE)} imports a layer"
+
+
 def test_no_hand_written_tenant_filters() -> None:
     """Only ``authz/tenancy.py`` compares ``organization_id``: a forgotten filter cannot hide."""
     pattern = re.compile(r"organization_id\)?\s*==")
