@@ -4,10 +4,10 @@ There is no delete scope for team, so members are never deleted: they are deacti
 keeps their history (and, later, their past appointments) attached to a real row.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -35,6 +35,7 @@ __all__ = [
     "TeamMemberFields",
     "TeamMemberFilter",
     "TeamMemberOrder",
+    "TeamRole",
     "create",
     "get",
     "list_team_members",
@@ -88,8 +89,16 @@ class TeamMemberOrder(Enum):
     NAME_ASC = Sort("name_asc", TeamMember.name, descending=False)  # type: ignore[arg-type]
 
 
-Role = Literal["owner", "admin", "dispatcher", "technician"]
-ROLES: tuple[str, ...] = get_args(Role)
+class TeamRole(Enum):
+    """What a team member does (values: the stored roles). Also the GraphQL ``TeamRole``."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    DISPATCHER = "dispatcher"
+    TECHNICIAN = "technician"
+
+
+ROLES: tuple[str, ...] = tuple(role.value for role in TeamRole)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # Stored lower-cased so the unique (organization, environment, email) constraint cannot be
@@ -108,7 +117,7 @@ class TeamMemberFields(BaseModel):
 
     name: Name
     email: Email
-    role: Role
+    role: TeamRole
     active: bool = True
 
 
@@ -118,16 +127,27 @@ def _editable(row: TeamMember) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class TeamMemberFilter:
-    role: str | None = None
-    active: bool | None = None  # None: active and inactive alike
-    search: str | None = None
-    updated_since: datetime | None = None
+    """Also the GraphQL ``TeamMemberFilter`` (``schema.inputs.filter_input``)."""
+
+    role: TeamRole | None = None
+    active: bool | None = field(
+        default=None,
+        metadata={"description": "null (default): everyone; true: active only; false: inactive."},
+    )
+    search: str | None = field(
+        default=None,
+        metadata={"description": "Words matched, case-insensitively, in names and emails."},
+    )
+    updated_since: datetime | None = field(
+        default=None,
+        metadata={"description": "Changed at or after this time; needs a UTC offset."},
+    )
 
 
 def _where(f: TeamMemberFilter) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
     if f.role is not None:
-        clauses.append(col(TeamMember.role) == f.role)
+        clauses.append(col(TeamMember.role) == f.role.value)
     if f.active is not None:
         clauses.append(col(TeamMember.active) == f.active)
     clauses += crud.matches_words(f.search, col(TeamMember.name), col(TeamMember.email))
@@ -161,7 +181,9 @@ async def get(uow: UnitOfWork, public_id: str) -> TeamMember:
 async def create(uow: UnitOfWork, data: dict[str, Any], snapshot: Snapshot) -> TeamMember:
     """A duplicate email in the caller's tenant is a 409 from the unique constraint itself."""
     fields = validate(TeamMemberFields, data)
-    row = TeamMember(**fields.model_dump(), organization_id=0, environment="", public_id="")
+    row = TeamMember(
+        **fields.model_dump(mode="json"), organization_id=0, environment="", public_id=""
+    )
     return await crud.create(uow, TEAM_MEMBERS, row, snapshot, fields=sorted(data))
 
 
@@ -180,6 +202,6 @@ async def update(
 ) -> TeamMember:
     """``changes`` holds only the fields the caller sent; every field is non-nullable."""
     row = await get(uow, public_id)
-    columns = validate(TeamMemberFields, {**_editable(row), **changes}).model_dump()
+    columns = validate(TeamMemberFields, {**_editable(row), **changes}).model_dump(mode="json")
     sent = {k: columns[k] for k in changes}
     return await crud.update(uow, TEAM_MEMBERS, row, sent, snapshot, verb=_verb(row, sent))

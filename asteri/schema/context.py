@@ -92,6 +92,21 @@ class RequestContext(BaseContext):
         uow = self.uow
         return self.loader(("by_id", resource.name), lambda ids: crud.read_many(uow, resource, ids))
 
+    async def children(
+        self,
+        field: str,
+        parent_id: str,
+        first: int,
+        batch: Callable[..., Awaitable[list[list[Any]]]],
+    ) -> list[Any]:
+        """The first ``first`` rows of one parent's list field (``Customer.activity``), batched
+        with its siblings': ``batch(uow, parent_ids, first=first)`` answers for every parent in
+        one statement."""
+        uow = self.uow
+        loader = self.loader((field, first), lambda ids: batch(uow, ids, first=first))
+        rows: list[Any] = await loader.load(parent_id)
+        return rows
+
     @property
     def from_cached_key(self) -> bool:
         """The principal came from the key cache: its reads re-check the key (see KeyCache)."""

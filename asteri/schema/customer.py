@@ -81,13 +81,10 @@ class Customer:
         description="The customer's history, newest first, from the audit trail.",
     )
     async def activity(self, info: Ctx, first: int = 20) -> list[ActivityEntry]:
-        size = page_size(first)
-        uow = info.context.uow
-        histories = info.context.loader(
-            ("customer.activity", size),
-            lambda ids: audit.activity_of_many(uow, ids, first=size),
+        rows = await info.context.children(
+            "customer.activity", str(self.id), page_size(first), audit.activity_of_many
         )
-        return [ActivityEntry.from_row(r) for r in await histories.load(str(self.id))]
+        return [ActivityEntry.from_row(r) for r in rows]
 
     @related(
         Scope.READ_APPOINTMENTS,
@@ -98,13 +95,10 @@ class Customer:
     ) -> list[Annotated["Appointment", strawberry.lazy("asteri.schema.appointment")]]:
         from asteri.schema.appointment import Appointment  # it refers back to Customer
 
-        size = page_size(first)
-        uow = info.context.uow
-        booked = info.context.loader(
-            ("customer.appointments", size),
-            lambda ids: appointments.of_customers(uow, ids, first=size),
+        rows = await info.context.children(
+            "customer.appointments", str(self.id), page_size(first), appointments.of_customers
         )
-        return [Appointment.from_row(r) for r in await booked.load(str(self.id))]
+        return [Appointment.from_row(r) for r in rows]
 
 
 CUSTOMER_ROWS = RowMap(

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry import UNSET
 
-__all__ = ["DeletedObject", "filter_input", "sent_values"]
+__all__ = ["DeletedObject", "described_enum", "filter_input", "sent_values"]
 
 F = TypeVar("F")
 
@@ -25,6 +25,20 @@ def filter_input(filter_type: type[F], *, description: str) -> type[F]:
     for field in filter_type.__strawberry_definition__.fields:  # type: ignore[attr-defined]
         field.description = descriptions.get(field.python_name) or field.description
     return filter_type
+
+
+E = TypeVar("E", bound=Enum)
+
+
+def described_enum(enum: type[E], *, description: str, values: dict[str, str]) -> type[E]:
+    """A resolver module's enum (the allowed values, declared once, there), made the GraphQL
+    enum of the same name, with a description for each value (by member name)."""
+    strawberry.enum(enum, description=description)
+    definition = enum.__strawberry_definition__  # type: ignore[attr-defined]
+    assert {v.name for v in definition.values} == set(values), f"describe every {enum.__name__}"
+    for value in definition.values:
+        value.description = values[value.name]
+    return enum
 
 
 def _plain(value: Any) -> Any:

@@ -5,7 +5,6 @@ member who leaves is deactivated so their history stays attached to them.
 """
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from strawberry import UNSET
@@ -16,7 +15,7 @@ from asteri.models import TeamMember as TeamMemberRow
 from asteri.resolvers import team_member as members
 from asteri.schema.context import RequestContext
 from asteri.schema.fields import RootFields, mutation, query
-from asteri.schema.inputs import sent_values
+from asteri.schema.inputs import described_enum, filter_input, sent_values
 from asteri.schema.lifecycle import lifecycle_mutations
 from asteri.schema.pagination import Connection, page_size
 from asteri.schema.rowmap import RowMap
@@ -33,12 +32,17 @@ __all__ = [
 Ctx = Info[RequestContext, None]
 
 
-@strawberry.enum(description="What a team member does in the organization.")
-class TeamRole(Enum):
-    OWNER = strawberry.enum_value("owner", description="Runs the organization.")
-    ADMIN = strawberry.enum_value("admin", description="Manages settings, people and billing.")
-    DISPATCHER = strawberry.enum_value("dispatcher", description="Schedules and assigns work.")
-    TECHNICIAN = strawberry.enum_value("technician", description="Does the work in the field.")
+TeamRole = members.TeamRole  # the stored roles, as the GraphQL enum
+described_enum(
+    TeamRole,
+    description="What a team member does in the organization.",
+    values={
+        "OWNER": "Runs the organization.",
+        "ADMIN": "Manages settings, people and billing.",
+        "DISPATCHER": "Schedules and assigns work.",
+        "TECHNICIAN": "Does the work in the field.",
+    },
+)
 
 
 @strawberry.type(description="A person who works for the organization.")
@@ -66,18 +70,8 @@ TeamMemberOrder = members.TeamMemberOrder  # its members are the resolvers' orde
 strawberry.enum(TeamMemberOrder, description="Orderings for team member lists.")
 
 
-@strawberry.input(description="Narrow a team member list; all conditions must hold.")
-class TeamMemberFilter:
-    role: TeamRole | None = None
-    active: bool | None = strawberry.field(
-        default=None, description="null (default): everyone; true: active only; false: inactive."
-    )
-    search: str | None = strawberry.field(
-        default=None, description="Words matched, case-insensitively, in names and emails."
-    )
-    updated_since: datetime | None = strawberry.field(
-        default=None, description="Changed at or after this time; needs a UTC offset."
-    )
+TeamMemberFilter = members.TeamMemberFilter  # the resolvers' filter, also the GraphQL input
+filter_input(TeamMemberFilter, description="Narrow a team member list; all conditions must hold.")
 
 
 @strawberry.input(description="A new team member. The email must be unused in the organization.")
@@ -118,15 +112,9 @@ class TeamMemberQueries:
         filter: TeamMemberFilter | None = None,
         order_by: TeamMemberOrder = TeamMemberOrder.CREATED_AT_DESC,
     ) -> Connection[TeamMember]:
-        f = filter or TeamMemberFilter()
         page = await members.list_team_members(
             info.context.uow,
-            filter=members.TeamMemberFilter(
-                role=str(f.role.value) if f.role is not None else None,
-                active=f.active,
-                search=f.search,
-                updated_since=f.updated_since,
-            ),
+            filter=filter or TeamMemberFilter(),
             sort=order_by,
             first=page_size(first),
             after=after,
