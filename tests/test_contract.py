@@ -306,3 +306,92 @@ def test_openapi_examples_validate_against_their_schemas() -> None:
         )
         errors = [e.message for e in validator.iter_errors(example)]
         assert errors == [], (name, errors)
+
+
+def _refs(value: Any) -> set[str]:
+    """The component schemas ``value`` refers to, directly."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        ref = value.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            found.add(ref.rsplit("/", 1)[1])
+        for item in value.values():
+            found |= _refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _refs(item)
+    return found
+
+
+def test_every_success_response_has_its_schema_and_headers() -> None:
+    """What a generated client types its answers from: every 2xx but a 204 is JSON with a
+    component schema; every response names its request id, a 201 its Location, a 401 the
+    credentials we accept."""
+    document = _openapi()
+    schemas = document["components"]["schemas"]
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            for status, response in op["responses"].items():
+                where = f"{method.upper()} {path} {status}"
+                assert "X-Request-Id" in response["headers"], where
+                if status == "204":
+                    assert "content" not in response, where
+                elif status.startswith("2"):
+                    (schema_ref,) = _refs(response["content"]["application/json"])
+                    assert "required" in schemas[schema_ref], where
+                if status == "201":
+                    assert "Location" in response["headers"], where
+                if status == "401":
+                    assert "WWW-Authenticate" in response["headers"], where
+
+
+def test_every_component_schema_is_referenced() -> None:
+    document = _openapi()
+    schemas = document["components"]["schemas"]
+    reached = _refs(document["paths"])
+    frontier = list(reached)
+    while frontier:
+        for name in _refs(schemas[frontier.pop()]) - reached:
+            reached.add(name)
+            frontier.append(name)
+    assert set(schemas) - reached == set()
+
+
+def test_the_document_declares_its_tags_servers_license_and_contact() -> None:
+    document = _openapi()
+    declared = [t["name"] for t in document["tags"]]
+    used = {
+        tag for item in document["paths"].values() for op in item.values() for tag in op["tags"]
+    }
+    assert set(declared) == used
+    assert all(t["description"] for t in document["tags"])
+    assert document["servers"]
+    assert document["info"]["license"]["name"]
+    assert document["info"]["contact"]["url"]
+
+
+def test_a_type_selected_in_a_third_way_is_refused_at_start_up() -> None:
+    """Component names come from GraphQL type names, never from a counter: a type selected
+    differently by two operations (beyond the resource and its embedded form) has no name of
+    its own, and building the routes says so instead of numbering it."""
+    from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
+
+    from asteri.rest_facade.types import OutputTypes
+
+    schema = build_schema()._schema
+    customer = schema.get_type("Customer")
+    outputs = OutputTypes()
+
+    def selection(fields: str) -> Any:
+        document = parse(f"query {{ customer(id: 1) {{ {fields} }} }}")
+        (definition,) = document.definitions
+        assert isinstance(definition, OperationDefinitionNode)
+        return definition.selection_set.selections[0].selection_set  # type: ignore[attr-defined]
+
+    fragments: dict[str, FragmentDefinitionNode] = {}
+    resource = outputs.object_model(customer, selection("id tags"), fragments, resource=True)  # type: ignore[arg-type]
+    embedded = outputs.object_model(customer, selection("id tags"), fragments)  # type: ignore[arg-type]
+    assert (resource.__name__, embedded.__name__) == ("Customer", "CustomerEmbedded")
+    assert outputs.object_model(customer, selection("id tags"), fragments) is embedded  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="select it through one fragment"):
+        outputs.object_model(customer, selection("id notes"), fragments)  # type: ignore[arg-type]

@@ -297,3 +297,53 @@ def test_nul_characters_are_refused_on_both_backends(
     assert response.status_code == status, response.text
     if pointer is not None:
         assert [e["pointer"] for e in response.json()["errors"]] == [pointer]
+
+
+def test_a_create_says_where_the_new_object_lives_fresh_or_replayed(api: Api) -> None:
+    cred = api.key()
+    headers = {"Idempotency-Key": "create-location-1"}
+    first = api.rest("POST", "/customers", as_=cred, json={"display_name": "Lo"}, headers=headers)
+    assert first.status_code == 201, first.text
+    location = first.headers["location"]
+    assert location == f"/api/public/v1/customers/{first.json()['id']}"
+    read = api.client.get(location, headers=cred.headers())
+    assert read.json() == first.json()
+    again = api.rest("POST", "/customers", as_=cred, json={"display_name": "Lo"}, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == location
+    owner = api.session(org_key=cred)
+    key = api.rest(
+        "POST",
+        "/api_keys",
+        as_=owner,
+        json={"name": "Sync", "scopes": ["read:team"], "expires_in": 3600},
+    )
+    assert key.status_code == 201, key.text
+    assert key.headers["location"].endswith(f"/api_keys/{key.json()['api_key']['id']}")
+
+
+def test_a_401_names_the_credentials_we_accept_on_both_surfaces(api: Api) -> None:
+    org = api.key().organization_id
+    rest = api.rest("GET", "/customers", headers={"x-organization-id": org})
+    graphql = api.post("{ customers { nodes { id } } }", headers={"x-organization-id": org})
+    for response in (rest, graphql):
+        assert response.status_code == 401
+        challenge = response.headers["www-authenticate"]
+        assert 'header="x-api-key"' in challenge
+        assert 'Bearer realm="asteri"' in challenge
+    allowed = api.rest("GET", "/customers", as_=api.key())
+    assert "www-authenticate" not in allowed.headers
+
+
+def test_every_response_forbids_content_sniffing(api: Api) -> None:
+    cred = api.key()
+    responses = [
+        api.rest("GET", "/customers", as_=cred),
+        api.rest("GET", "/customers/cus_missing", as_=cred),
+        api.rest("GET", "/customers"),
+        api.post("{ viewer { organization } }", as_=cred),
+        api.client.get("/api/public/v1/graphql"),
+        api.client.get("/openapi.json"),
+    ]
+    for response in responses:
+        assert response.headers["x-content-type-options"] == "nosniff", response.url

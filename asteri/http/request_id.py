@@ -2,7 +2,8 @@
 
 The same step adds the headers a request left in ``request.state.response_headers`` (the rate
 limit fields, set during authentication), so they reach every response: success, problem or
-GraphQL error alike.
+GraphQL error alike; ``X-Content-Type-Options: nosniff`` on every response; and on a 401, the
+``WWW-Authenticate`` challenge (RFC 9110 §11.6.1) naming both credentials we accept.
 """
 
 import re
@@ -10,10 +11,13 @@ import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["REQUEST_ID_HEADER", "RequestIdMiddleware"]
+__all__ = ["CHALLENGE", "REQUEST_ID_HEADER", "RequestIdMiddleware"]
 
 REQUEST_ID_HEADER = "x-request-id"
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+CHALLENGE = 'ApiKey realm="asteri", header="x-api-key", Bearer realm="asteri"'
+_CHALLENGE = (b"www-authenticate", CHALLENGE.encode())
 
 
 class RequestIdMiddleware:
@@ -39,7 +43,14 @@ class RequestIdMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 extra = state.get("response_headers") or ()
-                message["headers"] = [*message.get("headers", []), header, *extra]
+                challenge = (_CHALLENGE,) if message["status"] == 401 else ()
+                message["headers"] = [
+                    *message.get("headers", []),
+                    header,
+                    _NOSNIFF,
+                    *challenge,
+                    *extra,
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_id)

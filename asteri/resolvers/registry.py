@@ -14,7 +14,7 @@ __all__ = ["resources"]
 
 @cache
 def resources() -> tuple[Resource, ...]:
-    """In module order (alphabetical), each once."""
+    """Each once, by name (a module may import another's resource: order is not by module)."""
     found: dict[str, Resource] = {}
     for module in pkgutil.iter_modules(asteri.resolvers.__path__):
         if module.name == "registry":
@@ -23,4 +23,4 @@ def resources() -> tuple[Resource, ...]:
         for value in vars(loaded).values():
             if isinstance(value, Resource):
                 found.setdefault(value.name, value)
-    return tuple(found.values())
+    return tuple(found[name] for name in sorted(found))

@@ -46,6 +46,7 @@ __all__ = [
     "LEASE",
     "REPLAYED_HEADER",
     "RETENTION",
+    "first_id",
     "idempotency_key",
     "idempotent",
     "payload_hash",
@@ -269,7 +270,7 @@ def _without_secret(request: Request, response: Response) -> Response:
     secret in it); a success as the 409 a retry will get, naming what was created."""
     if response.status_code >= 300:
         return response
-    created = _first_id(orjson.loads(bytes(response.body)))
+    created = first_id(orjson.loads(bytes(response.body)))
     return problem_response(
         request,
         ErrorCode.CONFLICT,
@@ -280,13 +281,13 @@ def _without_secret(request: Request, response: Response) -> Response:
     )
 
 
-def _first_id(body: Any) -> str | None:
+def first_id(body: Any) -> str | None:
     """The first ``id`` member, depth first: the object the request created."""
     if isinstance(body, dict):
         if isinstance(body.get("id"), str):
             return str(body["id"])
         for value in body.values():
-            if (found := _first_id(value)) is not None:
+            if (found := first_id(value)) is not None:
                 return found
     return None
 

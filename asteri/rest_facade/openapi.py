@@ -10,8 +10,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from graphql import GraphQLObjectType, get_named_type
 from pydantic import BaseModel, Field
 
+from asteri.http.request_id import CHALLENGE
 from asteri.rest_facade.routes import Binding
 from asteri.schema.operations.examples import EXAMPLES
 
@@ -72,10 +74,31 @@ _HEADERS = {
         "description": "On 429: whole seconds until the refusing window resets.",
         "schema": {"type": "integer", "minimum": 1},
     },
+    "X-Request-Id": {
+        "description": "The request's id: yours if you sent a sane one, else ours. Quote it.",
+        "schema": {"type": "string"},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier request with the "
+        "same `Idempotency-Key`.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "Location": {
+        "description": "The new object's URL.",
+        "schema": {"type": "string", "format": "uri-reference"},
+    },
+    "WWW-Authenticate": {
+        "description": f"The credentials this API accepts: `{CHALLENGE}`.",
+        "schema": {"type": "string"},
+    },
 }
-_LIMITED = {
-    name: {"$ref": f"#/components/headers/{name}"} for name in ("RateLimit-Policy", "RateLimit")
-}
+
+
+def _ref(header: str) -> dict[str, str]:
+    return {"$ref": f"#/components/headers/{header}"}
+
+
+_LIMITED = {name: _ref(name) for name in ("RateLimit-Policy", "RateLimit")}
 
 DESCRIPTION = """
 The Asteri public REST API. Every route runs a persisted GraphQL operation (its `operationId`)
@@ -120,6 +143,10 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
         "Bearer": {"type": "http", "scheme": "bearer"},
     }
     doc["security"] = [{"ApiKey": []}, {"Bearer": []}]
+    doc["servers"] = [{"url": "/", "description": "The host that serves this document."}]
+    doc["info"]["license"] = {"name": "Proprietary"}
+    doc["info"]["contact"] = {"name": "Asteri API support", "url": "https://docs.asteri.dev"}
+    doc["tags"] = _tags(bindings)
     problem = {
         "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
     }
@@ -175,12 +202,30 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
                 responses["204"] = {"description": "Deleted."}
                 responses.pop("200", None)
             for status, response in responses.items():
+                headers = response["headers"] = {"X-Request-Id": _ref("X-Request-Id")}
                 if status not in ("401", "403"):
-                    response["headers"] = dict(_LIMITED)
-            responses["429"]["headers"]["Retry-After"] = {
-                "$ref": "#/components/headers/Retry-After"
-            }
+                    headers.update(_LIMITED)
+                if method == "post" and status.startswith("2"):
+                    headers["Idempotent-Replayed"] = _ref("Idempotent-Replayed")
+                if status == "201":
+                    response["description"] = "Created."
+                    headers["Location"] = _ref("Location")
+            responses["401"]["headers"]["WWW-Authenticate"] = _ref("WWW-Authenticate")
+            responses["429"]["headers"]["Retry-After"] = _ref("Retry-After")
     return doc
+
+
+def _tags(bindings: list[Binding]) -> list[dict[str, str]]:
+    """One tag per resource, in route order, described by its GraphQL type's description."""
+    tags: dict[str, str] = {}
+    for binding in bindings:
+        if binding.route.tag not in tags:
+            type_ = get_named_type(binding.op.field.type)
+            if isinstance(type_, GraphQLObjectType) and "nodes" in type_.fields:  # a list
+                type_ = get_named_type(type_.fields["nodes"].type)
+            described = getattr(type_, "description", None) or ""
+            tags[binding.route.tag] = described.removesuffix(".") + "." if described else ""
+    return [{"name": name, "description": text} for name, text in tags.items()]
 
 
 def install_openapi(app: FastAPI, bindings: list[Binding]) -> None:

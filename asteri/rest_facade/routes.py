@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import orjson
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
@@ -31,7 +31,7 @@ from starlette import routing
 from asteri.kit.errors import ApiError
 from asteri.kit.naming import camel, camel_keys, snake
 from asteri.kit.settings import get_settings
-from asteri.rest_facade.idempotency import idempotency_key, idempotent
+from asteri.rest_facade.idempotency import first_id, idempotency_key, idempotent
 from asteri.rest_facade.problems import coded_problem, graphql_problem
 from asteri.rest_facade.types import InputTypes, OutputTypes
 from asteri.schema.build import AsteriSchema
@@ -41,7 +41,17 @@ from asteri.schema.operations import LIST_PARAMETERS, Route
 from asteri.schema.permissions_runner import FieldPermissions
 from asteri.schema.persisted import PersistedOperation
 
-__all__ = ["Binding", "build_router", "compiled_read_routes"]
+__all__ = ["Binding", "JSONBody", "build_router", "compiled_read_routes"]
+
+
+class JSONBody(JSONResponse):
+    """A body the binding already serialised (orjson), sent as is. A ``JSONResponse`` so that
+    the OpenAPI document gives each success response its media type and its schema (the
+    route's ``response_model``)."""
+
+    def render(self, content: Any) -> bytes:
+        return content if isinstance(content, bytes) else super().render(content)
+
 
 _PATH_PARAM = re.compile(r"{(\w+)}")
 _TO_VARIABLE = {p.rest: p.variable for p in LIST_PARAMETERS}
@@ -74,15 +84,21 @@ class Binding:
                 return graphql_problem(request, refused)
         key = idempotency_key(request) if self.route.method == "POST" else None
         if key is None:
-            return await self.respond(request, context, params)
-        return await idempotent(
-            request,
-            context,
-            key=key,
-            route=f"{self.route.method} {self.route.path}",
-            run=lambda: self.respond(request, context, params),
-            one_time_secret=self.route.one_time_secret,
-        )
+            response = await self.respond(request, context, params)
+        else:
+            response = await idempotent(
+                request,
+                context,
+                key=key,
+                route=f"{self.route.method} {self.route.path}",
+                run=lambda: self.respond(request, context, params),
+                one_time_secret=self.route.one_time_secret,
+            )
+        if response.status_code == 201:  # a create, fresh or replayed: where the object lives
+            created = first_id(orjson.loads(response.body))
+            if created is not None:
+                response.headers["location"] = f"{request.url.path.rstrip('/')}/{created}"
+        return response
 
     async def serve(self, request: Request) -> Response:
         """A compiled read served directly (``compiled_read_routes``): the same context, checks
@@ -133,10 +149,8 @@ class Binding:
         return self.body(data)
 
     def body(self, data: Any, *, compiled: bool = False) -> Response:
-        return Response(
-            orjson.dumps(self.shape(data, compiled=compiled)),
-            status_code=self.route.success_status,
-            media_type="application/json",
+        return JSONBody(
+            orjson.dumps(self.shape(data, compiled=compiled)), status_code=self.route.success_status
         )
 
     def arguments(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -382,7 +396,7 @@ def build_router(
             methods=[route.method],
             status_code=route.success_status,
             response_model=binding.response_model,
-            response_class=Response,
+            response_class=JSONBody if binding.response_model is not None else Response,
             operation_id=binding.op.name,
             summary=description.split(";")[0].rstrip("."),
             description=description,

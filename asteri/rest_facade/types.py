@@ -193,11 +193,17 @@ class OutputTypes:
         return self._models[cache_key]
 
     def _name(self, type_name: str, *, resource: bool) -> str:
-        """The GraphQL type's name; a second shape of it is named for what sets it apart: a
-        resource embedded in another answer (``NewApiKey.api_key``) has no ``object`` member."""
-        candidates = [type_name] + ([] if resource else [f"{type_name}Embedded"])
-        free = [name for name in candidates if name not in self._names]
-        return free[0] if free else f"{type_name}{len(self._names)}"
+        """The GraphQL type's name, so generated clients keep their type names whatever routes
+        are added. Its one other shape is named for what sets it apart: a resource embedded in
+        another answer (``NewApiKey.api_key``) has no ``object`` member. Any further shape is
+        refused at start-up: the operations must select the type alike (one fragment)."""
+        name = type_name if resource or type_name not in self._names else f"{type_name}Embedded"
+        if name in self._names:
+            raise RuntimeError(
+                f"the persisted operations select {type_name} in more than one way: "
+                "select it through one fragment, so its REST schema has one name"
+            )
+        return name
 
 
 def _fields(
