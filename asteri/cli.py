@@ -66,7 +66,9 @@ def serve(host: str, port: int) -> None:
     """Serve the API (GraphQL at /api/public/v1/graphql)."""
     import uvicorn
 
-    uvicorn.run("asteri.app:create_app", factory=True, host=host, port=port)
+    from asteri.http.client import UVICORN_OPTIONS
+
+    uvicorn.run("asteri.app:create_app", factory=True, host=host, port=port, **UVICORN_OPTIONS)
 
 
 @main.group()

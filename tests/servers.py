@@ -8,11 +8,14 @@ from typing import Any
 
 import uvicorn
 
+from asteri.http.client import UVICORN_OPTIONS
+
 
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
     """Run ``app`` in a thread until the block ends; yield its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **UVICORN_OPTIONS)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

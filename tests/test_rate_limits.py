@@ -27,6 +27,7 @@ from asteri.kit.errors import RateLimited, Unauthenticated
 from asteri.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter, Window
 from asteri.kit.settings import Settings
 from tests.factories import REST, Api, Credential, redis_namespace, redis_test_url
+from tests.servers import serving
 
 MARGIN = 10.0
 VIEWER = "{ viewer { credentialId } }"
@@ -505,3 +506,53 @@ def test_auth_failures_are_counted_per_address(make_limiter: MakeLimiter) -> Non
             await limiter.aclose()
 
     asyncio.run(scenario())
+
+
+# --- the client address: X-Forwarded-For only from our own proxies ------------------------
+
+
+def _guesses(base_url: str, forwarded_for: list[str | None]) -> list[int]:
+    """One failed authentication per entry, over TCP from loopback, with that header."""
+    statuses = []
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        for hop in forwarded_for:
+            headers = {"x-api-key": "ast_live_guess"}
+            if hop is not None:
+                headers["x-forwarded-for"] = hop
+            statuses.append(http.get(f"{REST}/viewer", headers=headers).status_code)
+    return statuses
+
+
+def _own_budgets(settings: Settings, **changes: object) -> Settings:
+    """``settings`` with ``changes``, counting in a fresh minute under a Redis prefix of its
+    own (loopback's budget is not shared with other tests)."""
+    fresh_minute()
+    prefix = f"{settings.redis_prefix}xff-{secrets.token_hex(4)}:"
+    return settings.model_copy(
+        update={"auth_failures_per_minute": AUTH_FAILURES, "redis_prefix": prefix, **changes}
+    )
+
+
+def test_rotating_x_forwarded_for_from_loopback_is_still_limited(settings: Settings) -> None:
+    """Uvicorn would trust the header from 127.0.0.1; we do not, unless told to."""
+    strict = _own_budgets(settings)
+    rotating: list[str | None] = [f"198.51.100.{i}" for i in range(1, 8)]
+    with serving(create_app(strict)) as url:
+        assert _guesses(url, rotating) == [401] * AUTH_FAILURES + [429] * 4
+
+
+def test_a_trusted_proxys_header_names_the_client(settings: Settings) -> None:
+    trusting = _own_budgets(settings, trusted_proxies="127.0.0.0/8, ::1")
+    with serving(create_app(trusting)) as url:
+        # Each client its own budget: rotating addresses behind the proxy are not one caller.
+        assert _guesses(url, [f"198.51.100.{i}" for i in range(1, 8)]) == [401] * 7
+        # One client through a chain: the nearest untrusted hop, whatever it claims before.
+        chain: list[str | None] = [f"10.9.9.{i}, 203.0.113.7, 127.0.0.1" for i in range(5)]
+        assert _guesses(url, chain) == [401] * AUTH_FAILURES + [429] * 2
+        # No header, or garbage in it: the proxy itself is the caller.
+        assert _guesses(url, [None, "not-an-ip", None, None]) == [401] * AUTH_FAILURES + [429]
+
+
+def test_a_bad_trusted_proxy_setting_is_refused() -> None:
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6"):
+        Settings(trusted_proxies="10.0.0.0/8, proxy.internal")

@@ -1,6 +1,7 @@
 """One settings object, read from ``ASTERI_*`` environment variables."""
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Literal
 
 from pydantic import SecretStr, field_validator, model_validator
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     # Failed authentications (401) allowed per client address (the TCP peer) per minute;
     # beyond it a failing address gets 429 (see authz/limits.py).
     auth_failures_per_minute: int = 30
+    # Our own reverse proxies (addresses or networks, comma-separated): only from these is
+    # ``X-Forwarded-For`` read, to find the client address (``http/client.py``).
+    trusted_proxies: str = ""
     max_query_depth: int = 10
     max_aliases: int = 30
     max_page_size: int = 100
@@ -42,6 +46,16 @@ class Settings(BaseSettings):
     # Test-only: false drops the application's tenant filter (and its guard), to prove that
     # row-level security alone keeps tenants apart. Refused in production.
     tenant_filter: bool = True
+
+    @property
+    def trusted_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return _networks(self.trusted_proxies)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: str) -> str:
+        _networks(value)  # a bad entry: ValueError, reported as a settings error
+        return value
 
     @field_validator("database_role")
     @classmethod
@@ -62,6 +76,11 @@ class Settings(BaseSettings):
         if len(self.session_secret.get_secret_value().encode()) < 32:
             raise ValueError("ASTERI_SESSION_SECRET must be at least 32 bytes (RFC 7518 §3.2)")
         return self
+
+
+def _networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """``"10.0.0.0/8, 127.0.0.1"`` → the networks."""
+    return tuple(ip_network(p.strip(), strict=False) for p in text.split(",") if p.strip())
 
 
 @lru_cache(maxsize=1)

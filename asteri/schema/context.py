@@ -14,6 +14,7 @@ from asteri.authz.authenticate import authenticate
 from asteri.authz.limits import REQUEST_COST, is_guess, spend, spend_auth_failure
 from asteri.authz.principal import ActorType, Principal
 from asteri.authz.tenancy import tenant
+from asteri.http.client import client_address as http_client_address
 from asteri.kit.db import Database, RequestStore
 from asteri.kit.errors import ApiError, RateLimited, Unauthenticated
 from asteri.kit.settings import Settings
@@ -188,8 +189,9 @@ class RequestContext(BaseContext):
 
 
 def client_address(request: Request) -> str:
-    """The TCP peer. ``X-Forwarded-For`` is not trusted: anyone can send it."""
-    return request.client.host if request.client is not None else "unknown"
+    """The caller's address (``http/client.py``: the TCP peer, or past our own proxies)."""
+    settings: Settings = request.app.state.settings
+    return http_client_address(request, settings.trusted_networks)
 
 
 def _unauthenticated(request: Request) -> RequestContext:
