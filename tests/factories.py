@@ -206,13 +206,10 @@ mutation($input: CreateCustomerInput!) {
 }"""
 
 
-def sample_input(
-    api: Api, resource: Resource, cred: Credential, *, distinct: str | None = None, **fields: Any
-) -> dict[str, Any]:
-    """The resource's one sample input (unique values made unique: ``distinct``, random by
-    default), with ``fields`` over it.
-    Each object it refers to (an appointment's customer) is made from its own resource's
-    sample, in ``cred``'s organization and environment, by a key that may write it."""
+def sample_context(api: Api, cred: Credential, *, distinct: str | None = None) -> SampleContext:
+    """How the tests make a sample input: unique values made unique (``distinct``, random by
+    default), and each object it refers to (an appointment's customer) made from its own
+    resource's sample, in ``cred``'s organization and environment, by a key that may write it."""
     maker: list[Credential] = []
 
     def id_of(other: Resource) -> str:
@@ -221,7 +218,14 @@ def sample_input(
         return create_object(api, other, maker[0])
 
     suffix = f"-{secrets.token_hex(3)}" if distinct is None else distinct
-    context = SampleContext(distinct=suffix, id_of=id_of)
+    return SampleContext(distinct=suffix, id_of=id_of)
+
+
+def sample_input(
+    api: Api, resource: Resource, cred: Credential, *, distinct: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    """The resource's one sample input (``sample_context``), with ``fields`` over it."""
+    context = sample_context(api, cred, distinct=distinct)
     return {**resource.sample_input(context), **fields}
 
 

@@ -76,9 +76,6 @@ def _events(api: Api, public_id: str) -> int:
     return int(count or 0)
 
 
-REASON = "Set by the lifecycle test."
-
-
 def _apply(api: Api, resource: Resource, cred: Credential, step: Transition, public_id: str) -> Any:
     """The transition's mutation; one that takes a reason is given one."""
     field = _mutation(resource, step.name)
@@ -88,7 +85,8 @@ def _apply(api: Api, resource: Resource, cred: Credential, step: Transition, pub
             f"mutation($id: ID!, $input: {input_type}!) "
             f"{{ {field}(id: $id, input: $input) {{ id }} }}"
         )
-        return api.post(document, {"id": public_id, "input": {"reason": REASON}}, as_=cred)
+        input_ = resource.action_input(step.name)
+        return api.post(document, {"id": public_id, "input": input_}, as_=cred)
     document = f"mutation($id: ID!) {{ {field}(id: $id) {{ id }} }}"
     return api.post(document, {"id": public_id}, as_=cred)
 
@@ -111,7 +109,7 @@ def test_every_transition_from_every_state(
 
     def run(step: Transition, public_id: str) -> tuple[int, dict[str, Any]]:
         if surface == "rest":
-            body = {"reason": REASON} if step.reason else None
+            body = resource.action_input(step.name) if step.reason else None
             path = f"{collection}/{public_id}/{step.name}"
             response = api.rest("POST", path, as_=cred, json=body)
             return response.status_code, response.json()

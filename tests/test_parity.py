@@ -5,9 +5,9 @@ For each route and each case (no key, wrong organization, missing scope, another
 organization's id, good call) both surfaces must give the same HTTP status and the same
 ``code``/``reason``/``required_scope``, and a good call the same data (REST snake_case, GraphQL
 camelCase). The create and update bodies are each resource's own sample input and update
-(``Resource.sample``, ``Resource.change``); the only hand-written input is one per action that
-takes a body. The security center's routes are called with an owner's
-session, and have one more case: an API key with every scope is refused all the same.
+(``Resource.sample``, ``Resource.change``), and so are its actions' (``Resource.action_input``).
+The security center's routes are called with an owner's session, and have one more case: an
+API key with every scope is refused all the same.
 """
 
 import re
@@ -26,11 +26,17 @@ from asteri.authz.roles import ROLE_SCOPES
 from asteri.kit.naming import camel, camel_keys, snake, snake_keys
 from asteri.kit.settings import Settings
 from asteri.resolvers.lifecycle import Transition
-from asteri.resolvers.team_member import TEAM_MEMBERS
 from asteri.schema import build_schema
 from asteri.schema.operations import LIST_PARAMETERS, ROUTES, Route
 from asteri.schema.persisted import PersistedOperation, Registry
-from tests.factories import ALL_SCOPES, Api, Bearer, Credential, create_object, sample_input
+from tests.factories import (
+    ALL_SCOPES,
+    Api,
+    Bearer,
+    Credential,
+    sample_context,
+    sample_input,
+)
 from tests.resources import declared_resources
 
 # Each route tag's resource: its one sample create input (its references made in the caller's
@@ -44,19 +50,6 @@ CREATE_BODY: dict[str, Callable[[Api, Credential, str], dict[str, Any]]] = {
     if r.sample is not None
 }
 UPDATE_BODY: dict[str, dict[str, Any]] = {tag: snake_keys(r.change) for tag, r in _BY_TAG.items()}
-# Bodies of the actions that take one (by operation), given the tenant and the object acted on.
-ACTION_BODY: dict[str, Callable[["Tenant", dict[str, Any]], dict[str, Any]]] = {
-    "RotateApiKey": lambda _tenant, _object: {"overlap_seconds": 3600},
-    "CancelAppointment": lambda _tenant, _object: {"reason": "The customer called to cancel."},
-    "RescheduleAppointment": lambda _tenant, _object: {
-        "scheduled_start": "2027-03-09T15:00:00Z",
-        "scheduled_end": "2027-03-09T16:30:00Z",
-    },
-    "AssignAppointment": lambda tenant, _object: {
-        "team_member_ids": [create_object(tenant.api, TEAM_MEMBERS, tenant.key)]
-    },
-    "UnassignAppointment": lambda _tenant, obj: {"team_member_ids": obj.get("assignee_ids", [])},
-}
 _PARAM_TO_VARIABLE = {p.rest: p.variable for p in LIST_PARAMETERS}
 CASES = ("no_key", "wrong_org", "missing_scope", "not_key_manager", "foreign_id", "good")
 # What each failure case must be, on both surfaces: (status, code, reason).
@@ -294,10 +287,10 @@ def _request_data(
     if route.kind == "update":
         return dict(UPDATE_BODY[route.tag]), None
     if route.kind == "action" and _takes_input(_operation(route.operation)):
-        if route.operation not in ACTION_BODY:
-            pytest.fail(f"{route.operation} takes $input: add its body to ACTION_BODY")
-        assert target is not None
-        return ACTION_BODY[route.operation](tenant, target), None
+        # The resource's own sample input of the action, its references made in the tenant.
+        resource, action = _BY_TAG[route.tag], route.path.rsplit("/", 1)[-1]
+        context = sample_context(tenant.api, tenant.key)
+        return snake_keys(resource.action_input(action, context)), None
     if route.kind == "list":
         return None, {"limit": 2}
     return None, None
@@ -346,7 +339,8 @@ def _good_call(api: Api, route: Route) -> None:
         for public_id in ids:
             assert public_id is not None
             path = f"{route.path.rsplit('/', 1)[0]}/{earlier.name}".replace("{id}", public_id)
-            reason = {"reason": "Set up for the call under test."} if earlier.reason else None
+            resource = _BY_TAG[route.tag]
+            reason = snake_keys(resource.action_input(earlier.name)) if earlier.reason else None
             done = api.rest("POST", path, as_=owner.caller, json=reason)
             assert done.status_code == 200, done.text
     if route.kind == "create":
@@ -565,8 +559,6 @@ def test_every_read_that_compiled_before_still_compiles() -> None:
         "GetApiKey",
         "ListApiKeys",
         "GetViewer",
-        "GetAppointment",
-        "ListAppointments",
     } <= names
 
 

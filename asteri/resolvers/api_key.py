@@ -50,6 +50,7 @@ API_KEYS = Resource(
     change={"name": "Billing sync (nightly)", "scopes": ["read:team"], "perDay": 500},
     invalid={"name": ""},
     actions=("rotate", "revoke"),
+    action_samples={"rotate": lambda _s: {"overlapSeconds": 3600}},
     one_time_secrets=frozenset({"Create", "Rotate"}),
 )
 _NEWEST_FIRST = Sort("created_at_desc", ApiKey.created_at, descending=True)  # type: ignore[arg-type]

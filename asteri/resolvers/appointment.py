@@ -164,6 +164,14 @@ APPOINTMENTS = Resource(
     change={"notes": "Call 30 minutes before arrival."},
     invalid={"notes": "x" * 10_001},
     actions=("reschedule", "assign", "unassign"),
+    action_samples={
+        "reschedule": lambda _s: {
+            "scheduledStart": "2027-03-09T15:00:00Z",
+            "scheduledEnd": "2027-03-09T16:30:00Z",
+        },
+        "assign": lambda s: {"teamMemberIds": [s.id_of(TEAM_MEMBERS)]},
+        "unassign": lambda s: {"teamMemberIds": [s.id_of(TEAM_MEMBERS)]},
+    },
     created="scheduled",
 )
 

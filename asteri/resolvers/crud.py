@@ -6,7 +6,7 @@ so the row, its audit entry and its event land together or not at all.
 
 import hashlib
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, cached_property
@@ -101,6 +101,12 @@ class Resource:
     # REST actions besides its lifecycle's transitions: "rotate" → POST …/{id}/rotate, which
     # runs Rotate<Type>.
     actions: tuple[str, ...] = ()
+    # A sample input of each action that takes one (GraphQL naming), made like ``sample``: the
+    # OpenAPI example of ``<Action><Type>Input`` and the tests' body. A transition that takes
+    # a reason needs none (``Transition.reason``: a sample reason is given).
+    action_samples: Mapping[str, Callable[[SampleContext], dict[str, Any]]] = field(
+        default_factory=dict
+    )
     # Read-only parts of one object: "activity" → GET …/{id}/activity (List<Type>Activity).
     parts: tuple[str, ...] = ()
     # The operations (by verb) whose answer carries a secret shown once: never stored for an
@@ -122,6 +128,17 @@ class Resource:
         if self.sample is None:
             raise LookupError(f"the {self.name} resource declares no sample input")
         return self.sample(context or SampleContext())
+
+    def action_input(self, action: str, context: SampleContext | None = None) -> dict[str, Any]:
+        """The sample input of an action that takes one (``action_samples``, or a reason)."""
+        if action in self.action_samples:
+            return self.action_samples[action](context or SampleContext())
+        lifecycle = self.lifecycle
+        if lifecycle is not None and any(
+            t.name == action and t.reason for t in lifecycle.transitions
+        ):
+            return {"reason": "The customer asked to call it off."}
+        raise LookupError(f"the {self.name} resource declares no sample input for {action}")
 
     def operation(self, verb: str) -> str:
         """A persisted operation's name by convention: ``List`` → ``ListTeamMembers``,

@@ -3,7 +3,7 @@ against the generated schema, so an example cannot drift from the contract."""
 
 from typing import Any
 
-from asteri.kit.naming import snake_keys
+from asteri.kit.naming import pascal, snake_keys
 from asteri.resolvers.registry import resources
 
 __all__ = ["EXAMPLES"]
@@ -29,12 +29,16 @@ _API_KEY: dict[str, Any] = {
     "status": "ACTIVE",
 }
 
-# Each resource's create and update example is its own sample input and update: the same
+# Each resource's create, update and action examples are its own sample inputs: the same
 # bodies the tests send and the demo starts from.
 _INPUTS: dict[str, dict[str, Any]] = {
     f"{kind}{resource.type_name}Input": snake_keys(body)
     for resource in resources()
-    for kind, body in (("Create", resource.sample_input()), ("Update", resource.change))
+    for kind, body in (
+        ("Create", resource.sample_input()),
+        ("Update", resource.change),
+        *((pascal(action), resource.action_input(action)) for action in resource.action_samples),
+    )
 }
 
 EXAMPLES: dict[str, dict[str, Any]] = {
@@ -96,7 +100,6 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "api_key": {k: v for k, v in _API_KEY.items() if k != "object"},
         "secret": "ast_live_2SzS0mgSPFbRPQiNrCGhz4f7kQ1bXw9mYc3LuVt8eR5nJ2Pq0aZ1HdK4",
     },
-    "RotateApiKeyInput": {"overlap_seconds": 3600},
     "ProblemDetails": {
         "type": "https://docs.asteri.dev/problems/forbidden",
         "title": "The caller lacks the required scope or organization",
