@@ -17,6 +17,7 @@ from asteri.authz.usage import KeyUsage
 from asteri.http.body_limit import BodyLimitMiddleware
 from asteri.http.problems import install_problem_handlers
 from asteri.http.request_id import RequestIdMiddleware
+from asteri.http.semantics import HttpSemanticsMiddleware, PathMethods
 from asteri.kit.errors import BadRequest
 from asteri.kit.ratelimit import build_rate_limiter
 from asteri.kit.settings import Settings, get_settings
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
+        redirect_slashes=False,  # `/customers/` is a 404, never a redirect (to http://)
     )
     install_problem_handlers(app)
     schema = build_schema(settings.max_query_depth, settings.max_aliases)
@@ -117,6 +119,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         graphql_ide="graphiql",
     )
     app.include_router(graphql, prefix=f"{API_PREFIX}/graphql")
+    app.state.methods = PathMethods(
+        [(API_PREFIX + b.route.path, b.route.method) for b in bindings]
+        + [(f"{API_PREFIX}/graphql", method) for method in ("GET", "POST")]
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(
+        HttpSemanticsMiddleware, rest_prefix=API_PREFIX, graphql_path=f"{API_PREFIX}/graphql"
+    )
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -25,6 +25,7 @@ _BY_STATUS = {
     405: ErrorCode.METHOD_NOT_ALLOWED,
     409: ErrorCode.CONFLICT,
     413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     422: ErrorCode.BAD_USER_INPUT,
     429: ErrorCode.RATE_LIMITED,
 }
@@ -62,7 +63,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _BY_STATUS.get(exc.status_code, ErrorCode.BAD_REQUEST)
     detail = exc.detail if isinstance(exc.detail, str) else code.value
-    return problem_response(request, code, detail, status=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # The router answers for the first route that matched the path; the path may have
+        # others (GET, PATCH and DELETE of one object are three routes).
+        allowed = _methods_of(request, headers.get("Allow", ""))
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed here; allowed: {', '.join(allowed)}."
+    return problem_response(request, code, detail, status=exc.status_code, headers=headers)
+
+
+def _methods_of(request: Request, fallback: str) -> list[str]:
+    """Every method the app answers at this path (``app.state.methods``, a ``PathMethods``)."""
+    table = getattr(request.app.state, "methods", None)
+    found = table.at(request.url.path) if table is not None else []
+    return found or [m.strip() for m in fallback.split(",") if m.strip()]
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

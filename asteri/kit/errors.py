@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     BAD_USER_INPUT = "BAD_USER_INPUT"
     CONFLICT = "CONFLICT"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     RATE_LIMITED = "RATE_LIMITED"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
@@ -48,6 +49,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.BAD_USER_INPUT: 422,
     ErrorCode.CONFLICT: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL_SERVER_ERROR: 500,
 }
@@ -62,6 +64,7 @@ _TITLE: dict[ErrorCode, str] = {
     ErrorCode.BAD_USER_INPUT: "The input is invalid",
     ErrorCode.CONFLICT: "The request conflicts with the current state",
     ErrorCode.PAYLOAD_TOO_LARGE: "The request body is too large",
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: "The request body is not JSON",
     ErrorCode.RATE_LIMITED: "Rate limited",
     ErrorCode.INTERNAL_SERVER_ERROR: "Internal server error",
 }

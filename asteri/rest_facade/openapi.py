@@ -59,6 +59,8 @@ _ERRORS = {
     "retry after `Retry-After` seconds.",
 }
 
+_NOT_JSON = "The body is not JSON: send `Content-Type: application/json`."
+
 # The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers) on every response to an
 # authenticated request; a 401 or 403 never reached the limiter.
 _HEADERS = {
@@ -198,6 +200,8 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             for status, text in _ERRORS.items():
                 responses[status] = {"description": text, "content": problem}
+            if "requestBody" in operation:
+                responses["415"] = {"description": _NOT_JSON, "content": problem}
             if binding.route.success_status == 204:
                 responses["204"] = {"description": "Deleted."}
                 responses.pop("200", None)
