@@ -15,7 +15,6 @@ from tests.factories import GRAPHQL, Api
         "{ customers(first: 1) { nodes { id } ",  # syntax
         "{ customers(first: 1) { nodes { nope } } }",  # unknown field
         '{ customers(first: "ten") { nodes { id } } }',  # wrong literal type
-        "query { __typename } query { __typename }",  # anonymous ops, twice
     ],
 )
 def test_invalid_documents_are_400(api: Api, query: str) -> None:

@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     max_query_depth: int = 10
     max_aliases: int = 30
+    # Bounds of a free-text GraphQL document, checked before the step each protects
+    # (schema/limits.py): bytes and tokens before parsing, selections before validation,
+    # cost (objects it can return) before execution.
+    max_document_bytes: int = 65_536
+    max_document_tokens: int = 2_000  # a full introspection query has about 200
+    max_document_selections: int = 250  # a full introspection query has about 80
+    max_document_fragments: int = 30
+    max_query_cost: int = 20_000
     max_page_size: int = 100
     default_page_size: int = 20
     # REST reads skip per-field GraphQL execution where the operation allows (see

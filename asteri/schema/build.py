@@ -24,6 +24,7 @@ from asteri.schema.compiled import CompiledRead, CompiledReads, compile_read
 from asteri.schema.context import Authenticate
 from asteri.schema.errors import ErrorShaping, log_incidents
 from asteri.schema.fields import RootFields
+from asteri.schema.limits import DocumentLimits
 from asteri.schema.persisted import PersistedDocuments, Registry, ValidateUnlessDecided
 from asteri.schema.scalars import SCALARS
 
@@ -97,6 +98,7 @@ def build_schema(max_depth: int | None = None, max_aliases: int | None = None) -
             Authenticate,  # first: everything after may look at the principal
             PersistedDocuments,
             CompiledReads,
+            DocumentLimits,  # after those two: a refused or persisted operation is decided
             ErrorShaping,
             _as_extension(rules),
             ValidateUnlessDecided,

@@ -23,6 +23,7 @@ from asteri.resolvers.crud import Resource
 from asteri.resolvers.unit import UnitOfWork
 
 __all__ = [
+    "REFUSED",
     "Authenticate",
     "RequestContext",
     "client_address",
@@ -250,7 +251,7 @@ class Authenticate(SchemaExtension):
             await context.authenticate(cached=compiled)
             if isinstance(context.auth, RateLimited):
                 # Over the limit: answered before the document is parsed or validated.
-                execution.graphql_document = _REFUSED
+                execution.graphql_document = REFUSED
                 execution.pre_execution_errors = [
                     GraphQLError(context.auth.detail, original_error=context.auth)
                 ]
@@ -258,4 +259,4 @@ class Authenticate(SchemaExtension):
 
 
 # Stands in for the document of a refused request, so strawberry neither parses nor validates.
-_REFUSED = parse("query Refused { __typename }")
+REFUSED = parse("query Refused { __typename }")

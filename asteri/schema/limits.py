@@ -1,0 +1,283 @@
+"""What a free-text GraphQL document may cost, decided before the expensive steps.
+
+Parsing and validating are synchronous and grow with the document, so a document could hold
+the event loop; each bound below is checked before the step it protects, cheapest first:
+
+1. its size in bytes, before anything reads it;
+2. its tokens, counted by the parser itself, which stops at the limit;
+3. its selections (fields, fragments and their spreads) and its fragments, before
+   validation, whose overlap check grows with the square of the selections and which spends
+   the most on each fragment;
+4. several operations and no ``operationName`` (the spec requires an error, not the first);
+5. its cost, before execution: the number of objects it can return, each list multiplied by
+   its ``first`` (Shopify's calculated cost). A document over ``max_query_cost`` is refused;
+   under it, it spends ``ceil(cost / OBJECTS_PER_UNIT)`` units of the key's rate limit (one
+   already spent by the request itself), and the response reports it in
+   ``extensions.cost``.
+
+Each refusal is a 400 (or the key's 429) whose ``reason`` names the bound, with ``limit`` and
+the document's own value. Persisted operations are ours and known: only their cost is counted.
+"""
+
+import math
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    parse,
+)
+from strawberry.extensions import SchemaExtension
+
+from asteri.authz.limits import spend
+from asteri.authz.principal import Principal
+from asteri.kit.errors import ApiError, BadRequest
+from asteri.kit.settings import Settings, get_settings
+from asteri.schema.context import REFUSED
+
+__all__ = ["OBJECTS_PER_UNIT", "DocumentLimits", "query_cost"]
+
+OBJECTS_PER_UNIT = 100  # objects a request may return for each unit of its key's rate limit
+_PARSE_ABORTED = "tokens. Parsing aborted."
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    max_tokens: int
+    max_selections: int
+    max_fragments: int
+    max_cost: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Limits":
+        return cls(
+            settings.max_document_bytes,
+            settings.max_document_tokens,
+            settings.max_document_selections,
+            settings.max_document_fragments,
+            settings.max_query_cost,
+        )
+
+
+def _refusal(reason: str, detail: str, **values: Any) -> GraphQLError:
+    error = BadRequest(detail, reason=reason, **values)
+    return GraphQLError(error.detail, original_error=error)
+
+
+def _count_selections(document: DocumentNode) -> int:
+    count = 0
+    stack: list[Any] = list(document.definitions)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, FieldNode | FragmentSpreadNode | FragmentDefinitionNode):
+            count += 1
+        selection_set = getattr(node, "selection_set", None)
+        if selection_set is not None:
+            stack += selection_set.selections
+    return count
+
+
+def _operations(document: DocumentNode) -> list[OperationDefinitionNode]:
+    return [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+
+
+def query_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+) -> int:
+    """The number of objects the operation can return: every object-valued field counts the
+    objects it holds (``first`` of them for a paginated field, the ``nodes`` of a connection;
+    one otherwise), times the objects of every field above it. Fields the schema does not
+    know count nothing (validation refuses them)."""
+    operations = _operations(document)
+    operation = next(
+        (o for o in operations if o.name is not None and o.name.value == operation_name),
+        operations[0] if operations else None,
+    )
+    if operation is None:
+        return 0
+    root = schema.mutation_type if operation.operation.value == "mutation" else schema.query_type
+    if root is None:
+        return 0
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    defaults = {
+        v.variable.name.value: v.default_value for v in operation.variable_definitions or ()
+    }
+    given = variables or {}
+
+    def first_of(node: FieldNode, field: Any) -> int:
+        argument = next((a for a in node.arguments or () if a.name.value == "first"), None)
+        value: Any = field.args["first"].default_value
+        if argument is not None:
+            if isinstance(argument.value, IntValueNode):
+                value = int(argument.value.value)
+            elif isinstance(argument.value, VariableNode):
+                name = argument.value.name.value
+                default = defaults.get(name)
+                value = given.get(
+                    name, int(default.value) if isinstance(default, IntValueNode) else value
+                )
+        return value if isinstance(value, int) and value > 0 else 0
+
+    def fields(selection_set: SelectionSetNode | None, seen: frozenset[str]) -> Iterator[FieldNode]:
+        for node in selection_set.selections if selection_set is not None else ():
+            if isinstance(node, FieldNode):
+                yield node
+            elif isinstance(node, InlineFragmentNode):
+                yield from fields(node.selection_set, seen)
+            elif isinstance(node, FragmentSpreadNode):
+                fragment = fragments.get(node.name.value)
+                if fragment is not None and node.name.value not in seen:
+                    yield from fields(fragment.selection_set, seen | {node.name.value})
+
+    def cost(selection_set: SelectionSetNode | None, parent: GraphQLObjectType, above: int) -> int:
+        total = 0
+        for node in fields(selection_set, frozenset()):
+            field = parent.fields.get(node.name.value)
+            inner = get_named_type(field.type) if field is not None else None
+            if field is None or not isinstance(inner, GraphQLObjectType):
+                continue
+            objects = above * (first_of(node, field) if "first" in field.args else 1)
+            if "nodes" in inner.fields and "pageInfo" in inner.fields:  # a connection
+                nodes_type = get_named_type(inner.fields["nodes"].type)
+                for child in fields(node.selection_set, frozenset()):
+                    if child.name.value == "nodes" and isinstance(nodes_type, GraphQLObjectType):
+                        total += objects + cost(child.selection_set, nodes_type, objects)
+            else:
+                total += objects + cost(node.selection_set, inner, objects)
+        return total
+
+    return cost(operation.selection_set, root, 1)
+
+
+class DocumentLimits(SchemaExtension):
+    """After ``Authenticate`` and ``PersistedDocuments``: a refused or persisted operation is
+    already decided; any other document is parsed here, within the bounds."""
+
+    cost: int | None = None
+
+    def _limits(self) -> Limits:
+        settings = getattr(self.execution_context.context, "settings", None)
+        return Limits.of(settings if isinstance(settings, Settings) else get_settings())
+
+    def on_operation(self) -> Iterator[None]:
+        execution = self.execution_context
+        if execution.pre_execution_errors is None and execution.graphql_document is None:
+            refusal = self._parse(execution.query or "", self._limits())
+            if refusal is not None:
+                execution.graphql_document = REFUSED
+                execution.pre_execution_errors = [refusal]
+        yield
+
+    def _parse(self, query: str, limits: Limits) -> GraphQLError | None:
+        """Parse within the bounds (into the execution context), or the refusal."""
+        execution = self.execution_context
+        size = len(query.encode())
+        if size > limits.max_bytes:
+            return _refusal(
+                "document_too_large",
+                f"The document is {size} bytes; at most {limits.max_bytes} are parsed.",
+                limit=limits.max_bytes,
+                bytes=size,
+            )
+        try:
+            document = parse(query, max_tokens=limits.max_tokens)
+        except GraphQLSyntaxError as error:
+            if _PARSE_ABORTED in error.message:
+                return _refusal(
+                    "too_many_tokens",
+                    f"The document has more than {limits.max_tokens} tokens.",
+                    limit=limits.max_tokens,
+                    tokens=f">{limits.max_tokens}",
+                )
+            return None  # strawberry parses it again and reports the syntax error as usual
+        fragments = sum(isinstance(d, FragmentDefinitionNode) for d in document.definitions)
+        if fragments > limits.max_fragments:
+            return _refusal(
+                "too_many_fragments",
+                f"The document defines {fragments} fragments; at most {limits.max_fragments}.",
+                limit=limits.max_fragments,
+                fragments=fragments,
+            )
+        selections = _count_selections(document)
+        if selections > limits.max_selections:
+            return _refusal(
+                "too_many_selections",
+                f"The document has {selections} selections; at most {limits.max_selections}.",
+                limit=limits.max_selections,
+                selections=selections,
+            )
+        operations = _operations(document)
+        if len(operations) > 1 and not execution.operation_name:
+            return _refusal(
+                "operation_name_required",
+                f"The document has {len(operations)} operations: say which in `operationName`.",
+                operations=len(operations),
+            )
+        execution.graphql_document = document
+        return None
+
+    async def on_validate(self) -> AsyncIterator[None]:
+        """Before validation (so a refused document is not validated at all): its cost."""
+        execution = self.execution_context
+        document = execution.graphql_document
+        if document is not None and document is not REFUSED and not execution.pre_execution_errors:
+            refusal = await self._charge(
+                query_cost(
+                    execution.schema._schema,
+                    document,
+                    execution.operation_name,
+                    execution.variables,
+                )
+            )
+            if refusal is not None:
+                execution.pre_execution_errors = [refusal]
+        yield
+
+    async def _charge(self, cost: int) -> GraphQLError | None:
+        self.cost = cost
+        limits = self._limits()
+        if cost > limits.max_cost:
+            return _refusal(
+                "query_too_costly",
+                f"The document can return {cost} objects; at most {limits.max_cost}. Ask for "
+                "fewer with `first`, or split it.",
+                limit=limits.max_cost,
+                cost=cost,
+            )
+        context = self.execution_context.context
+        principal = getattr(context, "auth", None)
+        http = getattr(context, "_http", None)
+        extra = math.ceil(cost / OBJECTS_PER_UNIT) - 1
+        if extra <= 0 or not isinstance(principal, Principal) or http is None:
+            return None
+        charged, decision = await spend(http.app.state.rate_limiter, principal, extra)
+        http.state.response_headers = decision.headers()
+        if isinstance(charged, ApiError):
+            return GraphQLError(charged.detail, original_error=charged)
+        return None
+
+    def get_results(self) -> dict[str, Any]:
+        if self.cost is None:
+            return {}
+        units = max(1, math.ceil(self.cost / OBJECTS_PER_UNIT))
+        return {"cost": {"objects": self.cost, "limit": self._limits().max_cost, "units": units}}
