@@ -75,8 +75,13 @@ def database_url(
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Iterator[Settings]:
     # Every TestClient request comes from one address ("testclient"), so the suite's many
-    # deliberate 401s would spend its failure budget: tests of that limit set their own.
-    base = Settings(database_url=database_url, auth_failures_per_minute=GENEROUS)
+    # deliberate 401s (and documents sent without a key) would spend its budgets: tests of
+    # those limits set their own.
+    base = Settings(
+        database_url=database_url,
+        auth_failures_per_minute=GENEROUS,
+        anonymous_documents_per_minute=GENEROUS,
+    )
     redis_url = redis_test_url()
     if redis_url is None or not database_url.startswith("postgresql"):
         yield base

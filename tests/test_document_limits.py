@@ -1,14 +1,20 @@
 """No document can hold the server: each bound is checked before the step it protects, and
 each refusal names its limit and the document's value. Costs are counted and charged."""
 
+import secrets
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from graphql import get_introspection_query, parse
+from sqlalchemy import Engine
 
+from asteri.app import create_app
+from asteri.kit.settings import Settings
 from asteri.schema import build_schema
 from asteri.schema.limits import query_cost
 from tests.factories import GRAPHQL, Api, Credential, create_customer
+from tests.test_rate_limits import fresh_minute
 
 
 def _refusal(api: Api, cred: Credential | None, document: str, **body: Any) -> dict[str, Any]:
@@ -122,3 +128,32 @@ def test_a_costly_document_spends_the_keys_rate_limit_in_proportion(api: Api) ->
     assert response.json()["errors"][0]["extensions"]["window"] == "minute"
     # The request's own unit was spent; the refused cost was not.
     assert response.headers["ratelimit"].startswith('"minute";r=1;')
+
+
+def test_documents_without_a_credential_are_limited_per_address_but_introspection(
+    settings: Settings, engine: Engine
+) -> None:
+    strict = settings.model_copy(
+        update={
+            "anonymous_documents_per_minute": 3,
+            "redis_prefix": f"{settings.redis_prefix}anon-{secrets.token_hex(4)}:",
+        }
+    )
+    fresh_minute()
+    address = f"198.51.100.{secrets.randbelow(250) + 1}"
+    with TestClient(create_app(strict), client=(address, 50000)) as client:
+        api = Api(client=client, engine=engine, settings=strict)
+        document = {"query": "{ customers { nodes { id } } }"}
+        statuses = [client.post(GRAPHQL, json=document).status_code for _ in range(4)]
+        assert statuses == [401, 401, 401, 429]
+        refused = client.post(GRAPHQL, json=document)
+        (error,) = refused.json()["errors"]
+        assert (error["extensions"]["reason"], error["extensions"]["limit"]) == (
+            "anonymous_documents",
+            3,
+        )
+        assert refused.headers["retry-after"].isdigit()
+        introspection = client.post(GRAPHQL, json={"query": "{ __schema { queryType { name } } }"})
+        assert introspection.status_code == 200
+        keyed = client.post(GRAPHQL, json=document, headers=api.key().headers())
+        assert keyed.status_code == 200, keyed.text

@@ -26,7 +26,15 @@ from asteri.kit.errors import Unauthenticated
 from asteri.kit.rows import Rows
 from asteri.models import ApiKey, Environment, Organization
 
-__all__ = ["API_KEY_HEADER", "ORGANIZATION_HEADER", "KeyCache", "authenticate"]
+__all__ = [
+    "API_KEY_HEADER",
+    "NO_CREDENTIAL",
+    "ORGANIZATION_HEADER",
+    "KeyCache",
+    "authenticate",
+]
+
+NO_CREDENTIAL = "missing_credentials"  # the 401's reason when no credential was sent at all
 
 API_KEY_HEADER = "x-api-key"
 ORGANIZATION_HEADER = "x-organization-id"
@@ -95,7 +103,7 @@ async def authenticate(
         raise Unauthenticated(
             "Missing credentials: send a scoped API key in `x-api-key` "
             "or a session token in `Authorization: Bearer …`.",
-            reason="missing_credentials",
+            reason=NO_CREDENTIAL,
         )
     # The credential is checked before the organization header, as a key is.
     claims = (

@@ -31,11 +31,13 @@ __all__ = [
     "REQUEST_COST",
     "is_guess",
     "spend",
+    "spend_anonymous_document",
     "spend_auth_failure",
     "windows_for",
 ]
 
 AUTH_FAILURE_NAMESPACE = "authfail:"
+ANONYMOUS_NAMESPACE = "anonymous:"
 
 REQUEST_COST = 1
 
@@ -101,6 +103,29 @@ async def spend_auth_failure(
             f"Too many failed authentication attempts from this address: at most "
             f"{refused.limit} per {refused.name}. Retry in {refused.reset} s.",
             reason="auth_failures",
+            window=refused.name,
+            limit=refused.limit,
+            retry_after=refused.reset,
+        ),
+        decision,
+    )
+
+
+async def spend_anonymous_document(
+    limiter: RateLimiter, address: str, per_minute: int
+) -> tuple[RateLimited | None, Decision]:
+    """One GraphQL document sent without any credential (other than introspection): ``None``
+    while the address has some to spare, else the 429 to raise."""
+    window = Window("minute", 60, per_minute)
+    decision = await limiter.hit(f"{ANONYMOUS_NAMESPACE}{address}", (window,))
+    refused = decision.refused
+    if decision.allowed or refused is None:
+        return None, decision
+    return (
+        RateLimited(
+            f"Too many documents without a credential from this address: at most "
+            f"{refused.limit} per {refused.name}. Retry in {refused.reset} s.",
+            reason="anonymous_documents",
             window=refused.name,
             limit=refused.limit,
             retry_after=refused.reset,

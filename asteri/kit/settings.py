@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # Failed authentications (401) allowed per client address (the TCP peer) per minute;
     # beyond it a failing address gets 429 (see authz/limits.py).
     auth_failures_per_minute: int = 30
+    # GraphQL documents sent without any credential, per client address per minute (beyond,
+    # 429). Introspection (GraphiQL loading the schema) is not counted.
+    anonymous_documents_per_minute: int = 30
     # Our own reverse proxies (addresses or networks, comma-separated): only from these is
     # ``X-Forwarded-For`` read, to find the client address (``http/client.py``).
     trusted_proxies: str = ""

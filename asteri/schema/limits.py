@@ -9,7 +9,10 @@ the event loop; each bound below is checked before the step it protects, cheapes
    validation, whose overlap check grows with the square of the selections and which spends
    the most on each fragment;
 4. several operations and no ``operationName`` (the spec requires an error, not the first);
-5. its cost, before execution: the number of objects it can return, each list multiplied by
+5. without any credential, anything but introspection spends the client address's budget of
+   anonymous documents (``ASTERI_ANONYMOUS_DOCUMENTS_PER_MINUTE``): one is answered 401,
+   many are a 429 before validation;
+6. its cost, before execution: the number of objects it can return, each list multiplied by
    its ``first`` (Shopify's calculated cost). A document over ``max_query_cost`` is refused;
    under it, it spends ``ceil(cost / OBJECTS_PER_UNIT)`` units of the key's rate limit (one
    already spent by the request itself), and the response reports it in
@@ -43,11 +46,12 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from asteri.authz.limits import spend
+from asteri.authz.authenticate import NO_CREDENTIAL
+from asteri.authz.limits import spend, spend_anonymous_document
 from asteri.authz.principal import Principal
-from asteri.kit.errors import ApiError, BadRequest
+from asteri.kit.errors import ApiError, BadRequest, Unauthenticated
 from asteri.kit.settings import Settings, get_settings
-from asteri.schema.context import REFUSED
+from asteri.schema.context import REFUSED, client_address
 
 __all__ = ["OBJECTS_PER_UNIT", "DocumentLimits", "query_cost"]
 
@@ -94,6 +98,15 @@ def _count_selections(document: DocumentNode) -> int:
 
 def _operations(document: DocumentNode) -> list[OperationDefinitionNode]:
     return [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+
+
+def _introspection_only(document: DocumentNode) -> bool:
+    """Every operation selects only ``__schema``, ``__type`` or ``__typename`` at its root."""
+    return all(
+        isinstance(selection, FieldNode) and selection.name.value.startswith("__")
+        for operation in _operations(document)
+        for selection in operation.selection_set.selections
+    )
 
 
 def query_cost(
@@ -179,14 +192,37 @@ class DocumentLimits(SchemaExtension):
         settings = getattr(self.execution_context.context, "settings", None)
         return Limits.of(settings if isinstance(settings, Settings) else get_settings())
 
-    def on_operation(self) -> Iterator[None]:
+    async def on_operation(self) -> AsyncIterator[None]:
         execution = self.execution_context
         if execution.pre_execution_errors is None and execution.graphql_document is None:
             refusal = self._parse(execution.query or "", self._limits())
+            if refusal is None and execution.graphql_document is not None:
+                refusal = await self._anonymous(execution.graphql_document)
             if refusal is not None:
                 execution.graphql_document = REFUSED
                 execution.pre_execution_errors = [refusal]
         yield
+
+    async def _anonymous(self, document: DocumentNode) -> GraphQLError | None:
+        """A document sent without a credential spends its address's budget, unless it only
+        introspects (what GraphiQL does before a key is set)."""
+        context = self.execution_context.context
+        auth = getattr(context, "auth", None)
+        http = getattr(context, "_http", None)
+        if not (isinstance(auth, Unauthenticated) and auth.extra.get("reason") == NO_CREDENTIAL):
+            return None
+        if http is None or _introspection_only(document):
+            return None
+        settings: Settings = context.settings
+        refused, _ = await spend_anonymous_document(
+            http.app.state.rate_limiter,
+            client_address(http),
+            settings.anonymous_documents_per_minute,
+        )
+        if refused is None:
+            return None
+        http.state.response_headers = [(b"retry-after", str(refused.extra["retry_after"]).encode())]
+        return GraphQLError(refused.detail, original_error=refused)
 
     def _parse(self, query: str, limits: Limits) -> GraphQLError | None:
         """Parse within the bounds (into the execution context), or the refusal."""
