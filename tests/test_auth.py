@@ -1,10 +1,11 @@
 """Every 401 and 403 the brief names, through HTTP, with the exact codes and reasons."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import jwt
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlmodel import col
 
 from asteri.authz.keys import new_secret
 from asteri.kit.db import utcnow
@@ -186,3 +187,38 @@ def test_secrets_are_stored_only_as_hashes(api: Api) -> None:
     dumped = repr([dict(r) for r in rows])
     assert cred.key not in dumped
     assert cred.key.split("_")[2][:6] in dumped  # the short display prefix identifies it
+
+
+PACING = "{ viewer { expiresAt rateLimits { name limit remaining resetsIn } } }"
+
+
+def test_viewer_says_when_the_credential_ends_and_what_is_left_to_spend(api: Api) -> None:
+    cred = api.key(expires_in=timedelta(hours=5), per_minute=5, per_day=100)
+    with api.engine.connect() as connection:
+        expires_at = connection.scalar(
+            select(col(ApiKey.expires_at)).where(col(ApiKey.public_id) == cred.key_id)
+        )
+    assert expires_at is not None
+    first = api.gql(PACING, as_=cred)["viewer"]
+    assert datetime.fromisoformat(first["expiresAt"]) == expires_at
+    minute, day = first["rateLimits"]
+    assert (minute["name"], minute["limit"], minute["remaining"]) == ("minute", 5, 4)
+    assert (day["name"], day["limit"], day["remaining"]) == ("day", 100, 99)
+    assert 1 <= minute["resetsIn"] <= 60
+    rest = api.rest("GET", "/viewer", as_=cred).json()
+    assert [w["remaining"] for w in rest["rate_limits"]] == [3, 98]
+    assert datetime.fromisoformat(rest["expires_at"]) == expires_at
+
+
+def test_a_rotated_keys_end_is_its_scheduled_revocation(api: Api) -> None:
+    cred = api.key(expires_in=timedelta(days=30))
+    owner = api.session(org_key=api.key(org=cred.organization_id))
+    rotated = api.rest(
+        "POST", f"/api_keys/{cred.key_id}/rotate", as_=owner, json={"overlap_seconds": 3600}
+    )
+    assert rotated.status_code == 200, rotated.text
+    ends = datetime.fromisoformat(api.gql(PACING, as_=cred)["viewer"]["expiresAt"])
+    until = datetime.fromisoformat(rotated.json()["old_key_valid_until"])
+    assert ends == until
+    session = api.gql(PACING, as_=owner)["viewer"]
+    assert datetime.fromisoformat(session["expiresAt"]) > utcnow()

@@ -416,11 +416,26 @@ def _both_succeed(api: Api, call: Call, key: Credential) -> tuple[httpx.Response
     return rest, graphql
 
 
+_PER_REQUEST = {"remaining", "resets_in", "resetsIn"}  # a rate-limit window, as each call left it
+
+
+def _per_request(value: Any) -> Any:
+    """``value`` with what each request changes by being counted (a window's remaining budget
+    and reset time, in ``viewer.rateLimits``) replaced by a placeholder."""
+    if isinstance(value, dict):
+        return {
+            k: "<per request>" if k in _PER_REQUEST else _per_request(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_per_request(v) for v in value]
+    return value
+
+
 def _assert_same_read(
     route: Route, op: PersistedOperation, rest: httpx.Response, graphql: httpx.Response
 ) -> None:
-    body = rest.json()
-    data = graphql.json()["data"][op.root_field]
+    body = _per_request(rest.json())
+    data = _per_request(graphql.json()["data"][op.root_field])
     for key in route.result_path:
         data = data[camel(key)]
     if route.kind == "list":
@@ -536,9 +551,10 @@ def uncompiled(engine: Engine, settings: Settings) -> Iterator[Api]:
 
 
 def _comparable(response: httpx.Response) -> tuple[int, Any]:
-    """Status and body, minus what differs by construction: the request id, and the column a
-    GraphQL error points at (the executed document starts one space later)."""
-    body = response.json()
+    """Status and body, minus what differs by construction: the request id, the rate-limit
+    budget each call left (``_per_request``), and the column a GraphQL error points at (the
+    executed document starts one space later)."""
+    body = _per_request(response.json())
     body.pop("request_id", None)
     for error in body.get("errors", []) if isinstance(body, dict) else []:
         error.pop("locations", None)

@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from asteri.authz.isolation import Exemption, exempt
 from asteri.authz.keys import hash_key, parse_key
-from asteri.authz.principal import ActorType, Principal, lapse, organization_mismatch
+from asteri.authz.principal import ActorType, Principal, ends_at, lapse, organization_mismatch
 from asteri.authz.scopes import Scope
 from asteri.authz.sessions import authenticate_bearer, verify_token
 from asteri.kit.db import utcnow
@@ -194,6 +194,7 @@ def _principal(key: Any, digest: str, environment: Environment) -> Principal:
         persisted_only=key.persisted_only,
         per_minute=key.per_minute,
         per_day=key.per_day,
+        expires_at=ends_at(key.revoked_at, key.expires_at),
     )
 
 

@@ -9,7 +9,7 @@ from asteri.authz.scopes import Scope
 from asteri.kit.errors import Forbidden
 from asteri.models.base import Environment
 
-__all__ = ["ActorType", "Principal", "lapse", "organization_mismatch"]
+__all__ = ["ActorType", "Principal", "ends_at", "lapse", "organization_mismatch"]
 
 
 class ActorType(StrEnum):
@@ -39,6 +39,9 @@ class Principal:
     # A person's session (bearer): their team role in this organization and the session id.
     role: str | None = None
     session_id: str | None = None
+    # When the credential stops working: its expiry, or a revocation already scheduled (the
+    # old key of a rotation), whichever comes first. None: the operator (no credential).
+    expires_at: datetime | None = None
 
     @property
     def from_cache(self) -> bool:
@@ -77,6 +80,11 @@ def lapse(revoked_at: datetime | None, expires_at: datetime, now: datetime) -> s
     if expires_at <= now:
         return "expired"
     return None
+
+
+def ends_at(revoked_at: datetime | None, expires_at: datetime) -> datetime:
+    """When a live credential stops working (see ``Principal.expires_at``)."""
+    return expires_at if revoked_at is None else min(revoked_at, expires_at)
 
 
 def organization_mismatch() -> Forbidden:

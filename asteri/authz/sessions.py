@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from asteri.authz.isolation import Exemption, exempt
-from asteri.authz.principal import ActorType, Principal, lapse, organization_mismatch
+from asteri.authz.principal import ActorType, Principal, ends_at, lapse, organization_mismatch
 from asteri.authz.roles import scopes_for
 from asteri.kit.db import utcnow
 from asteri.kit.errors import BadUserInput, NotFound, Unauthenticated
@@ -203,4 +203,5 @@ async def authenticate_bearer(
         per_day=SESSION_PER_DAY,
         role=member.role,
         session_id=claims["sid"],
+        expires_at=ends_at(found.revoked_at, found.expires_at),
     )

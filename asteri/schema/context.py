@@ -17,6 +17,7 @@ from asteri.authz.tenancy import tenant
 from asteri.http.client import client_address as http_client_address
 from asteri.kit.db import Database, RequestStore
 from asteri.kit.errors import ApiError, RateLimited, Unauthenticated
+from asteri.kit.ratelimit import Decision
 from asteri.kit.settings import Settings
 from asteri.resolvers import crud
 from asteri.resolvers.crud import Resource
@@ -60,6 +61,8 @@ class RequestContext(BaseContext):
         # the facade commits once, with the stored response in the same transaction.
         self.defer_commit = False
         self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
+        # The key's rate-limit windows after this request was counted (``viewer`` shows them).
+        self.rate_limit: Decision | None = None
 
     @property
     def auth(self) -> Principal | ApiError | None:
@@ -164,6 +167,7 @@ class RequestContext(BaseContext):
                 self._used_key = auth
             cost = REQUEST_COST if charge else 0
             auth, decision = await spend(state.rate_limiter, auth, cost)
+            self.rate_limit = decision
             # Added to the response, whatever it is, by the request-id middleware.
             request.state.response_headers = decision.headers()
         self.auth = auth

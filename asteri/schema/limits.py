@@ -308,6 +308,7 @@ class DocumentLimits(SchemaExtension):
             return None
         charged, decision = await spend(http.app.state.rate_limiter, principal, extra)
         http.state.response_headers = decision.headers()
+        context.rate_limit = decision
         if isinstance(charged, ApiError):
             return GraphQLError(charged.detail, original_error=charged)
         return None
