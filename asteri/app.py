@@ -15,6 +15,7 @@ from asteri.authz.authenticate import KeyCache
 from asteri.authz.isolation import request_database
 from asteri.authz.usage import KeyUsage
 from asteri.http.body_limit import BodyLimitMiddleware
+from asteri.http.cors import CorsMiddleware
 from asteri.http.problems import install_problem_handlers
 from asteri.http.request_id import RequestIdMiddleware
 from asteri.http.semantics import HttpSemanticsMiddleware, PathMethods
@@ -127,5 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         HttpSemanticsMiddleware, rest_prefix=API_PREFIX, graphql_path=f"{API_PREFIX}/graphql"
     )
+    if settings.allowed_origins:  # a preflight is answered before anything below
+        app.add_middleware(CorsMiddleware, origins=settings.allowed_origins)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # Our own reverse proxies (addresses or networks, comma-separated): only from these is
     # ``X-Forwarded-For`` read, to find the client address (``http/client.py``).
     trusted_proxies: str = ""
+    # Browser origins allowed to call the API (comma-separated, exact: `https://app.example`);
+    # empty: no CORS headers for anyone (http/cors.py).
+    cors_origins: str = ""
     max_query_depth: int = 10
     max_aliases: int = 30
     # Bounds of a free-text GraphQL document, checked before the step each protects
@@ -61,6 +64,10 @@ class Settings(BaseSettings):
     @property
     def trusted_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         return _networks(self.trusted_proxies)
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
     @field_validator("trusted_proxies")
     @classmethod
