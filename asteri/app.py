@@ -8,6 +8,7 @@ from typing import Any
 
 from cross_web import HTTPException as TransportError
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLRequestData
 
@@ -16,6 +17,7 @@ from asteri.authz.isolation import request_database
 from asteri.authz.usage import KeyUsage
 from asteri.http.body_limit import BodyLimitMiddleware
 from asteri.http.cors import CorsMiddleware
+from asteri.http.pages import HtmlPolicyMiddleware, reference_page
 from asteri.http.problems import install_problem_handlers
 from asteri.http.request_id import RequestIdMiddleware
 from asteri.http.semantics import HttpSemanticsMiddleware, PathMethods
@@ -103,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Asteri Public API",
         version="1.0.0",
         lifespan=lifespan(settings),
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # our own page (http/pages.py): pinned assets with SRI
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
         redirect_slashes=False,  # `/customers/` is a 404, never a redirect (to http://)
@@ -114,6 +116,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rest, prefix=API_PREFIX)
     app.router.routes[:0] = compiled_read_routes(bindings, API_PREFIX)
     install_openapi(app, bindings)
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    async def reference() -> HTMLResponse:
+        return HTMLResponse(reference_page(f"{API_PREFIX}/openapi.json", "Asteri Public API"))
+
     graphql = GraphQLEndpoint(
         schema,
         context_getter=graphql_context,
@@ -125,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         + [(f"{API_PREFIX}/graphql", method) for method in ("GET", "POST")]
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(HtmlPolicyMiddleware)  # inside HEAD handling: it sees the page
     app.add_middleware(
         HttpSemanticsMiddleware, rest_prefix=API_PREFIX, graphql_path=f"{API_PREFIX}/graphql"
     )
