@@ -6,23 +6,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 import httpx2 as httpx
 import redis
 from fastapi.testclient import TestClient
+from graphql import GraphQLEnumType
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
 from asteri.admin import KeyRequest, create_key, create_organization
 from asteri.authz.scopes import Scope
 from asteri.authz.sessions import issue_session
+from asteri.kit.naming import camel, graphql_enum, rest_enum, snake
 from asteri.kit.settings import Settings
 from asteri.models import Environment, Organization
 from asteri.resolvers.crud import Resource, SampleContext
 from asteri.resolvers.customer import CUSTOMERS
 from asteri.resolvers.service import SERVICES
 from asteri.resolvers.team_member import TEAM_MEMBERS
+from asteri.rest_facade.types import rest_value
+from asteri.schema import build_schema
 
 REST = "/api/public/v1"
 GRAPHQL = f"{REST}/graphql"
@@ -134,7 +139,7 @@ class Api:
             json={
                 "name": f"{role} {suffix}",
                 "email": f"{role}-{suffix}@example.com",
-                "role": role.upper(),
+                "role": role,
             },
         )
         assert created.status_code == 201, created.text
@@ -204,6 +209,61 @@ mutation($input: CreateCustomerInput!) {
     addresses { line1 line2 city region postalCode country label primary }
   }
 }"""
+
+
+@cache
+def _enum_names() -> frozenset[str]:
+    schema = build_schema()._schema
+    return frozenset(
+        value
+        for type_ in schema.type_map.values()
+        if isinstance(type_, GraphQLEnumType) and not type_.name.startswith("__")
+        for value in type_.values
+    )
+
+
+def rest_view(value: Any) -> Any:
+    """GraphQL data as the REST facade spells it: snake_case keys, and every string that is
+    one of the schema's enum values through ``rest_enum`` (to compare both surfaces)."""
+    if isinstance(value, dict):
+        return {snake(k): rest_view(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rest_view(v) for v in value]
+    if isinstance(value, str) and value in _enum_names():
+        return rest_enum(value)
+    return value
+
+
+_PER_REQUEST = {"remaining", "resets_in", "resetsIn"}  # a rate-limit window, as each call left it
+
+
+def without_pacing(value: Any) -> Any:
+    """``value`` with what each request changes by being counted (a window's remaining budget
+    and reset time, in ``viewer.rateLimits``) replaced by a placeholder."""
+    if isinstance(value, dict):
+        return {
+            k: "<per request>" if k in _PER_REQUEST else without_pacing(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [without_pacing(v) for v in value]
+    return value
+
+
+def graphql_view(value: Any) -> Any:
+    """A REST body or query value as GraphQL variables spell it: the inverse of ``rest_view``."""
+    if isinstance(value, dict):
+        return {camel(k): graphql_view(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [graphql_view(v) for v in value]
+    if isinstance(value, str) and value == value.lower() and graphql_enum(value) in _enum_names():
+        return graphql_enum(value)
+    return value
+
+
+def rest_input(type_name: str, value: dict[str, Any]) -> dict[str, Any]:
+    """A GraphQL-spelled input (a sample) as a REST body: exactly as the OpenAPI examples."""
+    body: dict[str, Any] = rest_value(build_schema()._schema.get_type(type_name), value)
+    return body
 
 
 def sample_context(api: Api, cred: Credential, *, distinct: str | None = None) -> SampleContext:

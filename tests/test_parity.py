@@ -23,7 +23,7 @@ from graphql import OperationDefinitionNode
 from sqlalchemy import Engine
 
 from asteri.authz.roles import ROLE_SCOPES
-from asteri.kit.naming import camel, camel_keys, snake, snake_keys
+from asteri.kit.naming import camel, pascal, snake, snake_keys
 from asteri.kit.settings import Settings
 from asteri.resolvers.lifecycle import Transition
 from asteri.schema import build_schema
@@ -34,8 +34,12 @@ from tests.factories import (
     Api,
     Bearer,
     Credential,
+    graphql_view,
+    rest_input,
+    rest_view,
     sample_context,
     sample_input,
+    without_pacing,
 )
 from tests.resources import declared_resources
 
@@ -44,12 +48,16 @@ from tests.resources import declared_resources
 _BY_TAG = {r.collection.replace("_", " "): r for r in declared_resources()}
 CREATE_BODY: dict[str, Callable[[Api, Credential, str], dict[str, Any]]] = {
     tag: (
-        lambda api, cred, s, r=r: snake_keys(sample_input(api, r, cred, distinct=f"-{s}"))  # type: ignore[misc]
+        lambda api, cred, s, r=r: rest_input(  # type: ignore[misc]
+            f"Create{r.type_name}Input", sample_input(api, r, cred, distinct=f"-{s}")
+        )
     )
     for tag, r in _BY_TAG.items()
     if r.sample is not None
 }
-UPDATE_BODY: dict[str, dict[str, Any]] = {tag: snake_keys(r.change) for tag, r in _BY_TAG.items()}
+UPDATE_BODY: dict[str, dict[str, Any]] = {
+    tag: rest_input(f"Update{r.type_name}Input", r.change) for tag, r in _BY_TAG.items()
+}
 _PARAM_TO_VARIABLE = {p.rest: p.variable for p in LIST_PARAMETERS}
 CASES = ("no_key", "wrong_org", "missing_scope", "not_key_manager", "foreign_id", "good")
 # What each failure case must be, on both surfaces: (status, code, reason).
@@ -169,9 +177,9 @@ class Call:
         if "{id}" in self.route.path:
             variables["id"] = self.public_id
         if self.body is not None:
-            variables["input"] = camel_keys(self.body)
+            variables["input"] = graphql_view(self.body)
         for name, value in (self.params or {}).items():
-            variables[_PARAM_TO_VARIABLE.get(name, camel(name))] = value
+            variables[_PARAM_TO_VARIABLE.get(name, camel(name))] = graphql_view(value)
         return variables
 
     def graphql(
@@ -290,7 +298,8 @@ def _request_data(
         # The resource's own sample input of the action, its references made in the tenant.
         resource, action = _BY_TAG[route.tag], route.path.rsplit("/", 1)[-1]
         context = sample_context(tenant.api, tenant.key)
-        return snake_keys(resource.action_input(action, context)), None
+        input_type = f"{pascal(action)}{resource.type_name}Input"
+        return rest_input(input_type, resource.action_input(action, context)), None
     if route.kind == "list":
         return None, {"limit": 2}
     return None, None
@@ -378,12 +387,12 @@ def _good_call(api: Api, route: Route) -> None:
         assert ids[1] is not None
         rest_ids[ids[0]], graphql_ids[ids[1]] = "<path id>", "<path id>"
     assert _normalized(_without_object(rest_body), suffix=suffixes[0], ids=rest_ids) == (
-        _normalized(snake_keys(written), suffix=suffixes[1], ids=graphql_ids)
+        _normalized(rest_view(written), suffix=suffixes[1], ids=graphql_ids)
     )
     # And REST reads back exactly what the GraphQL write returned.
     retrieve = _sibling(route, "retrieve")
     readback = api.rest("GET", retrieve.path.replace("{id}", graphql_id), as_=owner.caller)
-    assert _without_object(readback.json()) == snake_keys(_resource(written))
+    assert _without_object(readback.json()) == rest_view(_resource(written))
 
 
 def _steps_before(route: Route) -> list[Transition]:
@@ -416,47 +425,32 @@ def _both_succeed(api: Api, call: Call, key: Credential) -> tuple[httpx.Response
     return rest, graphql
 
 
-_PER_REQUEST = {"remaining", "resets_in", "resetsIn"}  # a rate-limit window, as each call left it
-
-
-def _per_request(value: Any) -> Any:
-    """``value`` with what each request changes by being counted (a window's remaining budget
-    and reset time, in ``viewer.rateLimits``) replaced by a placeholder."""
-    if isinstance(value, dict):
-        return {
-            k: "<per request>" if k in _PER_REQUEST else _per_request(v) for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_per_request(v) for v in value]
-    return value
-
-
 def _assert_same_read(
     route: Route, op: PersistedOperation, rest: httpx.Response, graphql: httpx.Response
 ) -> None:
-    body = _per_request(rest.json())
-    data = _per_request(graphql.json()["data"][op.root_field])
+    body = without_pacing(rest.json())
+    data = without_pacing(graphql.json()["data"][op.root_field])
     for key in route.result_path:
         data = data[camel(key)]
     if route.kind == "list":
         assert body["object"] == "list"
         item_type = snake(_object_type(op).removesuffix("Connection"))
         assert all(item["object"] == item_type for item in body["data"])
-        assert [_without_object(item) for item in body["data"]] == snake_keys(data["nodes"])
+        assert [_without_object(item) for item in body["data"]] == rest_view(data["nodes"])
         assert body["has_more"] == data["pageInfo"]["hasNextPage"]
         assert body["next_cursor"] == data["pageInfo"]["endCursor"]
         assert data["nodes"], "the read compared nothing"
     elif isinstance(data, list):  # a sub-resource list: a one-page REST list
         assert body == {
             "object": "list",
-            "data": snake_keys(data),
+            "data": rest_view(data),
             "has_more": False,
             "next_cursor": None,
         }
         assert data, "the read compared nothing"
     else:
         assert body["object"] == snake(_object_type(op))
-        assert _without_object(body) == snake_keys(data)
+        assert _without_object(body) == rest_view(data)
 
 
 def test_an_integral_float_is_an_int_on_both_surfaces(api: Api) -> None:
@@ -552,9 +546,9 @@ def uncompiled(engine: Engine, settings: Settings) -> Iterator[Api]:
 
 def _comparable(response: httpx.Response) -> tuple[int, Any]:
     """Status and body, minus what differs by construction: the request id, the rate-limit
-    budget each call left (``_per_request``), and the column a GraphQL error points at (the
+    budget each call left (``without_pacing``), and the column a GraphQL error points at (the
     executed document starts one space later)."""
-    body = _per_request(response.json())
+    body = without_pacing(response.json())
     body.pop("request_id", None)
     for error in body.get("errors", []) if isinstance(body, dict) else []:
         error.pop("locations", None)

@@ -224,7 +224,7 @@ def test_a_manager_manages_keys_over_rest(api: Api, manager: Bearer) -> None:
     assert (key["name"], key["scopes"], key["status"]) == (
         "CI",
         ["read:customers", "read:team"],
-        "ACTIVE",
+        "active",
     )
     key_id = key["id"]
 
@@ -250,7 +250,7 @@ def test_a_manager_manages_keys_over_rest(api: Api, manager: Bearer) -> None:
 
     revoked = api.rest("POST", f"/api_keys/{key_id}/revoke", as_=manager)
     assert revoked.status_code == 200, revoked.text
-    assert revoked.json()["status"] == "REVOKED"
+    assert revoked.json()["status"] == "revoked"
 
 
 # --- Who may manage keys ------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """The one naming rule between the surfaces: snake_case (Python, REST, events) ↔ camelCase
-(GraphQL). Every conversion in the code base goes through these functions."""
+(GraphQL), and enum values: snake_case on REST (``created_at_desc``, as Stripe and GitHub
+spell them) ↔ SCREAMING_CASE in GraphQL (``CREATED_AT_DESC``). Every conversion in the code
+base goes through these functions."""
 
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["camel", "camel_keys", "pascal", "snake", "snake_keys"]
+__all__ = ["camel", "camel_keys", "graphql_enum", "pascal", "rest_enum", "snake", "snake_keys"]
 
 
 def camel(name: str) -> str:
@@ -39,3 +41,13 @@ def camel_keys(value: Any) -> Any:
 def snake_keys(value: Any) -> Any:
     """Every key of a JSON-like value, at any depth, in snake_case (GraphQL data → REST)."""
     return _renamed(value, snake)
+
+
+def rest_enum(name: str) -> str:
+    """A GraphQL enum value as REST spells it: ``IN_PROGRESS`` → ``in_progress``."""
+    return name.lower()
+
+
+def graphql_enum(value: str) -> str:
+    """A REST enum value as GraphQL spells it: ``in_progress`` → ``IN_PROGRESS``."""
+    return value.upper()

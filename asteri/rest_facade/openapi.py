@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 
 from asteri.http.request_id import CHALLENGE
 from asteri.rest_facade.routes import Binding
-from asteri.schema.operations.examples import EXAMPLES
+from asteri.rest_facade.types import rest_value
+from asteri.schema.operations.examples import EXAMPLES, INPUT_EXAMPLES
 
 __all__ = ["ProblemDetails", "install_openapi"]
 
@@ -136,9 +137,13 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
     problem_schema = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(problem_schema.pop("$defs", {}))
     schemas["ProblemDetails"] = problem_schema
+    graphql = bindings[0].schema._schema
     for name, example in EXAMPLES.items():
         if name in schemas:
             schemas[name]["examples"] = [example]
+    for name, sample in INPUT_EXAMPLES.items():
+        if name in schemas:
+            schemas[name]["examples"] = [rest_value(graphql.get_type(name), sample)]
     components["headers"] = _HEADERS
     components["securitySchemes"] = {
         "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},

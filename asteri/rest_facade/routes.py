@@ -33,7 +33,7 @@ from asteri.kit.naming import camel, camel_keys, snake
 from asteri.kit.settings import get_settings
 from asteri.rest_facade.idempotency import first_id, idempotency_key, idempotent
 from asteri.rest_facade.problems import coded_problem, graphql_problem
-from asteri.rest_facade.types import InputTypes, OutputTypes
+from asteri.rest_facade.types import InputTypes, OutputTypes, Recase, recaser
 from asteri.schema.build import AsteriSchema
 from asteri.schema.compiled import CompiledRead, compile_read
 from asteri.schema.context import RequestContext, get_context, open_context
@@ -72,6 +72,9 @@ class Binding:
     object_name: str | None  # the `object` member added to resource bodies
     compiled: CompiledRead | None = None  # reads that skip per-field GraphQL execution
     preflight: FieldPermissions | None = None  # the root field's permissions, for the others
+    # The executed operation's data (a resource, or each item of a list) in REST spelling:
+    # its enum values through ``rest_enum``. A compiled read spells them so itself.
+    recase: Recase | None = None
 
     async def handle(self, request: Request, context: RequestContext, **params: Any) -> Response:
         _ = context.principal  # a failed authentication raises its 401/403 here
@@ -181,9 +184,10 @@ class Binding:
 
     def shape(self, data: Any, *, compiled: bool = False) -> Any:
         """The REST body. A compiled read's resources already lead with ``object``."""
+        recase = self.recase if not compiled and self.recase is not None else None
         if self.route.kind == "list":
             page = data["page_info"]
-            nodes = data["nodes"]
+            nodes = [recase(n) for n in data["nodes"]] if recase else data["nodes"]
             return {
                 "object": "list",
                 "data": nodes
@@ -193,7 +197,10 @@ class Binding:
                 "next_cursor": page["end_cursor"],
             }
         if isinstance(data, list):
-            return {"object": "list", "data": data, "has_more": False, "next_cursor": None}
+            items = [recase(d) for d in data] if recase else data
+            return {"object": "list", "data": items, "has_more": False, "next_cursor": None}
+        if recase is not None:
+            data = recase(data)
         return data if compiled else {"object": self.object_name, **data}
 
 
@@ -236,6 +243,7 @@ def _bind(
     assert selection is not None
 
     query_model = body_model = None
+    recase: Recase | None = None
     object_name: str | None = snake(field_type.name)
     if route.kind == "list":
         nodes = next(
@@ -245,6 +253,7 @@ def _bind(
         assert isinstance(item_type, GraphQLObjectType)
         assert nodes.selection_set is not None
         item = outputs.object_model(item_type, nodes.selection_set, fragments, resource=True)
+        recase = recaser(item_type, nodes.selection_set, fragments)
         object_name = snake(item_type.name)
         response_model: Any = _list_model(item)
         query_model = _query_model(op, variables, schema)
@@ -254,6 +263,8 @@ def _bind(
         response_model = _list_model(outputs.object_model(field_type, selection, fragments))
     else:
         response_model = outputs.object_model(field_type, selection, fragments, resource=True)
+    if route.kind != "list":
+        recase = recaser(field_type, selection, fragments)
     if "input" in variables and route.kind in ("create", "update", "action"):
         input_type = schema._schema.get_type(_type_name(variables["input"].type))
         assert isinstance(input_type, GraphQLInputObjectType)
@@ -275,6 +286,7 @@ def _bind(
         object_name,
         compiled,
         preflight,
+        recase,
     )
 
 

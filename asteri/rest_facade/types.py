@@ -6,6 +6,7 @@ coerced. Output models follow each persisted operation's selection (with its sna
 aliases), so the documented response is exactly what the operation returns.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -23,6 +24,7 @@ from graphql import (
     Undefined,
 )
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -35,10 +37,10 @@ from pydantic import (
     create_model,
 )
 
-from asteri.kit.naming import snake
+from asteri.kit.naming import graphql_enum, rest_enum, snake
 from asteri.schema.scalars import MAX_SAFE_INT
 
-__all__ = ["InputTypes", "OutputTypes"]
+__all__ = ["InputTypes", "OutputTypes", "Recase", "recaser", "rest_value"]
 
 _INT32 = (-(2**31), 2**31 - 1)
 
@@ -98,7 +100,9 @@ class InputTypes:
         if isinstance(type_, GraphQLList):
             return list[self.annotation(type_.of_type)]  # type: ignore[misc]
         if isinstance(type_, GraphQLEnumType):
-            return Literal[tuple(type_.values)]
+            # Validated as REST spells it, handed on as GraphQL does (kit/naming.py).
+            spelled = tuple(rest_enum(v) for v in type_.values)
+            return Annotated[Literal[spelled], AfterValidator(graphql_enum)]
         if isinstance(type_, GraphQLInputObjectType):
             return self.model(type_)
         return _scalar(self._scalars, type_)
@@ -157,7 +161,7 @@ class OutputTypes:
         if isinstance(type_, GraphQLList):
             return list[self.for_selection(type_.of_type, selection, fragments, resource=resource)]  # type: ignore[misc]
         if isinstance(type_, GraphQLEnumType):
-            return Literal[tuple(type_.values)]
+            return Literal[tuple(rest_enum(v) for v in type_.values)]
         if isinstance(type_, GraphQLObjectType):
             assert selection is not None
             return self.object_model(type_, selection, fragments, resource=resource)
@@ -204,6 +208,68 @@ class OutputTypes:
                 "select it through one fragment, so its REST schema has one name"
             )
         return name
+
+
+Recase = Callable[[Any], Any]
+
+
+def _unwrap(type_: Any) -> Any:
+    while isinstance(type_, GraphQLNonNull | GraphQLList):
+        type_ = type_.of_type
+    return type_
+
+
+def _each(convert: Recase) -> Recase:
+    def each(value: Any) -> Any:
+        if isinstance(value, list):
+            return [each(v) for v in value]
+        return None if value is None else convert(value)
+
+    return each
+
+
+def recaser(
+    type_: GraphQLObjectType,
+    selection: SelectionSetNode,
+    fragments: dict[str, FragmentDefinitionNode],
+) -> Recase | None:
+    """What turns an operation's data (its selection of ``type_``) into REST spelling: every
+    enum value through ``rest_enum``. ``None`` when the selection holds no enum."""
+    converters: dict[str, Recase] = {}
+    for node in _fields(selection, fragments):
+        field_type = _unwrap(type_.fields[node.name.value].type)
+        key = node.alias.value if node.alias else node.name.value
+        if isinstance(field_type, GraphQLEnumType):
+            converters[key] = _each(rest_enum)
+        elif isinstance(field_type, GraphQLObjectType) and node.selection_set is not None:
+            inner = recaser(field_type, node.selection_set, fragments)
+            if inner is not None:
+                converters[key] = _each(inner)
+    if not converters:
+        return None
+
+    def recase(data: dict[str, Any]) -> dict[str, Any]:
+        return {k: converters[k](v) if k in converters else v for k, v in data.items()}
+
+    return recase
+
+
+def rest_value(type_: Any, value: Any) -> Any:
+    """An input value in GraphQL spelling (a sample input) as a REST body spells it: keys in
+    snake_case, enum values through ``rest_enum``."""
+    inner = _unwrap(type_)
+    if isinstance(value, list):
+        return [rest_value(inner, v) for v in value]
+    if value is None:
+        return None
+    if isinstance(inner, GraphQLEnumType):
+        return rest_enum(value)
+    if isinstance(inner, GraphQLInputObjectType) and isinstance(value, dict):
+        return {
+            snake(k): rest_value(inner.fields[k].type, v) if k in inner.fields else v
+            for k, v in value.items()
+        }
+    return value
 
 
 def _fields(

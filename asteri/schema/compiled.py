@@ -45,7 +45,7 @@ from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.types.field import StrawberryField
 
 from asteri.kit.errors import ApiError
-from asteri.kit.naming import snake
+from asteri.kit.naming import rest_enum, snake
 from asteri.schema.permissions_runner import FieldPermissions, LazyVariables, Resolve
 from asteri.schema.persisted import PersistedOperation
 from asteri.schema.rowmap import row_map_of, rows_only
@@ -65,6 +65,10 @@ def _identity(value: Any) -> Any:
 
 def _enum_name(value: Enum) -> str:
     return value.name
+
+
+def _rest_enum_name(value: Enum) -> str:
+    return rest_enum(value.name)
 
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -151,7 +155,7 @@ class _Compiler:
         if isinstance(type_, StrawberryOptional | StrawberryList):
             return self.function(self.wrap(type_, selection, "o", stored=stored), prefix="_w")
         if isinstance(type_, StrawberryEnumDefinition):
-            return self.constant(_enum_name)
+            return self.constant(_rest_enum_name if self.rest else _enum_name)
         if has_object_definition(type_):
             if selection is None:
                 raise NotCompilable("object without selection")

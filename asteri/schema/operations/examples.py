@@ -1,12 +1,14 @@
-"""Examples for the OpenAPI document, by schema name (REST naming). A test validates each one
-against the generated schema, so an example cannot drift from the contract."""
+"""Examples for the OpenAPI document, by schema name. A test validates each one against the
+generated schema, so an example cannot drift from the contract. The inputs are each
+resource's own samples, in GraphQL spelling (the document spells them as REST does); the
+answers are written in REST spelling."""
 
 from typing import Any
 
-from asteri.kit.naming import pascal, snake_keys
+from asteri.kit.naming import pascal
 from asteri.resolvers.registry import resources
 
-__all__ = ["EXAMPLES"]
+__all__ = ["EXAMPLES", "INPUT_EXAMPLES"]
 
 _AT = "2026-11-29T16:04:05.123456+00:00"
 
@@ -15,7 +17,7 @@ _API_KEY: dict[str, Any] = {
     "id": "key_3kTMd9ZQbW2xYv8NpLr6Hs",
     "name": "Billing sync",
     "display_prefix": "ast_live_2SzS0m",
-    "environment": "LIVE",
+    "environment": "live",
     "scopes": ["read:customers", "read:invoices"],
     "expires_at": "2027-02-27T16:04:05.123456+00:00",
     "revoked_at": None,
@@ -26,13 +28,13 @@ _API_KEY: dict[str, Any] = {
     "per_minute": 120,
     "per_day": 10000,
     "created_at": _AT,
-    "status": "ACTIVE",
+    "status": "active",
 }
 
 # Each resource's create, update and action examples are its own sample inputs: the same
 # bodies the tests send and the demo starts from.
-_INPUTS: dict[str, dict[str, Any]] = {
-    f"{kind}{resource.type_name}Input": snake_keys(body)
+INPUT_EXAMPLES: dict[str, dict[str, Any]] = {
+    f"{kind}{resource.type_name}Input": body
     for resource in resources()
     for kind, body in (
         ("Create", resource.sample_input()),
@@ -42,7 +44,6 @@ _INPUTS: dict[str, dict[str, Any]] = {
 }
 
 EXAMPLES: dict[str, dict[str, Any]] = {
-    **_INPUTS,
     "Customer": {
         "object": "customer",
         "id": "cus_2SzS0mgSPFbRPQiNrCGhz4",
@@ -76,7 +77,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "id": "tm_5yOYVyqe1XZhdRIPBvCcLV",
         "name": "Sam Okafor",
         "email": "sam@example.com",
-        "role": "TECHNICIAN",
+        "role": "technician",
         "active": True,
         "created_at": _AT,
         "updated_at": _AT,
