@@ -10,6 +10,7 @@ The security center's routes are called with an owner's session, and have one mo
 API key with every scope is refused all the same.
 """
 
+import json
 import re
 import secrets
 from collections.abc import Callable, Iterator
@@ -453,23 +454,41 @@ def _assert_same_read(
         assert _without_object(body) == rest_view(data)
 
 
-def test_an_integral_float_is_an_int_on_both_surfaces(api: Api) -> None:
-    """JSON Schema's `integer` and GraphQL's `Int` both take `60.0`; `60.5` is refused by both
-    (REST 422 with a pointer, GraphQL 400 on variable coercion: each surface's own status)."""
+@pytest.mark.parametrize(
+    ("field", "integral", "pointer"),
+    [
+        ("duration_minutes", {"duration_minutes": 60.0}, "/duration_minutes"),  # an Int
+        (
+            "unit_price",
+            {"unit_price": {"amount": 12900.0, "currency": "USD"}},
+            "/unit_price/amount",
+        ),
+    ],
+    ids=["Int", "SafeInt"],
+)
+def test_an_integral_float_is_an_int_on_both_surfaces(
+    api: Api, field: str, integral: dict[str, Any], pointer: str
+) -> None:
+    """JSON Schema's `integer` and GraphQL's `Int` both take `60.0`, and so does our `SafeInt`
+    (money amounts); `60.5` is refused by both (REST 422 with a pointer, GraphQL 400 on
+    variable coercion: each surface's own status)."""
     owner = Tenant.new(api)
     create = next(r for r in ROUTES if r.tag == "services" and r.kind == "create")
-    body = {**CREATE_BODY["services"](api, owner.caller, _suffix()), "duration_minutes": 60.0}
+    body = {**CREATE_BODY["services"](api, owner.caller, _suffix()), **integral}
     rest = Call(create, None, body).rest(api, as_=owner.key, headers={})
     graphql = Call(create, None, body).graphql(api, as_=owner.key, headers={})
     assert rest.status_code == 201, rest.text
     assert "errors" not in graphql.json(), graphql.json()
-    assert rest.json()["duration_minutes"] == 60
-    assert graphql.json()["data"]["createService"]["durationMinutes"] == 60
+    assert rest.json()[field] == snake_keys(graphql.json()["data"]["createService"])[field]
+    sent = integral["unit_price"]["amount"] if field == "unit_price" else integral[field]
+    answered = rest.json()[field]
+    assert (answered["amount"] if field == "unit_price" else answered) == int(sent)
 
-    body["duration_minutes"] = 60.5
+    fractional = json.loads(json.dumps(integral).replace(".0", ".5"))
+    body = {**body, **fractional}
     rest = Call(create, None, body).rest(api, as_=owner.key, headers={})
     graphql = Call(create, None, body).graphql(api, as_=owner.key, headers={})
-    assert (rest.status_code, rest.json()["errors"][0]["pointer"]) == (422, "/duration_minutes")
+    assert (rest.status_code, rest.json()["errors"][0]["pointer"]) == (422, pointer)
     assert graphql.status_code == 400, graphql.text
 
 

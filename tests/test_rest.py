@@ -347,3 +347,28 @@ def test_every_response_forbids_content_sniffing(api: Api) -> None:
     ]
     for response in responses:
         assert response.headers["x-content-type-options"] == "nosniff", response.url
+
+
+@pytest.mark.parametrize("value", ["0.5", "1767225600", "yesterday", "2026-01-01"])
+def test_a_date_time_parameter_is_rfc_3339_text_only(api: Api, value: str) -> None:
+    """A number would be read as a Unix time by a lax parser: refused like any non-date."""
+    response = api.rest("GET", "/customers", as_=api.key(), params={"updated_since": value})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["pointer"] == "/updated_since"
+    fine = api.rest(
+        "GET", "/customers", as_=api.key(), params={"updated_since": "2026-01-01T00:00:00Z"}
+    )
+    assert fine.status_code == 200, fine.text
+
+
+@pytest.mark.parametrize("key", ['"', '""', " ", '" "'])
+def test_an_idempotency_key_of_blanks_and_quotes_is_refused(api: Api, key: str) -> None:
+    response = api.rest(
+        "POST",
+        "/customers",
+        as_=api.key(),
+        json={"display_name": "K"},
+        headers={"Idempotency-Key": key},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["reason"] == "invalid_idempotency_key"

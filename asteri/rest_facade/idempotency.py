@@ -17,6 +17,7 @@ and replayed byte for byte, with ``Idempotent-Replayed: true``, to every retry:
 
 import hashlib
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from asteri.schema.context import RequestContext
 
 __all__ = [
     "HEADER",
+    "KEY_PATTERN",
     "LEASE",
     "REPLAYED_HEADER",
     "RETENTION",
@@ -110,6 +112,11 @@ class _Scope:
         )
 
 
+# What a key must hold besides blanks and quotes: also its OpenAPI parameter's ``pattern``.
+KEY_PATTERN = '[^\\s"]'
+_MEANINGFUL = re.compile(KEY_PATTERN)
+
+
 def idempotency_key(request: Request) -> str | None:
     """The request's key, None when absent; a 400 problem when empty, repeated or too long.
 
@@ -122,7 +129,7 @@ def idempotency_key(request: Request) -> str | None:
     key = values[0].strip()
     if len(key) >= 2 and key[0] == key[-1] == '"':
         key = key[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    if len(values) > 1 or not key or len(key) > MAX_KEY_LENGTH:
+    if len(values) > 1 or not _MEANINGFUL.search(key) or len(key) > MAX_KEY_LENGTH:
         raise BadRequest(
             f"`Idempotency-Key` must be one non-empty value of at most {MAX_KEY_LENGTH} "
             "characters.",

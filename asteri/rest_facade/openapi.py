@@ -14,6 +14,7 @@ from graphql import GraphQLObjectType, get_named_type
 from pydantic import BaseModel, Field
 
 from asteri.http.request_id import CHALLENGE
+from asteri.rest_facade.idempotency import KEY_PATTERN
 from asteri.rest_facade.routes import Binding
 from asteri.rest_facade.types import rest_value
 from asteri.schema.operations.examples import EXAMPLES, INPUT_EXAMPLES
@@ -197,7 +198,7 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
                             "type": "string",
                             "minLength": 1,
                             "maxLength": 255,
-                            "pattern": '[^\\s"]',
+                            "pattern": KEY_PATTERN,
                         },
                         "description": "Retry safely: the first response is replayed for 24 h.",
                     }

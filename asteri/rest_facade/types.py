@@ -6,6 +6,7 @@ coerced. Output models follow each persisted operation's selection (with its sna
 aliases), so the documented response is exactly what the operation returns.
 """
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -50,14 +51,29 @@ def _integral(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _rfc3339(value: Any) -> Any:
+    """A date-time is RFC 3339 text; a number (``0.5``, which pydantic would read as a Unix
+    time) is refused, as the GraphQL ``DateTime`` refuses it."""
+    if not isinstance(value, str) or not _DATE_TIME.match(value):
+        raise ValueError("must be an RFC 3339 date-time with offset, e.g. 2026-01-01T00:00:00Z")
+    return value
+
+
+DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+
 _STRICT: dict[str, Any] = {
     "ID": StrictStr,
     "String": StrictStr,
     "Boolean": StrictBool,
     "Float": StrictFloat,
     "Int": Annotated[StrictInt, Field(ge=_INT32[0], le=_INT32[1]), BeforeValidator(_integral)],
-    "SafeInt": Annotated[StrictInt, Field(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)],
-    "DateTime": AwareDatetime,
+    "SafeInt": Annotated[
+        StrictInt, Field(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT), BeforeValidator(_integral)
+    ],
+    "DateTime": DateTime,
 }
 _LAX: dict[str, Any] = {
     **_STRICT,

@@ -18,7 +18,11 @@ MAX_SAFE_INT = 2**53 - 1
 
 
 def _safe_int(value: Any) -> int:
-    """Both directions: only true integers within ±(2^53 - 1); no floats, strings or booleans."""
+    """Both directions: only integers within ±(2^53 - 1); no strings or booleans. An integral
+    float (``100.0``) is that integer, as JSON Schema's ``integer`` and GraphQL's ``Int`` take
+    it; ``100.5`` is refused."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"SafeInt must be an integer, not {type(value).__name__}.")
     if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
