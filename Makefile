@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export ASTERI_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export ASTERI_TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test lint format sdl contracts bench bench-auth clean
+.PHONY: install run test lint lint-contract format sdl contracts bench bench-auth clean
 
 install: $(STAMP)
 
@@ -30,8 +30,20 @@ lint: install
 	$(BIN)/ruff format --check asteri tests benchmarks
 	$(BIN)/mypy asteri tests benchmarks
 
-test: install lint
+test: install lint lint-contract
 	$(BIN)/pytest -q
+
+# The committed OpenAPI document (a test holds it equal to the code's) through the linters an
+# integrator reaches for, pinned in tools/contract/package-lock.json: Redocly's strict
+# recommended rules and Spectral's spectral:oas, warnings included.
+CONTRACT := tools/contract
+$(CONTRACT)/node_modules/.installed: $(CONTRACT)/package-lock.json
+	npm ci --prefix $(CONTRACT) --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint-contract: $(CONTRACT)/node_modules/.installed
+	$(CONTRACT)/node_modules/.bin/redocly lint --config $(CONTRACT)/redocly.yaml asteri/rest_facade/openapi.json
+	$(CONTRACT)/node_modules/.bin/spectral lint --ruleset $(CONTRACT)/.spectral.yaml --fail-severity=warn asteri/rest_facade/openapi.json
 
 format: install
 	$(BIN)/ruff check --fix asteri tests benchmarks
@@ -52,4 +64,4 @@ bench-auth: install
 	$(BIN)/python benchmarks/auth_cost.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache $(CONTRACT)/node_modules

@@ -152,7 +152,7 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
     }
     doc["security"] = [{"ApiKey": []}, {"Bearer": []}]
     doc["servers"] = [{"url": "/", "description": "The host that serves this document."}]
-    doc["info"]["license"] = {"name": "Proprietary"}
+    doc["info"]["license"] = {"name": "Proprietary", "url": "https://docs.asteri.dev/terms"}
     doc["info"]["contact"] = {"name": "Asteri API support", "url": "https://docs.asteri.dev"}
     doc["tags"] = _tags(bindings)
     problem = {
