@@ -395,3 +395,57 @@ def test_a_type_selected_in_a_third_way_is_refused_at_start_up() -> None:
     assert outputs.object_model(customer, selection("id tags"), fragments) is embedded  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="select it through one fragment"):
         outputs.object_model(customer, selection("id notes"), fragments)  # type: ignore[arg-type]
+
+
+def test_each_validated_field_declares_its_constraints_in_both_schemas() -> None:
+    """One declaration (the resolvers' validation model) → the OpenAPI keywords of the REST
+    field and the words of the GraphQL description."""
+    from asteri.kit.naming import camel
+    from asteri.resolvers.registry import validated_inputs
+    from asteri.resolvers.validation import constraint_text, declared_constraints
+
+    schemas = _openapi()["components"]["schemas"]
+    graphql = build_schema()._schema
+    checked = 0
+    for input_name, model in validated_inputs().items():
+        properties = schemas[input_name]["properties"]
+        for field, keywords in declared_constraints(model).items():
+            if field not in properties:  # validated, but not part of this input (an update's)
+                continue
+            rest = properties[field]
+            assert {k: rest[k] for k in keywords} == keywords, (input_name, field)
+            description = graphql.get_type(input_name).fields[camel(field)].description  # type: ignore[union-attr]
+            assert constraint_text(keywords) in (description or ""), (input_name, field)
+            checked += 1
+    assert checked >= 30
+
+
+@pytest.mark.parametrize(
+    ("schema_name", "body", "keyword"),
+    [
+        ("CreateCustomerInput", {"display_name": ""}, "minLength"),
+        ("CreateServiceInput", {"duration_minutes": 0}, "minimum"),
+        ("MoneyInput", {"amount": 1, "currency": "usd"}, "pattern"),
+        ("UpdateCustomerInput", {"display_name": None}, "type"),
+        ("CreateAppointmentInput", {"services": []}, "minItems"),
+    ],
+)
+def test_what_the_server_refuses_the_schema_refuses(
+    schema_name: str, body: dict[str, Any], keyword: str
+) -> None:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    document = _openapi()
+    registry = Registry().with_resource(
+        "urn:openapi",
+        Resource.from_contents(
+            {**document, "$schema": "https://json-schema.org/draft/2020-12/schema"}
+        ),
+    )
+    validator = Draft202012Validator(
+        {"$ref": f"urn:openapi#/components/schemas/{schema_name}"}, registry=registry
+    )
+    failing = {e.validator for e in validator.iter_errors(body) if e.validator != "required"}
+    failing |= {sub.validator for e in validator.iter_errors(body) for sub in (e.context or ())}
+    assert keyword in failing, (schema_name, body, failing)

@@ -372,3 +372,16 @@ def test_an_idempotency_key_of_blanks_and_quotes_is_refused(api: Api, key: str) 
     )
     assert response.status_code == 400, response.text
     assert response.json()["reason"] == "invalid_idempotency_key"
+
+
+def test_a_patch_cannot_null_a_field_that_may_not_be_empty(api: Api) -> None:
+    """The schema says `display_name` is a string, never null: so does the server, at once."""
+    cred = api.key()
+    created = api.rest("POST", "/customers", as_=cred, json={"display_name": "Nullable?"}).json()
+    refused = api.rest(
+        "PATCH", f"/customers/{created['id']}", as_=cred, json={"display_name": None}
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["pointer"] == "/display_name"
+    cleared = api.rest("PATCH", f"/customers/{created['id']}", as_=cred, json={"company": None})
+    assert cleared.status_code == 200, cleared.text

@@ -28,7 +28,7 @@ CURRENCIES = frozenset(
     USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
     """.split()
 )
-_CODE = re.compile(r"[A-Z]{3}")
+_CODE = re.compile(r"^[A-Z]{3}$")
 
 
 def _currency(code: str) -> str:
@@ -39,7 +39,8 @@ def _currency(code: str) -> str:
     return code
 
 
-CurrencyCode = Annotated[str, Field(strict=True), AfterValidator(_currency)]
+# The pattern is also the schemas' (a lowercase code is refused before the list is read).
+CurrencyCode = Annotated[str, Field(strict=True, pattern=_CODE.pattern), AfterValidator(_currency)]
 
 
 class MoneyFields(BaseModel):

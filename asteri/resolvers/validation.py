@@ -1,14 +1,22 @@
 """Input validation with pydantic; failures become one 422 naming every bad field."""
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 
 from asteri.kit.errors import BadUserInput, FieldError
 from asteri.kit.naming import camel
 
-__all__ = ["nul_pointer", "refuse_nul", "validate"]
+__all__ = [
+    "constraint_text",
+    "declared_constraints",
+    "inner_model",
+    "nul_pointer",
+    "nullable",
+    "refuse_nul",
+    "validate",
+]
 
 B = TypeVar("B", bound=BaseModel)
 
@@ -59,3 +67,76 @@ def validate(model: type[B], data: Mapping[str, Any], *, argument: str = "input"
         raise BadUserInput(
             "The input is invalid; `errors` names each field.", errors=errors
         ) from None
+
+
+# The JSON Schema keywords of a field's constraints, as its validation model declares them.
+_CONSTRAINTS = (
+    "minLength",
+    "maxLength",
+    "pattern",
+    "format",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minItems",
+    "maxItems",
+)
+
+
+def declared_constraints(model: type[BaseModel] | None) -> dict[str, dict[str, Any]]:
+    """Each field's constraints in ``model``'s own JSON Schema (the non-null branch of an
+    optional field), by field name: what the REST schema declares for the same field."""
+    if model is None:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, prop in model.model_json_schema().get("properties", {}).items():
+        branches: list[dict[str, Any]] = prop.get("anyOf", [prop])
+        branch = next((b for b in branches if b.get("type") != "null"), {})
+        keywords = {
+            k: int(v) if isinstance(v, float) and v.is_integer() else v
+            for k, v in branch.items()
+            if k in _CONSTRAINTS
+        }
+        if keywords:
+            out[name] = keywords
+    return out
+
+
+def nullable(model: type[BaseModel], name: str) -> bool:
+    """Whether the validation model lets ``name`` be null (else a PATCH may not clear it)."""
+    field = model.model_fields.get(name)
+    return field is None or field.annotation is None or type(None) in get_args(field.annotation)
+
+
+def inner_model(annotation: Any) -> type[BaseModel] | None:
+    """The model inside ``X``, ``X | None`` or ``list[X]`` (a nested input's validation)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def constraint_text(keywords: dict[str, Any]) -> str:
+    """The constraints in words, for a GraphQL description: ``1 to 200 characters.``"""
+
+    def span(low: Any, high: Any, unit: str) -> str:
+        if low is not None and high is not None:
+            return f"{low} to {high}{unit}."
+        return f"At least {low}{unit}." if low is not None else f"At most {high}{unit}."
+
+    parts = []
+    if "minLength" in keywords or "maxLength" in keywords:
+        parts.append(span(keywords.get("minLength"), keywords.get("maxLength"), " characters"))
+    if "minimum" in keywords or "maximum" in keywords:
+        parts.append(span(keywords.get("minimum"), keywords.get("maximum"), ""))
+    if "minItems" in keywords or "maxItems" in keywords:
+        parts.append(span(keywords.get("minItems"), keywords.get("maxItems"), " items"))
+    if "pattern" in keywords:
+        parts.append(f"Matches `{keywords['pattern']}`.")
+    if keywords.get("format") == "email":
+        parts.append("An email address.")
+    return " ".join(parts)

@@ -31,6 +31,7 @@ from starlette import routing
 from asteri.kit.errors import ApiError
 from asteri.kit.naming import camel, camel_keys, snake
 from asteri.kit.settings import get_settings
+from asteri.resolvers.registry import validated_inputs
 from asteri.rest_facade.idempotency import first_id, idempotency_key, idempotent
 from asteri.rest_facade.problems import coded_problem, graphql_problem
 from asteri.rest_facade.types import InputTypes, OutputTypes, Recase, recaser
@@ -396,7 +397,7 @@ def _endpoint(binding: Binding) -> Callable[..., Awaitable[Response]]:
 def build_router(
     schema: AsteriSchema, routes: list[Route], *, compiled_reads: bool = True
 ) -> tuple[APIRouter, list[Binding]]:
-    inputs, outputs = InputTypes(strict=True), OutputTypes()
+    inputs, outputs = InputTypes(strict=True, validated=validated_inputs()), OutputTypes()
     router = APIRouter()
     bindings = []
     for route in routes:

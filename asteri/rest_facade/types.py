@@ -39,6 +39,7 @@ from pydantic import (
 )
 
 from asteri.kit.naming import graphql_enum, rest_enum, snake
+from asteri.resolvers.validation import declared_constraints, inner_model, nullable
 from asteri.schema.scalars import MAX_SAFE_INT
 
 __all__ = ["InputTypes", "OutputTypes", "Recase", "recaser", "rest_value"]
@@ -101,11 +102,17 @@ def _scalar(table: dict[str, Any], scalar: GraphQLScalarType) -> Any:
 
 
 class InputTypes:
-    """GraphQL input types as pydantic models with snake_case fields, unknown fields refused."""
+    """GraphQL input types as pydantic models with snake_case fields, unknown fields refused.
+    An input validated by a resolver model (``validated``: input type name → model) declares
+    that model's constraints on each field (length, range, pattern, format, items): one
+    declaration, shown where it is enforced."""
 
-    def __init__(self, *, strict: bool = True) -> None:
+    def __init__(
+        self, *, strict: bool = True, validated: dict[str, type[BaseModel]] | None = None
+    ) -> None:
         self._scalars = _STRICT if strict else _LAX
         self._models: dict[str, type[BaseModel]] = {}
+        self._validated = dict(validated or {})
 
     def annotation(self, type_: Any) -> Any:
         if isinstance(type_, GraphQLNonNull):
@@ -125,8 +132,16 @@ class InputTypes:
 
     def model(self, type_: GraphQLInputObjectType) -> type[BaseModel]:
         if type_.name not in self._models:
+            validation = self._validated.get(type_.name)
+            declared = declared_constraints(validation)
             fields: dict[str, Any] = {}
             for name, field in type_.fields.items():
+                nested = _unwrap(field.type)
+                if validation is not None and isinstance(nested, GraphQLInputObjectType):
+                    inner = validation.model_fields.get(snake(name))
+                    found = inner_model(inner.annotation) if inner is not None else None
+                    if found is not None:
+                        self._validated.setdefault(nested.name, found)
                 required = (
                     isinstance(field.type, GraphQLNonNull) and field.default_value is Undefined
                 )
@@ -135,9 +150,19 @@ class InputTypes:
                     if required
                     else (None if field.default_value is Undefined else field.default_value)
                 )
+                bare = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+                annotation = (
+                    self._non_null(bare)
+                    if validation is not None and not nullable(validation, snake(name))
+                    else self.annotation(field.type)
+                )
                 fields[snake(name)] = (
-                    self.annotation(field.type),
-                    Field(default=default, description=field.description),
+                    annotation,
+                    Field(
+                        default=default,
+                        description=field.description,
+                        json_schema_extra=declared.get(snake(name)),
+                    ),
                 )
             self._models[type_.name] = create_model(
                 type_.name,

@@ -126,7 +126,7 @@ class AppointmentServiceInput:
 )
 class CreateAppointmentInput:
     customer_id: strawberry.ID
-    services: list[AppointmentServiceInput] = strawberry.field(description="1 to 50 lines.")
+    services: list[AppointmentServiceInput] = strawberry.field(description="The work, by line.")
     scheduled_start: datetime = strawberry.field(description="With a UTC offset.")
     scheduled_end: datetime = strawberry.field(
         description="With a UTC offset; after the start, at most 14 days later."

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLInputObjectType, get_named_type
 from strawberry.extensions import AddValidationRules
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
@@ -19,7 +19,10 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 import asteri.schema
+from asteri.kit.naming import snake
 from asteri.kit.settings import get_settings
+from asteri.resolvers.registry import validated_inputs
+from asteri.resolvers.validation import constraint_text, declared_constraints, inner_model
 from asteri.schema.compiled import CompiledRead, CompiledReads, compile_read
 from asteri.schema.context import Authenticate
 from asteri.schema.errors import ErrorShaping, log_incidents
@@ -105,6 +108,7 @@ def build_schema(max_depth: int | None = None, max_aliases: int | None = None) -
         ],
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
     )
+    _describe_constraints(schema._schema, validated_inputs())
     schema.persisted = Registry.load(schema._schema, rules)
     schema.compiled_reads = {
         id(op.document): compiled
@@ -112,6 +116,29 @@ def build_schema(max_depth: int | None = None, max_aliases: int | None = None) -
         if (compiled := compile_read(schema, op, op.document)) is not None
     }
     return schema
+
+
+def _describe_constraints(graphql: Any, validated: dict[str, Any]) -> None:
+    """Each validated input field's constraints, in words, at the end of its description: the
+    same declaration the resolvers enforce and the OpenAPI document shows."""
+    pending = list(validated.items())
+    done: set[str] = set()
+    while pending:
+        name, model = pending.pop()
+        input_type = graphql.get_type(name)
+        if name in done or not isinstance(input_type, GraphQLInputObjectType):
+            continue
+        done.add(name)
+        declared = declared_constraints(model)
+        for field_name, field in input_type.fields.items():
+            text = constraint_text(declared.get(snake(field_name), {}))
+            if text and text not in (field.description or ""):
+                field.description = f"{field.description} {text}" if field.description else text
+            nested = get_named_type(field.type)
+            inner = model.model_fields.get(snake(field_name))
+            found = inner_model(inner.annotation) if inner is not None else None
+            if isinstance(nested, GraphQLInputObjectType) and found is not None:
+                pending.append((nested.name, found))
 
 
 def print_sdl() -> str:

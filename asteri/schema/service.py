@@ -67,10 +67,10 @@ filter_input(ServiceFilter, description="Narrow a service list; all conditions m
 
 @strawberry.input(description="A new service. `name`, `unitPrice` and `durationMinutes` required.")
 class CreateServiceInput:
-    name: str = strawberry.field(description="1 to 200 characters.")
-    description: str | None = strawberry.field(default=UNSET, description="Up to 5000 characters.")
+    name: str
+    description: str | None = UNSET
     unit_price: MoneyInput
-    duration_minutes: int = strawberry.field(description="1 to 1440 minutes.")
+    duration_minutes: int = strawberry.field(description="Expected duration in minutes.")
     taxable: bool = True
     bookable_online: bool = False
     active: bool = True
