@@ -89,20 +89,20 @@ def is_guess(failure: ApiError) -> bool:
     return failure.extra.get("reason") in _GUESSES
 
 
-async def spend_auth_failure(
-    limiter: RateLimiter, address: str, per_minute: int, failure: ApiError
-) -> tuple[ApiError, Decision]:
-    """``failure`` (the 401) while the address has failures to spare, else the 429 to raise."""
-    window = Window("minute", 60, per_minute)
-    decision = await limiter.hit(f"{AUTH_FAILURE_NAMESPACE}{address}", (window,))
+async def _spend_per_address(
+    limiter: RateLimiter, namespace: str, address: str, per_minute: int, what: str, reason: str
+) -> tuple[RateLimited | None, Decision]:
+    """One unit of an address's per-minute budget (``namespace``): ``None`` while it lasts,
+    else the 429 naming ``what`` was counted."""
+    decision = await limiter.hit(f"{namespace}{address}", (Window("minute", 60, per_minute),))
     refused = decision.refused
     if decision.allowed or refused is None:
-        return failure, decision
+        return None, decision
     return (
         RateLimited(
-            f"Too many failed authentication attempts from this address: at most "
-            f"{refused.limit} per {refused.name}. Retry in {refused.reset} s.",
-            reason="auth_failures",
+            f"Too many {what} from this address: at most {refused.limit} per {refused.name}. "
+            f"Retry in {refused.reset} s.",
+            reason=reason,
             window=refused.name,
             limit=refused.limit,
             retry_after=refused.reset,
@@ -111,24 +111,31 @@ async def spend_auth_failure(
     )
 
 
+async def spend_auth_failure(
+    limiter: RateLimiter, address: str, per_minute: int, failure: ApiError
+) -> tuple[ApiError, Decision]:
+    """``failure`` (the 401) while the address has failures to spare, else the 429 to raise."""
+    refused, decision = await _spend_per_address(
+        limiter,
+        AUTH_FAILURE_NAMESPACE,
+        address,
+        per_minute,
+        "failed authentication attempts",
+        "auth_failures",
+    )
+    return refused or failure, decision
+
+
 async def spend_anonymous_document(
     limiter: RateLimiter, address: str, per_minute: int
 ) -> tuple[RateLimited | None, Decision]:
     """One GraphQL document sent without any credential (other than introspection): ``None``
     while the address has some to spare, else the 429 to raise."""
-    window = Window("minute", 60, per_minute)
-    decision = await limiter.hit(f"{ANONYMOUS_NAMESPACE}{address}", (window,))
-    refused = decision.refused
-    if decision.allowed or refused is None:
-        return None, decision
-    return (
-        RateLimited(
-            f"Too many documents without a credential from this address: at most "
-            f"{refused.limit} per {refused.name}. Retry in {refused.reset} s.",
-            reason="anonymous_documents",
-            window=refused.name,
-            limit=refused.limit,
-            retry_after=refused.reset,
-        ),
-        decision,
+    return await _spend_per_address(
+        limiter,
+        ANONYMOUS_NAMESPACE,
+        address,
+        per_minute,
+        "documents without a credential",
+        "anonymous_documents",
     )
