@@ -1,7 +1,7 @@
 """Input validation with pydantic; failures become one 422 naming every bad field."""
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -104,9 +104,15 @@ def declared_constraints(model: type[BaseModel] | None) -> dict[str, dict[str, A
 
 
 def nullable(model: type[BaseModel], name: str) -> bool:
-    """Whether the validation model lets ``name`` be null (else a PATCH may not clear it)."""
+    """Whether an input may send ``name`` as null: if the validation model takes null, or
+    the field is a list with a default (the schema layer reads a null list as empty). Any
+    other field is never null (``display_name``, ``active``): no PATCH may null it."""
     field = model.model_fields.get(name)
-    return field is None or field.annotation is None or type(None) in get_args(field.annotation)
+    if field is None or field.annotation is None:
+        return True
+    if type(None) in get_args(field.annotation):
+        return True
+    return not field.is_required() and get_origin(field.annotation) is list
 
 
 def inner_model(annotation: Any) -> type[BaseModel] | None:
