@@ -157,3 +157,16 @@ def test_documents_without_a_credential_are_limited_per_address_but_introspectio
         assert introspection.status_code == 200
         keyed = client.post(GRAPHQL, json=document, headers=api.key().headers())
         assert keyed.status_code == 200, keyed.text
+
+
+def test_fragments_that_expand_exponentially_are_refused_unexpanded(api: Api) -> None:
+    """25 fragments, each spreading the next twice: 78 selections as text, 2^25 expanded."""
+    depth = 25
+    fragments = [f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(depth)]
+    document = " ".join(["{ ...F0 }", *fragments, f"fragment F{depth} on Query {{ __typename }}"])
+    refused = _refusal(api, api.key(), document)
+    assert (refused["reason"], refused["limit"], refused["expansions"]) == (
+        "too_many_expansions",
+        10_000,
+        ">10000",
+    )

@@ -12,7 +12,9 @@ the event loop; each bound below is checked before the step it protects, cheapes
 5. without any credential, anything but introspection spends the client address's budget of
    anonymous documents (``ASTERI_ANONYMOUS_DOCUMENTS_PER_MINUTE``): one is answered 401,
    many are a 429 before validation;
-6. its cost, before execution: the number of objects it can return, each list multiplied by
+6. its fragments expanded, at most ``MAX_EXPANSIONS`` field selections (a fragment spreading
+   another twice, thirty deep, is small as text and a billion fields expanded);
+7. its cost, before execution: the number of objects it can return, each list multiplied by
    its ``first`` (Shopify's calculated cost). A document over ``max_query_cost`` is refused;
    under it, it spends ``ceil(cost / OBJECTS_PER_UNIT)`` units of the key's rate limit (one
    already spent by the request itself), and the response reports it in
@@ -53,7 +55,7 @@ from asteri.kit.errors import ApiError, BadRequest, Unauthenticated
 from asteri.kit.settings import Settings, get_settings
 from asteri.schema.context import REFUSED, client_address
 
-__all__ = ["OBJECTS_PER_UNIT", "DocumentLimits", "query_cost"]
+__all__ = ["MAX_EXPANSIONS", "OBJECTS_PER_UNIT", "DocumentLimits", "Unbounded", "query_cost"]
 
 OBJECTS_PER_UNIT = 100  # objects a request may return for each unit of its key's rate limit
 _PARSE_ABORTED = "tokens. Parsing aborted."
@@ -109,11 +111,21 @@ def _introspection_only(document: DocumentNode) -> bool:
     )
 
 
+class Unbounded(Exception):
+    """The document's fragments expand to more than ``MAX_EXPANSIONS`` field selections (a
+    fragment that spreads another twice, thirty deep, is a billion): not counted further."""
+
+
+MAX_EXPANSIONS = 10_000  # field selections, fragments expanded, that the cost walk visits
+
+
 def query_cost(
     schema: GraphQLSchema,
     document: DocumentNode,
     operation_name: str | None,
     variables: dict[str, Any] | None,
+    *,
+    max_expansions: int = MAX_EXPANSIONS,
 ) -> int:
     """The number of objects the operation can return: every object-valued field counts the
     objects it holds (``first`` of them for a paginated field, the ``nodes`` of a connection;
@@ -151,9 +163,15 @@ def query_cost(
                 )
         return value if isinstance(value, int) and value > 0 else 0
 
+    visits = 0
+
     def fields(selection_set: SelectionSetNode | None, seen: frozenset[str]) -> Iterator[FieldNode]:
+        nonlocal visits
         for node in selection_set.selections if selection_set is not None else ():
             if isinstance(node, FieldNode):
+                visits += 1
+                if visits > max_expansions:
+                    raise Unbounded
                 yield node
             elif isinstance(node, InlineFragmentNode):
                 yield from fields(node.selection_set, seen)
@@ -277,14 +295,23 @@ class DocumentLimits(SchemaExtension):
         execution = self.execution_context
         document = execution.graphql_document
         if document is not None and document is not REFUSED and not execution.pre_execution_errors:
-            refusal = await self._charge(
-                query_cost(
+            try:
+                cost = query_cost(
                     execution.schema._schema,
                     document,
                     execution.operation_name,
                     execution.variables,
                 )
-            )
+            except Unbounded:
+                refusal: GraphQLError | None = _refusal(
+                    "too_many_expansions",
+                    f"The document's fragments expand to more than {MAX_EXPANSIONS} field "
+                    "selections.",
+                    limit=MAX_EXPANSIONS,
+                    expansions=f">{MAX_EXPANSIONS}",
+                )
+            else:
+                refusal = await self._charge(cost)
             if refusal is not None:
                 execution.pre_execution_errors = [refusal]
         yield
