@@ -282,19 +282,10 @@ class AppointmentFilter:
     )
 
 
-def _aware(value: datetime | None, pointer: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise BadUserInput(
-            f"`{pointer.rsplit('/', 1)[-1]}` needs a UTC offset, e.g. 2026-01-01T00:00:00Z.",
-            errors=[FieldError(pointer, "must include a UTC offset")],
-        )
-    return value
-
-
 def _where(f: AppointmentFilter) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
-    window_from = _aware(f.window_from, "/filter/windowFrom")
-    window_to = _aware(f.window_to, "/filter/windowTo")
+    window_from = crud.aware(f.window_from, "/filter/windowFrom")
+    window_to = crud.aware(f.window_to, "/filter/windowTo")
     if window_from is not None:
         clauses.append(col(Appointment.scheduled_end) > window_from)
     if window_to is not None:

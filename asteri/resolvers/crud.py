@@ -37,6 +37,7 @@ __all__ = [
     "Resource",
     "SampleContext",
     "Sort",
+    "aware",
     "create",
     "example_id",
     "get",
@@ -182,16 +183,20 @@ def matches_words(search: str | None, *columns: Any) -> list[ColumnElement[bool]
     return clauses
 
 
-def updated_since(column: Any, since: datetime | None) -> list[ColumnElement[bool]]:
-    """A naive time is ambiguous (and the UTC column refuses it): a 422, not a 500."""
-    if since is None:
-        return []
-    if since.tzinfo is None:
+def aware(value: datetime | None, pointer: str) -> datetime | None:
+    """A naive time is ambiguous (and a UTC column refuses it): a 422 at ``pointer``, not a
+    500."""
+    if value is not None and value.tzinfo is None:
         raise BadUserInput(
-            "`updatedSince` needs a UTC offset, e.g. 2026-01-01T00:00:00Z.",
-            errors=[FieldError("/filter/updatedSince", "must include a UTC offset")],
+            f"`{pointer.rsplit('/', 1)[-1]}` needs a UTC offset, e.g. 2026-01-01T00:00:00Z.",
+            errors=[FieldError(pointer, "must include a UTC offset")],
         )
-    return [column >= since]
+    return value
+
+
+def updated_since(column: Any, since: datetime | None) -> list[ColumnElement[bool]]:
+    since = aware(since, "/filter/updatedSince")
+    return [] if since is None else [column >= since]
 
 
 @cache
