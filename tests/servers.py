@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx2 as httpx
 import uvicorn
 
 from asteri.http.client import UVICORN_OPTIONS
@@ -28,3 +29,27 @@ def serving(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def at_once(
+    base_url: str, requests: list[tuple[str, str, dict[str, Any], dict[str, str]]]
+) -> list[httpx.Response]:
+    """Send each (method, path, JSON body, headers) on its own connection, all released at
+    one moment (real concurrent transactions); the responses, in the order they came back."""
+    barrier = threading.Barrier(len(requests))
+    responses: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def send(method: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> None:
+        with httpx.Client(base_url=base_url, timeout=30) as http:
+            barrier.wait()
+            response = http.request(method, path, json=body, headers=headers)
+        with lock:
+            responses.append(response)
+
+    threads = [threading.Thread(target=send, args=request) for request in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return responses

@@ -4,11 +4,9 @@ scopes, and the statement count of a list. Every lifecycle path and forbidden tr
 walked by ``test_lifecycle.py``; the tenancy, scope, audit and parity matrices cover
 appointments through the resource spec."""
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
-import httpx2 as httpx
 import pytest
 from sqlalchemy import select
 from sqlmodel import col
@@ -28,7 +26,7 @@ from tests.factories import (
     create_team_member,
     sample_input,
 )
-from tests.servers import serving
+from tests.servers import at_once, serving
 from tests.test_query_counts import LIST_BOUND, _report, counting
 
 FIELDS = """
@@ -439,26 +437,11 @@ def test_concurrent_conflicting_assignments_exactly_one_wins(api: Api, base_url:
     sam = tenant.member()
     workers = 8
     targets = [tenant.create(**_window(2, 9 + i % 3, 13))["id"] for i in range(workers)]
-    barrier = threading.Barrier(workers)
-    responses: list[httpx.Response] = []
-    lock = threading.Lock()
-
-    def assign(appointment_id: str) -> None:
-        with httpx.Client(base_url=base_url, timeout=30) as http:
-            barrier.wait()
-            response = http.post(
-                f"{REST}/appointments/{appointment_id}/assign",
-                json={"team_member_ids": [sam]},
-                headers=tenant.key.headers(),
-            )
-        with lock:
-            responses.append(response)
-
-    threads = [threading.Thread(target=assign, args=(t,)) for t in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    body = {"team_member_ids": [sam]}
+    responses = at_once(
+        base_url,
+        [("POST", f"{REST}/appointments/{t}/assign", body, tenant.key.headers()) for t in targets],
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [409] * (workers - 1), [r.text for r in responses]
     assert all(r.json()["reason"] == "schedule_conflict" for r in responses if r.status_code == 409)

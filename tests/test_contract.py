@@ -61,6 +61,17 @@ def test_sdl_snapshot_matches_code() -> None:
     )
 
 
+def _declaration(field: str) -> str:
+    """A root field's declaration in the printed SDL, to its directives: one line, or from
+    ``  field(`` to the ``  ): Type …`` that closes its arguments."""
+    lines = print_sdl().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"  {field}("))
+    if lines[start].rstrip().endswith("("):
+        end = next(i for i in range(start, len(lines)) if lines[i].startswith("  ): "))
+        return lines[end]
+    return lines[start]
+
+
 @pytest.mark.parametrize(
     ("name", "field"), _root_fields(), ids=lambda v: v if isinstance(v, str) else ""
 )
@@ -75,9 +86,7 @@ def test_every_root_field_is_scoped_or_public_on_purpose(name: str, field: objec
     if short in KEY_MANAGERS_ONLY:
         assert isinstance(permission, RequiresKeyManager), f"{name} has no @requiresRole"
         assert permission.roles == ("owner", "admin")
-        printed = f"  {short}("
-        line = next(line for line in print_sdl().splitlines() if line.startswith(printed))
-        assert line.endswith('@requiresRole(roles: ["owner", "admin"])'), line
+        assert _declaration(short).endswith('@requiresRole(roles: ["owner", "admin"])')
         return
     assert not isinstance(permission, RequiresKeyManager), (
         f"{name} is restricted to key managers: add it to KEY_MANAGERS_ONLY if that is meant"

@@ -17,6 +17,7 @@ __all__ = [
     "FieldError",
     "Forbidden",
     "NotFound",
+    "PreconditionFailed",
     "RateLimited",
     "Unauthenticated",
     "problem_body",
@@ -33,6 +34,7 @@ class ErrorCode(StrEnum):
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     CONFLICT = "CONFLICT"
+    PRECONDITION_FAILED = "PRECONDITION_FAILED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     RATE_LIMITED = "RATE_LIMITED"
@@ -48,6 +50,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.GRAPHQL_VALIDATION_FAILED: 400,
     ErrorCode.BAD_USER_INPUT: 422,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.PRECONDITION_FAILED: 412,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RATE_LIMITED: 429,
@@ -63,6 +66,7 @@ _TITLE: dict[ErrorCode, str] = {
     ErrorCode.GRAPHQL_VALIDATION_FAILED: "The GraphQL document is invalid",
     ErrorCode.BAD_USER_INPUT: "The input is invalid",
     ErrorCode.CONFLICT: "The request conflicts with the current state",
+    ErrorCode.PRECONDITION_FAILED: "The object changed since the version the request names",
     ErrorCode.PAYLOAD_TOO_LARGE: "The request body is too large",
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: "The request body is not JSON",
     ErrorCode.RATE_LIMITED: "Rate limited",
@@ -147,6 +151,13 @@ class Conflict(ApiError):
     """409: the write collides with existing state (a duplicate unique value)."""
 
     code = ErrorCode.CONFLICT
+
+
+class PreconditionFailed(ApiError):
+    """412: ``If-Match`` (REST) or ``expectedVersion`` (GraphQL) names a version the object no
+    longer has. Carries ``current_version``: read the object again, then decide."""
+
+    code = ErrorCode.PRECONDITION_FAILED
 
 
 class RateLimited(ApiError):

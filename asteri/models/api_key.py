@@ -3,7 +3,7 @@ from typing import Any, ClassVar
 
 from sqlmodel import Field
 
-from asteri.models.base import JsonColumn, TimestampedRow, utc_field
+from asteri.models.base import JsonColumn, TimestampedRow, Versioned, utc_field
 
 __all__ = ["DEFAULT_PER_DAY", "DEFAULT_PER_MINUTE", "ApiKey"]
 
@@ -11,7 +11,7 @@ DEFAULT_PER_MINUTE = 60
 DEFAULT_PER_DAY = 10_000
 
 
-class ApiKey(TimestampedRow, table=True):
+class ApiKey(Versioned, TimestampedRow, table=True):
     """A scoped, expiring key. Only ``secret_hash`` (HMAC-SHA256 with the pepper) is stored."""
 
     __tablename__ = "api_keys"
@@ -34,9 +34,9 @@ class ApiKey(TimestampedRow, table=True):
     # Rate limits: requests per minute and per day (fixed windows, see kit/ratelimit.py).
     per_minute: int = DEFAULT_PER_MINUTE
     per_day: int = DEFAULT_PER_DAY
-    # Bumped by every change to the key's policy (revoke, rotate, scopes, limits): a cached
-    # authentication names the version it saw, and reads check it (authz/tenancy.py).
-    version: int = 1
+    # ``version`` (``Versioned``) counts every change to the key's policy (revoke, rotate, scopes,
+    # limits; ``last_used_at`` is not one): a cached authentication names the version it saw,
+    # and reads check it (authz/tenancy.py).
     # Who created it: `member:tm_…` (an owner's or admin's session) or `operator:cli`; null
     # for keys created before this was recorded.
     created_by: str | None = Field(default=None, max_length=64)

@@ -115,9 +115,7 @@ async def update(
     terms = check_terms(**changes)
     if "scopes" in terms:
         terms["scopes"] = [scope.value for scope in terms["scopes"]]
-    return await crud.update(
-        uow, API_KEYS, row, terms, snapshot, derived={"version": row.version + 1}
-    )
+    return await crud.update(uow, API_KEYS, row, terms, snapshot)  # ``version`` counts itself
 
 
 async def revoke(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -> ApiKey:

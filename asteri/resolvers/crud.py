@@ -14,13 +14,15 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Select, and_, bindparam, func, or_
+from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.elements import ColumnElement
 
 from asteri.authz.tenancy import scoped, stamp, tenant, tenant_terms
 from asteri.kit.db import UtcDateTime, utcnow
-from asteri.kit.errors import BadUserInput, Conflict, FieldError, NotFound
+from asteri.kit.errors import BadUserInput, Conflict, FieldError, NotFound, PreconditionFailed
 from asteri.kit.ids import new_public_id
 from asteri.kit.naming import pascal
 from asteri.kit.pagination import Cursor, Page, decode_cursor, encode_cursor
@@ -41,6 +43,7 @@ __all__ = [
     "create",
     "example_id",
     "get",
+    "hold",
     "list_page",
     "matches_words",
     "read",
@@ -240,6 +243,40 @@ async def get(uow: UnitOfWork, resource: Resource, public_id: str, *, reload: bo
     return row
 
 
+async def hold(
+    uow: UnitOfWork, resource: Resource, public_id: str, expected_version: int | None
+) -> None:
+    """Lock the object a mutation changes, for the rest of its transaction, and check the
+    version the caller expects (``If-Match``, ``expectedVersion``): 412 if it has another.
+
+    Run before the mutation reads the object (``schema.fields.Precondition``), so writes to one
+    object take turns: each reads what the one before committed, and of two writes naming the
+    same version, the second finds it gone. The lock is a no-op ``UPDATE``: a row lock on
+    PostgreSQL, and on SQLite the database's write lock (where its write transaction starts).
+    Absent, deleted or another tenant's: nothing to hold, and the mutation answers its 404."""
+    _issuable(resource, public_id)
+    model = resource.model
+    table = model.__table__  # type: ignore[attr-defined]
+    terms = tenant_terms(model, every_environment=resource.every_environment)
+    if "deleted_at" in table.c:
+        terms.append(table.c.deleted_at.is_(None))
+    held = await uow.session.execute(
+        sql_update(table)
+        .where(table.c.public_id == public_id, *terms)
+        .values(version=table.c.version)
+        .returning(table.c.version),
+        tenant(uow.principal),
+    )
+    current = held.scalar()
+    if current is not None and expected_version is not None and current != expected_version:
+        raise PreconditionFailed(
+            f"The {resource.name.replace('_', ' ')} `{public_id}` is at version {current}, "
+            f"not {expected_version}: read it again, then decide.",
+            reason="version_mismatch",
+            current_version=current,
+        )
+
+
 async def read_many(uow: UnitOfWork, resource: Resource, public_ids: Sequence[str]) -> list[Any]:
     """Rows by public id in one statement, in the order asked, ``None`` where there is none
     (absent, deleted or another tenant's): what a DataLoader of related objects batches."""
@@ -332,6 +369,12 @@ async def list_page(
 async def _flush(uow: UnitOfWork, resource: Resource) -> None:
     try:
         await uow.session.flush()
+    except StaleDataError:  # an object this write did not hold changed under it
+        raise Conflict(
+            f"A {resource.name.replace('_', ' ')} changed while this request changed it; "
+            "send it again.",
+            reason="concurrent_write",
+        ) from None
     except IntegrityError:
         fields = resource.unique_fields
         raise Conflict(
@@ -376,8 +419,8 @@ async def update(
     """Apply ``changes`` (column → value); audit only what actually changed. No change, no event.
 
     ``public_fields`` maps a column to the public field name recorded in the audit entry;
-    ``derived`` columns (search text, a key's version) follow a change but are not themselves
-    audited.
+    ``derived`` columns (search text) follow a change but are not themselves audited. The
+    row's ``version`` counts the change by itself (``models.base.Versioned``).
     """
     changed = [k for k, v in changes.items() if getattr(row, k) != v]
     if not changed:

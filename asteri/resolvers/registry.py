@@ -11,7 +11,7 @@ from pydantic import BaseModel
 import asteri.resolvers
 from asteri.resolvers.crud import Resource
 
-__all__ = ["resources", "validated_inputs", "validation_model"]
+__all__ = ["resource_of_id", "resources", "validated_inputs", "validation_model"]
 
 _MODULES: dict[str, object] = {}  # resource name → the resolver module that declares it
 
@@ -30,6 +30,18 @@ def resources() -> tuple[Resource, ...]:
                 found[value.name] = value
                 _MODULES[value.name] = loaded
     return tuple(found[name] for name in sorted(found))
+
+
+@cache
+def _by_prefix() -> dict[str, Resource]:
+    return {resource.prefix: resource for resource in resources()}
+
+
+def resource_of_id(public_id: str) -> Resource | None:
+    """The resource an id names, by its prefix (``cus_…`` → customers); None if no resource
+    has that prefix (then no object has that id)."""
+    prefix, _, _ = public_id.partition("_")
+    return _by_prefix().get(prefix)
 
 
 def validation_model(resource: Resource) -> "type[BaseModel] | None":

@@ -47,6 +47,9 @@ class ProblemDetails(BaseModel):
     retry_after: int | None = Field(
         default=None, description="For 429: seconds until the window resets (= `Retry-After`)."
     )
+    current_version: int | None = Field(
+        default=None, description="For 412: the object's version now (its `ETag`, unquoted)."
+    )
 
 
 _ERRORS = {
@@ -87,6 +90,12 @@ _HEADERS = {
         "same `Idempotency-Key`.",
         "schema": {"type": "string", "enum": ["true"]},
     },
+    "ETag": {
+        "description": 'The object\'s version, quoted (`"3"`): send it back as `If-Match` to '
+        "change the object only if nothing else has, or as `If-None-Match` to read it only if "
+        "it has changed. An API key's `last_used_at` is not part of its version.",
+        "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+    },
     "Location": {
         "description": "The new object's URL.",
         "schema": {"type": "string", "format": "uri-reference"},
@@ -103,6 +112,25 @@ def _ref(header: str) -> dict[str, str]:
 
 
 _LIMITED = {name: _ref(name) for name in ("RateLimit-Policy", "RateLimit")}
+
+_IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The object's `ETag` from your last read: if the object has changed since, "
+    "nothing is written and the answer is 412. One entity tag, or `*`.",
+}
+_IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "`ETag`s you hold: if the object still has one of them, the answer is 304 "
+    "with no body.",
+}
+_PRECONDITION_FAILED = "`If-Match` names a version the object no longer has (`current_version`)."
+_NOT_MODIFIED = "Not modified: the object still has the `ETag` that `If-None-Match` names."
 
 DESCRIPTION = """
 The Asteri public REST API. Every route runs a persisted GraphQL operation (its `operationId`)
@@ -203,9 +231,17 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
                         "description": "Retry safely: the first response is replayed for 24 h.",
                     }
                 )
+            if binding.conditional:
+                params.append(_IF_MATCH)
+            if binding.route.kind == "retrieve" and not binding.route.result_path:
+                params.append(_IF_NONE_MATCH)
             responses = operation.setdefault("responses", {})
             for status, text in _ERRORS.items():
                 responses[status] = {"description": text, "content": problem}
+            if binding.conditional:
+                responses["412"] = {"description": _PRECONDITION_FAILED, "content": problem}
+            if binding.route.kind == "retrieve" and not binding.route.result_path:
+                responses["304"] = {"description": _NOT_MODIFIED}
             if "requestBody" in operation:
                 responses["415"] = {"description": _NOT_JSON, "content": problem}
             if binding.route.success_status == 204:
@@ -220,9 +256,18 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
                 if status == "201":
                     response["description"] = "Created."
                     headers["Location"] = _ref("Location")
+                if status == "304" or (status.startswith("2") and _versioned(response, schemas)):
+                    headers["ETag"] = _ref("ETag")
             responses["401"]["headers"]["WWW-Authenticate"] = _ref("WWW-Authenticate")
             responses["429"]["headers"]["Retry-After"] = _ref("Retry-After")
     return doc
+
+
+def _versioned(response: dict[str, Any], schemas: dict[str, Any]) -> bool:
+    """Whether a success response is one object with a ``version`` (so it has an ``ETag``)."""
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    name = schema.get("$ref", "").rsplit("/", 1)[-1]
+    return "version" in schemas.get(name, {}).get("properties", {})
 
 
 def _tags(bindings: list[Binding]) -> list[dict[str, str]]:

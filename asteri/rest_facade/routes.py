@@ -28,6 +28,7 @@ from graphql import (
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette import routing
 
+from asteri.http.conditional import etag, expected_version, not_modified
 from asteri.kit.errors import ApiError
 from asteri.kit.naming import camel, camel_keys, snake
 from asteri.kit.settings import get_settings
@@ -38,6 +39,7 @@ from asteri.rest_facade.types import InputTypes, OutputTypes, Recase, recaser
 from asteri.schema.build import AsteriSchema
 from asteri.schema.compiled import CompiledRead, compile_read
 from asteri.schema.context import RequestContext, get_context, open_context
+from asteri.schema.fields import EXPECTED_VERSION
 from asteri.schema.operations import LIST_PARAMETERS, Route
 from asteri.schema.permissions_runner import FieldPermissions
 from asteri.schema.persisted import PersistedOperation
@@ -76,9 +78,13 @@ class Binding:
     # The executed operation's data (a resource, or each item of a list) in REST spelling:
     # its enum values through ``rest_enum``. A compiled read spells them so itself.
     recase: Recase | None = None
+    # Changes one object, whose version ``If-Match`` may name (its ``$expectedVersion``).
+    conditional: bool = False
 
     async def handle(self, request: Request, context: RequestContext, **params: Any) -> Response:
         _ = context.principal  # a failed authentication raises its 401/403 here
+        if self.conditional:
+            params["expected_version"] = expected_version(request)
         if self.preflight is not None:
             # The root field's own permissions, run as the execution would run them, before an
             # Idempotency-Key is claimed: a request they refuse stores nothing. (A compiled read
@@ -102,6 +108,9 @@ class Binding:
             created = first_id(orjson.loads(response.body))
             if created is not None:
                 response.headers["location"] = f"{request.url.path.rstrip('/')}/{created}"
+        current = response.headers.get("etag")
+        if self.route.kind == "retrieve" and current is not None and not_modified(request, current):
+            return Response(status_code=304, headers={"etag": current})
         return response
 
     async def serve(self, request: Request) -> Response:
@@ -153,9 +162,14 @@ class Binding:
         return self.body(data)
 
     def body(self, data: Any, *, compiled: bool = False) -> Response:
-        return JSONBody(
+        """The REST body; an object's answer carries its ``ETag`` (its version)."""
+        response = JSONBody(
             orjson.dumps(self.shape(data, compiled=compiled)), status_code=self.route.success_status
         )
+        version = data.get("version") if isinstance(data, dict) else None
+        if isinstance(version, int) and self.route.kind != "list":
+            response.headers["etag"] = etag(version)
+        return response
 
     def arguments(self, params: dict[str, Any]) -> dict[str, Any]:
         """Python arguments of the root resolver (the compiled path's ``variables``)."""
@@ -171,6 +185,8 @@ class Binding:
 
     def variables(self, params: dict[str, Any]) -> dict[str, Any]:
         variables: dict[str, Any] = {camel(name): params[name] for name in self.path_params}
+        if self.conditional:
+            variables[camel(EXPECTED_VERSION)] = params.get("expected_version")
         query = params.get("query")
         if isinstance(query, BaseModel):
             sent = query.model_dump(mode="json", exclude_unset=True)
@@ -270,6 +286,11 @@ def _bind(
         input_type = schema._schema.get_type(_type_name(variables["input"].type))
         assert isinstance(input_type, GraphQLInputObjectType)
         body_model = inputs.model(input_type)
+    # A mutation of one object takes ``expectedVersion`` (``fields.Precondition``): its REST
+    # route passes ``If-Match`` there, so its persisted operation must declare the variable.
+    conditional = camel(EXPECTED_VERSION) in op.field.args
+    if conditional and camel(EXPECTED_VERSION) not in variables:
+        raise RuntimeError(f"{route.path}: {op.name} has no ${camel(EXPECTED_VERSION)} variable")
     compiled = None
     if route.kind in ("list", "retrieve") and not route.result_path and compiled_reads:
         compiled = compile_read(schema, op, op.rest_document, rest=True)
@@ -288,6 +309,7 @@ def _bind(
         compiled,
         preflight,
         recase,
+        conditional,
     )
 
 

@@ -19,7 +19,7 @@ from asteri.kit.db import utcnow
 from asteri.models.api_key import DEFAULT_PER_DAY, DEFAULT_PER_MINUTE
 from asteri.resolvers import api_key as keys
 from asteri.schema.context import RequestContext
-from asteri.schema.fields import RootFields, key_manager_mutation, key_manager_query
+from asteri.schema.fields import RootFields, key_manager_mutation, key_manager_query, version_field
 from asteri.schema.inputs import sent_values
 from asteri.schema.pagination import Connection, page_size
 from asteri.schema.rowmap import RowMap
@@ -68,6 +68,7 @@ class ApiKey:
     per_minute: int = strawberry.field(description="Requests allowed per clock minute.")
     per_day: int = strawberry.field(description="Requests allowed per UTC day.")
     created_at: datetime
+    version: int = version_field()
     created_by: str | None = strawberry.field(
         description="`member:tm_…` (an owner's or admin's session) or `operator:cli`; null for "
         "keys created before this was recorded."

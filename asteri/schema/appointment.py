@@ -22,7 +22,7 @@ from asteri.resolvers.service import SERVICES
 from asteri.resolvers.team_member import TEAM_MEMBERS
 from asteri.schema.context import RequestContext
 from asteri.schema.customer import Customer, ServiceAddress, ServiceAddressInput
-from asteri.schema.fields import RootFields, mutation, query, related
+from asteri.schema.fields import RootFields, mutation, query, related, version_field
 from asteri.schema.inputs import DeletedObject, filter_input, sent_values
 from asteri.schema.lifecycle import lifecycle_mutations
 from asteri.schema.pagination import Connection, page_size
@@ -79,6 +79,7 @@ class Appointment:
     cancel_reason: str | None = strawberry.field(description="Why it was cancelled.")
     created_at: datetime
     updated_at: datetime
+    version: int = version_field()
 
     @classmethod
     def from_row(cls, row: AppointmentRow) -> "Appointment":

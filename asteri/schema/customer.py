@@ -14,7 +14,7 @@ from asteri.resolvers import audit
 from asteri.resolvers import customer as customers
 from asteri.schema.activity import ActivityEntry
 from asteri.schema.context import RequestContext
-from asteri.schema.fields import RootFields, mutation, query, related
+from asteri.schema.fields import RootFields, mutation, query, related, version_field
 from asteri.schema.inputs import DeletedObject, filter_input, sent_values
 from asteri.schema.lifecycle import lifecycle_mutations
 from asteri.schema.pagination import Connection, page_size
@@ -71,6 +71,7 @@ class Customer:
     archived_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    version: int = version_field()
 
     @classmethod
     def from_row(cls, row: CustomerRow) -> "Customer":

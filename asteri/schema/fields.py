@@ -5,14 +5,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
+from strawberry.annotation import StrawberryAnnotation
 from strawberry.extensions.field_extension import AsyncExtensionResolver, FieldExtension
 from strawberry.types import Info
+from strawberry.types.arguments import StrawberryArgument
+from strawberry.types.field import StrawberryField
 
 from asteri.authz.permissions import authenticated, requires_key_manager, requires_scope
 from asteri.authz.scopes import Scope
+from asteri.resolvers import crud
+from asteri.resolvers.registry import resource_of_id
 
 __all__ = [
     "Commit",
+    "Precondition",
     "RootFields",
     "key_manager_mutation",
     "key_manager_query",
@@ -20,6 +26,7 @@ __all__ = [
     "public",
     "query",
     "related",
+    "version_field",
 ]
 
 
@@ -48,6 +55,50 @@ class Commit(FieldExtension):
         return result
 
 
+EXPECTED_VERSION = "expected_version"
+
+
+class Precondition(FieldExtension):
+    """Every mutation of an existing object (a field with an ``id`` argument) takes
+    ``expectedVersion``, and holds the object before its resolver reads it (``crud.hold``):
+    412 ``PRECONDITION_FAILED`` if the object is at another version. Added by the mutation
+    helpers below, so no mutation of an object can lack it; the REST facade passes ``If-Match``
+    as this argument."""
+
+    def apply(self, field: StrawberryField) -> None:
+        if any(a.python_name == "id" for a in field.arguments):
+            field.arguments = [
+                *field.arguments,
+                StrawberryArgument(
+                    python_name=EXPECTED_VERSION,
+                    graphql_name=None,
+                    type_annotation=StrawberryAnnotation(int | None),
+                    description="The object's `version` you last read: if it has changed "
+                    "since, nothing is written and the answer is PRECONDITION_FAILED.",
+                    default=None,
+                ),
+            ]
+
+    async def resolve_async(
+        self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        expected = kwargs.pop(EXPECTED_VERSION, None)
+        target = kwargs.get("id")
+        resource = resource_of_id(str(target)) if target is not None else None
+        if resource is not None:
+            await crud.hold(info.context.uow, resource, str(target), expected)
+        return await next_(source, info, **kwargs)
+
+
+def version_field() -> Any:
+    """``version``, on every resource's type: what ``expectedVersion`` and ``If-Match`` name."""
+    return strawberry.field(
+        description="1 when created, one more with each change: the REST `ETag` is this "
+        "number, quoted. Pass it as `expectedVersion` (GraphQL) or `If-Match` (REST) to change "
+        "the object only if nothing else has since."
+    )
+
+
 def query(scope: Scope, *, description: str) -> Any:
     return strawberry.field(description=description, extensions=[requires_scope(scope)])
 
@@ -59,8 +110,10 @@ def related(scope: Scope, *, description: str) -> Any:
 
 
 def mutation(scope: Scope, *, description: str) -> Any:
+    """Extensions run last-listed outermost: commit around the scope check, around the
+    precondition, around the resolver."""
     return strawberry.mutation(
-        description=description, extensions=[requires_scope(scope), Commit()]
+        description=description, extensions=[Precondition(), requires_scope(scope), Commit()]
     )
 
 
@@ -71,7 +124,8 @@ def key_manager_query(*, description: str) -> Any:
 
 def key_manager_mutation(*, description: str) -> Any:
     return strawberry.mutation(
-        description=description, extensions=[requires_key_manager(), Commit()]
+        description=description,
+        extensions=[Precondition(), requires_key_manager(), Commit()],
     )
 
 

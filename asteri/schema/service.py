@@ -10,7 +10,7 @@ from asteri.authz.scopes import Scope
 from asteri.models import Service as ServiceRow
 from asteri.resolvers import service as services
 from asteri.schema.context import RequestContext
-from asteri.schema.fields import RootFields, mutation, query
+from asteri.schema.fields import RootFields, mutation, query, version_field
 from asteri.schema.inputs import DeletedObject, filter_input, sent_values
 from asteri.schema.money import Money, MoneyInput
 from asteri.schema.pagination import Connection, page_size
@@ -43,6 +43,7 @@ class Service:
     )
     created_at: datetime
     updated_at: datetime
+    version: int = version_field()
 
     @classmethod
     def from_row(cls, row: ServiceRow) -> "Service":

@@ -14,7 +14,7 @@ from asteri.authz.scopes import Scope
 from asteri.models import TeamMember as TeamMemberRow
 from asteri.resolvers import team_member as members
 from asteri.schema.context import RequestContext
-from asteri.schema.fields import RootFields, mutation, query
+from asteri.schema.fields import RootFields, mutation, query, version_field
 from asteri.schema.inputs import described_enum, filter_input, sent_values
 from asteri.schema.lifecycle import lifecycle_mutations
 from asteri.schema.pagination import Connection, page_size
@@ -56,6 +56,7 @@ class TeamMember:
     )
     created_at: datetime
     updated_at: datetime
+    version: int = version_field()
 
     @classmethod
     def from_row(cls, row: TeamMemberRow) -> "TeamMember":

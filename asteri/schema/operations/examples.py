@@ -28,6 +28,7 @@ _API_KEY: dict[str, Any] = {
     "per_minute": 120,
     "per_day": 10000,
     "created_at": _AT,
+    "version": 1,
     "status": "active",
 }
 
@@ -71,6 +72,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "archived_at": None,
         "created_at": _AT,
         "updated_at": _AT,
+        "version": 3,
     },
     "TeamMember": {
         "object": "team_member",
@@ -81,6 +83,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "active": True,
         "created_at": _AT,
         "updated_at": _AT,
+        "version": 3,
     },
     "Service": {
         "object": "service",
@@ -94,6 +97,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "active": True,
         "created_at": _AT,
         "updated_at": _AT,
+        "version": 3,
     },
     "ApiKey": _API_KEY,
     "NewApiKey": {
