@@ -13,11 +13,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import col
 
-from asteri.authz.key_policy import MAX_LIMIT
+from asteri.authz.key_policy import MAX_LIMIT, check_overlap, check_terms
+from asteri.kit.errors import BadUserInput
 from asteri.models import ApiKey, AuditEntry, Event, IdempotencyRecord, Organization
+from asteri.resolvers.api_key import ApiKeyFields, RotateApiKeyFields
 from asteri.schema import build_schema
 from tests.factories import ALL_SCOPES, DAY, GRAPHQL, Api, Bearer, Credential, create_customer
 
@@ -480,7 +483,7 @@ def test_refused_changes_leave_no_trace(api: Api) -> None:
         (UPDATE, {"id": key_id, "input": {"name": None}}, owner, 422),
         (UPDATE, {"id": key_id, "input": {"scopes": []}}, owner, 422),
         (ROTATE, {"id": key_id, "input": {"overlapSeconds": DAY * 8}}, owner, 422),
-        (ROTATE, {"id": revoked_id}, owner, 422),
+        (ROTATE, {"id": revoked_id}, owner, 409),
         (UPDATE, {"id": "key_missing", "input": {"name": "x"}}, owner, 404),
         (ROTATE, {"id": "key_missing"}, owner, 404),
         (REVOKE, {"id": "key_missing"}, owner, 404),
@@ -620,3 +623,55 @@ def test_the_issues_story_end_to_end_over_rest(api: Api) -> None:
     refused = api.rest("GET", "/customers", as_=as_key)
     assert (refused.status_code, refused.json()["reason"]) == (401, "revoked_key")
     assert api.rest("GET", "/customers", as_=as_new).status_code == 200
+
+
+_BOUNDS: list[tuple[str, Any]] = [
+    ("name", ""),
+    ("name", "   "),
+    ("name", "k"),
+    ("name", "k" * 200),
+    ("name", "k" * 201),
+    ("scopes", []),
+    ("scopes", ["read:team"]),
+    ("scopes", ["read:team", "read:everything"]),
+    ("expires_in", 0),
+    ("expires_in", 1),
+    ("expires_in", 365 * DAY),
+    ("expires_in", 365 * DAY + 1),
+    ("per_minute", 0),
+    ("per_minute", 1),
+    ("per_day", 2_000_000_000),
+    ("per_day", 2_000_000_001),
+]
+
+
+def _declared(model: type[Any], term: str, value: Any) -> bool:
+    """Whether the schemas' declaration of ``term`` takes ``value``."""
+    try:
+        model.__pydantic_validator__.validate_assignment(model.model_construct(), term, value)
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("term", "value"), _BOUNDS)
+def test_the_declared_terms_are_the_key_policy(term: str, value: Any) -> None:
+    """The REST schema's and the GraphQL descriptions' bounds (``ApiKeyFields``) give the
+    same answer as the rules every issuer runs (``key_policy.check_terms``) at each bound."""
+    given = timedelta(seconds=value) if term == "expires_in" else value
+    try:
+        check_terms(**{term: given})
+        enforced = True
+    except BadUserInput:
+        enforced = False
+    assert _declared(ApiKeyFields, term, value) is enforced
+
+
+@pytest.mark.parametrize("seconds", [-1, 0, 7 * DAY, 7 * DAY + 1])
+def test_the_declared_overlap_is_the_key_policy(seconds: int) -> None:
+    try:
+        check_overlap(timedelta(seconds=seconds))
+        enforced = True
+    except BadUserInput:
+        enforced = False
+    assert _declared(RotateApiKeyFields, "overlap_seconds", seconds) is enforced

@@ -15,13 +15,14 @@ from sqlmodel import col
 
 from asteri.authz.principal import lapse
 from asteri.authz.scopes import Scope
-from asteri.kit.errors import BadUserInput, FieldError
+from asteri.kit.errors import BadUserInput, Conflict, FieldError
 from asteri.kit.naming import camel
 from asteri.models import ApiKey
 
 __all__ = [
     "MAX_KEY_LIFETIME",
     "MAX_LIMIT",
+    "MAX_NAME_LENGTH",
     "MAX_ROTATION_OVERLAP",
     "check_overlap",
     "check_rotatable",
@@ -132,20 +133,26 @@ def check_overlap(overlap: timedelta) -> None:
 
 
 def check_rotatable(key: ApiKey, now: datetime) -> None:
-    """A revoked, expired or already rotated key is refused: rotating it would hand out a
-    working secret for a key that is meant to stop (or has stopped) working."""
+    """A revoked, expired or already rotated key is refused (409: the key's state, not the
+    input, is wrong): rotating it would hand out a working secret for a key that is meant to
+    stop (or has stopped) working."""
     lapsed = lapse(key.revoked_at, key.expires_at, now)
     if lapsed == "revoked":
-        raise BadUserInput(
-            f"API key `{key.public_id}` is revoked; a revoked key cannot be rotated."
+        raise Conflict(
+            f"API key `{key.public_id}` is revoked; a revoked key cannot be rotated.",
+            reason="key_revoked",
         )
     if key.revoked_at is not None:
-        raise BadUserInput(
+        raise Conflict(
             f"API key `{key.public_id}` was already rotated and stops working at "
-            f"{key.revoked_at.isoformat()}; rotate its successor instead."
+            f"{key.revoked_at.isoformat()}; rotate its successor instead.",
+            reason="key_already_rotated",
         )
     if lapsed == "expired":
-        raise BadUserInput(f"API key `{key.public_id}` has expired; create a new key instead.")
+        raise Conflict(
+            f"API key `{key.public_id}` has expired; create a new key instead.",
+            reason="key_expired",
+        )
 
 
 def rotation_claim(key_pk: int, revoke_at: datetime) -> Update:

@@ -12,12 +12,17 @@ that key (``authz/authenticate.py``) is re-decided on its very next read.
 """
 
 from datetime import timedelta
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
+from pydantic import BaseModel, Field
 from sqlalchemy import CursorResult
 from sqlmodel import col
 
 from asteri.authz.key_policy import (
+    MAX_KEY_LIFETIME,
+    MAX_LIMIT,
+    MAX_NAME_LENGTH,
+    MAX_ROTATION_OVERLAP,
     check_overlap,
     check_rotatable,
     check_terms,
@@ -25,6 +30,7 @@ from asteri.authz.key_policy import (
     rotation_claim,
 )
 from asteri.authz.keys import IssuedKey, RotatedKey, new_key, successor_of
+from asteri.authz.scopes import Scope
 from asteri.kit.db import utcnow
 from asteri.kit.errors import Conflict
 from asteri.kit.ids import IdPrefix
@@ -33,6 +39,7 @@ from asteri.models import ApiKey, Environment
 from asteri.resolvers import crud
 from asteri.resolvers.crud import Resource, Snapshot, Sort
 from asteri.resolvers.unit import UnitOfWork
+from asteri.resolvers.validation import non_blank
 
 __all__ = ["API_KEYS", "create", "get", "list_api_keys", "read", "revoke", "rotate", "update"]
 
@@ -53,6 +60,26 @@ API_KEYS = Resource(
     action_samples={"rotate": lambda _s: {"overlapSeconds": 3600}},
     one_time_secrets=frozenset({"Create", "Rotate"}),
 )
+
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
+
+
+class ApiKeyFields(BaseModel):
+    """A key's terms as the schemas declare them (``registry.validation_model``). The rules
+    are ``authz.key_policy``'s, which the CLI runs too; its constants are these bounds, and a
+    test holds the two to the same answers at each bound."""
+
+    name: Annotated[str, non_blank(MAX_NAME_LENGTH)]
+    scopes: list[Scope] = Field(min_length=1)
+    expires_in: Annotated[int, Field(ge=1, le=int(MAX_KEY_LIFETIME.total_seconds()))]
+    per_minute: Limit
+    per_day: Limit
+
+
+class RotateApiKeyFields(BaseModel):
+    overlap_seconds: Annotated[int, Field(ge=0, le=int(MAX_ROTATION_OVERLAP.total_seconds()))]
+
+
 _NEWEST_FIRST = Sort("created_at_desc", ApiKey.created_at, descending=True)  # type: ignore[arg-type]
 # Applied with a Core UPDATE, then re-read: nothing stale or expired is left in the session.
 _NO_SYNC = {"synchronize_session": False}

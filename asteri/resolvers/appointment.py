@@ -47,7 +47,7 @@ from asteri.resolvers.lifecycle import Lifecycle, Transition, require_state
 from asteri.resolvers.service import SERVICES
 from asteri.resolvers.team_member import TEAM_MEMBERS
 from asteri.resolvers.unit import UnitOfWork
-from asteri.resolvers.validation import refuse_nul, validate
+from asteri.resolvers.validation import non_blank, refuse_nul, validate
 
 __all__ = [
     "ACTIVE",
@@ -199,7 +199,7 @@ def _zone(name: str) -> str:
     return name
 
 
-PublicId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+PublicId = Annotated[str, non_blank(40)]
 TimeZone = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_zone)]
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
 
@@ -253,6 +253,13 @@ class AppointmentFields(Window, Details):
 
 class Assignment(_Strict):
     team_member_ids: list[PublicId] = Field(min_length=1, max_length=20)
+
+
+# What each action's input is validated by (``registry.validation_model``): its constraints are
+# also the REST schema's and the GraphQL description's.
+RescheduleAppointmentFields = Window
+AssignAppointmentFields = Assignment
+UnassignAppointmentFields = Assignment
 
 
 @dataclass(frozen=True)

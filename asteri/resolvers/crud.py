@@ -333,7 +333,7 @@ async def list_page(
             .add_columns(*joined.columns)
         )
     id_col: InstrumentedAttribute[Any] = model.public_id  # type: ignore[assignment]
-    if after is not None:
+    if after:  # an empty cursor is no cursor: the first page
         cursor = decode_cursor(after, sort=sort.name, is_datetime=sort.is_datetime)
         if sort.descending:
             stmt = stmt.where(

@@ -8,10 +8,9 @@ from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
-    EmailStr,
     Field,
     StringConstraints,
     model_validator,
@@ -27,7 +26,7 @@ from asteri.resolvers import crud
 from asteri.resolvers.crud import Resource, SampleContext, Snapshot, Sort
 from asteri.resolvers.lifecycle import Lifecycle, Transition
 from asteri.resolvers.unit import UnitOfWork
-from asteri.resolvers.validation import refuse_nul, validate
+from asteri.resolvers.validation import EmailAddress, non_blank, refuse_nul, validate
 
 __all__ = [
     "CUSTOMERS",
@@ -111,19 +110,23 @@ class CustomerOrder(Enum):
     DISPLAY_NAME_ASC = Sort("display_name_asc", Customer.display_name, descending=False)  # type: ignore[arg-type]
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Text = Annotated[str, non_blank(200)]
+ShortText = Annotated[str, non_blank(100)]
+Label = Annotated[str, non_blank(40)]
 
 
-def _normalised(transform: Callable[[str], str]) -> BeforeValidator:
-    return BeforeValidator(lambda v: transform(v.strip()) if isinstance(v, str) else v)
+def _stored(transform: Callable[[str], str]) -> AfterValidator:
+    """Text that matched its pattern as sent (what the schemas declare), then stored stripped
+    and transformed (lowercase tags, uppercase country codes)."""
+    return AfterValidator(lambda v: transform(v.strip()))
 
 
 Tag = Annotated[
-    str, _normalised(str.lower), StringConstraints(pattern=r"^[a-z0-9][a-z0-9_:.-]{0,63}$")
+    str,
+    StringConstraints(pattern=r"^\s*[A-Za-z0-9][A-Za-z0-9_:.-]{0,63}\s*$"),
+    _stored(str.lower),
 ]
-Country = Annotated[str, _normalised(str.upper), StringConstraints(pattern=r"^[A-Z]{2}$")]
+Country = Annotated[str, StringConstraints(pattern=r"^\s*[A-Za-z]{2}\s*$"), _stored(str.upper)]
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{2,31}$")
 
 
@@ -132,13 +135,13 @@ class _Strict(BaseModel):
 
 
 class EmailIn(_Strict):
-    address: EmailStr
+    address: EmailAddress
     label: Label | None = None
     primary: bool = False
 
 
 class PhoneIn(_Strict):
-    number: Annotated[str, StringConstraints(strip_whitespace=True, pattern=_PHONE.pattern)]
+    number: Annotated[str, StringConstraints(pattern=_PHONE.pattern)]  # stored as sent
     label: Label | None = None
     primary: bool = False
 
@@ -154,6 +157,16 @@ class AddressIn(_Strict):
     country: Country | None = None
     label: Label | None = None
     primary: bool = False
+
+
+# `_one_primary`'s rule, as JSON Schema states it (the REST schema declares it too).
+_AT_MOST_ONE_PRIMARY: dict[str, Any] = {
+    "json_schema_extra": {
+        "contains": {"properties": {"primary": {"const": True}}, "required": ["primary"]},
+        "minContains": 0,
+        "maxContains": 1,
+    }
+}
 
 
 def _one_primary(items: list[Any], what: str) -> list[Any]:
@@ -173,9 +186,9 @@ class CustomerFields(_Strict):
     given_name: ShortText | None = None
     family_name: ShortText | None = None
     company: Text | None = None
-    emails: list[EmailIn] = Field(default_factory=list, max_length=20)
-    phones: list[PhoneIn] = Field(default_factory=list, max_length=20)
-    addresses: list[AddressIn] = Field(default_factory=list, max_length=20)
+    emails: list[EmailIn] = Field(default_factory=list, max_length=20, **_AT_MOST_ONE_PRIMARY)
+    phones: list[PhoneIn] = Field(default_factory=list, max_length=20, **_AT_MOST_ONE_PRIMARY)
+    addresses: list[AddressIn] = Field(default_factory=list, max_length=20, **_AT_MOST_ONE_PRIMARY)
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
 

@@ -14,20 +14,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel
 
 from asteri.kit.db import utcnow
 from asteri.kit.errors import Conflict
 from asteri.resolvers import crud
 from asteri.resolvers.crud import Resource, Snapshot
 from asteri.resolvers.unit import UnitOfWork
-from asteri.resolvers.validation import validate
+from asteri.resolvers.validation import non_blank, validate
 
-__all__ = ["Lifecycle", "Transition", "require_state", "transition"]
+__all__ = ["Lifecycle", "Reason", "Transition", "require_state", "transition"]
 
 
-class _Reason(BaseModel):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+class Reason(BaseModel):
+    """Why a transition that takes a reason was taken (``Transition.reason``)."""
+
+    reason: Annotated[str, non_blank(500)]
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ async def transition(
     assert lifecycle is not None, f"{resource.name} declares no lifecycle"
     step = lifecycle.named(name)
     if step.reason:
-        reason = validate(_Reason, {"reason": reason}).reason
+        reason = validate(Reason, {"reason": reason}).reason
     row = await crud.get(uow, resource, public_id)
     require_state(resource, row, step.name, step.sources)
     return await crud.update(

@@ -40,7 +40,13 @@ def _currency(code: str) -> str:
 
 
 # The pattern is also the schemas' (a lowercase code is refused before the list is read).
-CurrencyCode = Annotated[str, Field(strict=True, pattern=_CODE.pattern), AfterValidator(_currency)]
+# The list is declared too (an enum in the REST schema): a well-formed code we do not accept is
+# refused by the same rule the schemas state.
+CurrencyCode = Annotated[
+    str,
+    Field(strict=True, pattern=_CODE.pattern, json_schema_extra={"enum": sorted(CURRENCIES)}),
+    AfterValidator(_currency),
+]
 
 
 class MoneyFields(BaseModel):

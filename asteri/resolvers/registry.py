@@ -9,7 +9,9 @@ from functools import cache
 from pydantic import BaseModel
 
 import asteri.resolvers
+from asteri.kit.naming import pascal
 from asteri.resolvers.crud import Resource
+from asteri.resolvers.lifecycle import Reason
 
 __all__ = ["resource_of_id", "resources", "validated_inputs", "validation_model"]
 
@@ -44,21 +46,32 @@ def resource_of_id(public_id: str) -> Resource | None:
     return _by_prefix().get(prefix)
 
 
-def validation_model(resource: Resource) -> "type[BaseModel] | None":
+def validation_model(resource: Resource, action: str = "") -> "type[BaseModel] | None":
     """The model that validates the resource's editable state, by convention
-    ``<Type>Fields`` in its resolver module (``CustomerFields``): the one declaration of each
+    ``<Type>Fields`` in its resolver module (``CustomerFields``), or an action's input,
+    ``<Action><Type>Fields`` (``RescheduleAppointmentFields``): the one declaration of each
     field's constraints, which the REST schema and the GraphQL descriptions also show."""
     resources()
-    model = getattr(_MODULES.get(resource.name), f"{resource.type_name}Fields", None)
+    name = f"{pascal(action)}{resource.type_name}Fields"
+    model = getattr(_MODULES.get(resource.name), name, None)
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
 def validated_inputs() -> dict[str, type[BaseModel]]:
-    """Each resource's create and update inputs (GraphQL names) → the model validating them."""
+    """Each resource's create, update and action inputs (GraphQL names) → the model
+    validating them; a transition's reason input → ``lifecycle.Reason``."""
     found: dict[str, type[BaseModel]] = {}
     for resource in resources():
+        t = resource.type_name
         model = validation_model(resource)
         if model is not None:
-            found[f"Create{resource.type_name}Input"] = model
-            found[f"Update{resource.type_name}Input"] = model
+            found[f"Create{t}Input"] = model
+            found[f"Update{t}Input"] = model
+        for action in resource.actions:
+            model = validation_model(resource, action)
+            if model is not None:
+                found[f"{pascal(action)}{t}Input"] = model
+        for step in resource.lifecycle.transitions if resource.lifecycle else ():
+            if step.reason:
+                found[f"{pascal(step.name)}{t}Input"] = Reason
     return found

@@ -15,7 +15,7 @@ from asteri.resolvers import crud
 from asteri.resolvers.crud import Resource, Snapshot, Sort
 from asteri.resolvers.money import MoneyFields
 from asteri.resolvers.unit import UnitOfWork
-from asteri.resolvers.validation import validate
+from asteri.resolvers.validation import non_blank, validate
 
 __all__ = [
     "SERVICES",
@@ -64,7 +64,7 @@ class ServiceFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Annotated[str, non_blank(200)]
     description: Annotated[str, StringConstraints(max_length=5000)] | None = None
     unit_price: MoneyFields
     duration_minutes: Annotated[int, Field(strict=True, ge=1, le=1440)]

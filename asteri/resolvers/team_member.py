@@ -14,8 +14,6 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    EmailStr,
-    StringConstraints,
 )
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -26,7 +24,7 @@ from asteri.resolvers import crud
 from asteri.resolvers.crud import Resource, Snapshot, Sort
 from asteri.resolvers.lifecycle import Lifecycle, Transition
 from asteri.resolvers.unit import UnitOfWork
-from asteri.resolvers.validation import validate
+from asteri.resolvers.validation import EmailAddress, non_blank, validate
 
 __all__ = [
     "LIFECYCLE",
@@ -100,11 +98,11 @@ class TeamRole(Enum):
 
 ROLES: tuple[str, ...] = tuple(role.value for role in TeamRole)
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[str, non_blank(200)]
 # Stored lower-cased so the unique (organization, environment, email) constraint cannot be
 # side-stepped by case, and so search and duplicates behave the same on both backends.
 Email = Annotated[
-    EmailStr,
+    EmailAddress,
     BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
     AfterValidator(str.lower),
 ]

@@ -1,17 +1,22 @@
 """Input validation with pydantic; failures become one 422 naming every bad field."""
 
+import re
 from collections.abc import Mapping
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError
+from email_validator import validate_email as _validate_email
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationError
 
 from asteri.kit.errors import BadUserInput, FieldError
 from asteri.kit.naming import camel
 
 __all__ = [
+    "EmailAddress",
     "constraint_text",
     "declared_constraints",
     "inner_model",
+    "non_blank",
     "nul_pointer",
     "nullable",
     "refuse_nul",
@@ -19,6 +24,39 @@ __all__ = [
 ]
 
 B = TypeVar("B", bound=BaseModel)
+
+
+def _email(value: str) -> str:
+    """RFC 5321 syntax, normalized; no DNS. Refused: domains reserved for special use
+    (``.local``, ``.onion``…, which no mail reaches), except ``.test``, kept for tests."""
+    try:
+        checked = _validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"value is not a valid email address: {exc}") from None
+    return str(checked.normalized)
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+# The special-use rule as the schemas state it: ``format: email``, and not at those domains.
+_SPECIAL_USE = [d for d in SPECIAL_USE_DOMAIN_NAMES if d != "test"]
+_SPECIAL_USE_PATTERN = rf"@(?:[^@]*\.)?(?:{'|'.join(_any_case(d) for d in _SPECIAL_USE)})$"
+EmailAddress = Annotated[
+    str,
+    Field(json_schema_extra={"format": "email", "not": {"pattern": _SPECIAL_USE_PATTERN}}),
+    AfterValidator(_email),
+]
+
+
+def non_blank(max_length: int) -> StringConstraints:
+    """Text stored stripped, with at least one character that is not whitespace: the
+    ``pattern`` (``\\S``) says so to the schemas, where a bare ``minLength: 1`` would let
+    ``" "`` through. Use as ``Annotated[str, non_blank(200)]``."""
+    return StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=max_length, pattern=r"\S"
+    )
 
 
 def nul_pointer(value: Any, pointer: str) -> str | None:
@@ -81,23 +119,41 @@ _CONSTRAINTS = (
     "exclusiveMaximum",
     "minItems",
     "maxItems",
+    "enum",
+    "contains",
+    "minContains",
+    "maxContains",
+    "not",
 )
+
+
+def _keywords(schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: int(v) if isinstance(v, float) and v.is_integer() else v
+        for k, v in schema.items()
+        if k in _CONSTRAINTS
+    }
 
 
 def declared_constraints(model: type[BaseModel] | None) -> dict[str, dict[str, Any]]:
     """Each field's constraints in ``model``'s own JSON Schema (the non-null branch of an
-    optional field), by field name: what the REST schema declares for the same field."""
+    optional field), by field name: what the REST schema declares for the same field. A
+    list's item constraints (each tag's pattern) are under ``items``."""
     if model is None:
         return {}
     out: dict[str, dict[str, Any]] = {}
-    for name, prop in model.model_json_schema().get("properties", {}).items():
+    schema = model.model_json_schema()
+    definitions = schema.get("$defs", {})
+    for name, prop in schema.get("properties", {}).items():
         branches: list[dict[str, Any]] = prop.get("anyOf", [prop])
         branch = next((b for b in branches if b.get("type") != "null"), {})
-        keywords = {
-            k: int(v) if isinstance(v, float) and v.is_integer() else v
-            for k, v in branch.items()
-            if k in _CONSTRAINTS
-        }
+        keywords = _keywords(branch)
+        item = branch.get("items", {})
+        if "$ref" in item:  # an enum's values (``list[Scope]``)
+            item = definitions.get(item["$ref"].rsplit("/", 1)[-1], {})
+        items = _keywords(item)
+        if items:
+            keywords["items"] = items
         if keywords:
             out[name] = keywords
     return out
@@ -144,5 +200,23 @@ def constraint_text(keywords: dict[str, Any]) -> str:
     if "pattern" in keywords:
         parts.append(f"Matches `{keywords['pattern']}`.")
     if keywords.get("format") == "email":
-        parts.append("An email address.")
+        parts.append(
+            "An email address"
+            + (
+                f", not at {', '.join(f'.{d}' for d in _SPECIAL_USE)}."
+                if "not" in keywords
+                else "."
+            )
+        )
+    if "enum" in keywords:
+        values = keywords["enum"]
+        parts.append(
+            f"One of {', '.join(f'`{v}`' for v in values)}."
+            if len(values) <= 10
+            else f"One of {len(values)} values (the OpenAPI schema lists them)."
+        )
+    if keywords.get("maxContains") == 1:
+        parts.append("At most one is `primary`.")
+    if "items" in keywords:
+        parts.append(f"Each: {constraint_text(keywords['items'])}")
     return " ".join(parts)

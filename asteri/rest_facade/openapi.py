@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from graphql import GraphQLObjectType, get_named_type
 from pydantic import BaseModel, Field
 
+from asteri.http.conditional import IF_MATCH_PATTERN, IF_NONE_MATCH_PATTERN
 from asteri.http.request_id import CHALLENGE
 from asteri.rest_facade.idempotency import KEY_PATTERN
 from asteri.rest_facade.routes import Binding
@@ -117,7 +118,7 @@ _IF_MATCH = {
     "name": "If-Match",
     "in": "header",
     "required": False,
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
     "description": "The object's `ETag` from your last read: if the object has changed since, "
     "nothing is written and the answer is 412. One entity tag, or `*`.",
 }
@@ -125,7 +126,7 @@ _IF_NONE_MATCH = {
     "name": "If-None-Match",
     "in": "header",
     "required": False,
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "pattern": IF_NONE_MATCH_PATTERN},
     "description": "`ETag`s you hold: if the object still has one of them, the answer is 304 "
     "with no body.",
 }
@@ -140,7 +141,9 @@ Send a scoped API key in `x-api-key` (or a session token as `Authorization: Bear
 organization in `x-organization-id` on every request. Each operation lists the scope it needs
 in `x-required-scopes`; the security center's (`/api_keys`) list in `x-required-roles` the
 team roles whose session may call them, and refuse every API key. Errors are
-`application/problem+json`.
+`application/problem+json`. No text may contain NUL (U+0000): it is refused with a 422 naming
+the field. Objects carry a `version`, sent as their `ETag`: `If-None-Match` on a read gets a
+304, `If-Match` on a change a 412 once the object has moved on.
 """.strip()
 
 
@@ -233,14 +236,17 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
                 )
             if binding.conditional:
                 params.append(_IF_MATCH)
-            if binding.route.kind == "retrieve" and not binding.route.result_path:
-                params.append(_IF_NONE_MATCH)
             responses = operation.setdefault("responses", {})
+            revalidates = binding.route.kind == "retrieve" and _versioned(
+                responses.get("200", {}), schemas
+            )
+            if revalidates:
+                params.append(_IF_NONE_MATCH)
             for status, text in _ERRORS.items():
                 responses[status] = {"description": text, "content": problem}
             if binding.conditional:
                 responses["412"] = {"description": _PRECONDITION_FAILED, "content": problem}
-            if binding.route.kind == "retrieve" and not binding.route.result_path:
+            if revalidates:
                 responses["304"] = {"description": _NOT_MODIFIED}
             if "requestBody" in operation:
                 responses["415"] = {"description": _NOT_JSON, "content": problem}
@@ -258,9 +264,60 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
                     headers["Location"] = _ref("Location")
                 if status == "304" or (status.startswith("2") and _versioned(response, schemas)):
                     headers["ETag"] = _ref("ETag")
+            success = responses.get(str(binding.route.success_status), {})
+            links = _links(binding, bindings, success, schemas)
+            if links:
+                success["links"] = links
             responses["401"]["headers"]["WWW-Authenticate"] = _ref("WWW-Authenticate")
             responses["429"]["headers"]["Retry-After"] = _ref("Retry-After")
     return doc
+
+
+def _links(
+    source: Binding, bindings: list[Binding], answer: dict[str, Any], schemas: dict[str, Any]
+) -> dict[str, Any]:
+    """OpenAPI links from an answer that holds one object (a create's, a read's, an update's
+    or an action's) to every operation on that object (read, update, delete, actions, parts):
+    its id from the created body or the request's path, and ``If-Match`` from the answer's
+    ``ETag``. What a client, or a stateful fuzzer, follows from one call to the next."""
+    if source.route.kind == "create":
+        pointer = _id_pointer(answer, schemas)
+        if pointer is None:
+            return {}
+        item, id_from = f"{source.route.path}/{{id}}", f"$response.body#{pointer}"
+    elif source.route.path.count("{id}") == 1 and "ETag" in answer.get("headers", {}):
+        item = source.route.path.split("{id}")[0] + "{id}"
+        id_from = "$request.path.id"
+    else:
+        return {}
+    links: dict[str, Any] = {}
+    for binding in bindings:
+        path = binding.route.path
+        if binding is source or (path != item and not path.startswith(f"{item}/")):
+            continue
+        parameters = {"path.id": id_from}
+        if binding.conditional and "ETag" in answer.get("headers", {}):
+            parameters["header.If-Match"] = "$response.header.ETag"
+        links[binding.op.name] = {
+            "operationId": binding.op.name,
+            "parameters": parameters,
+            "description": f"The same object, by `{binding.op.name}`.",
+        }
+    return links
+
+
+def _id_pointer(response: dict[str, Any], schemas: dict[str, Any]) -> str | None:
+    """Where the new object's id sits in a create's body: ``/id``, or one object down
+    (``/api_key/id``, beside a secret shown once)."""
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    properties = schemas.get(schema.get("$ref", "").rsplit("/", 1)[-1], {}).get("properties", {})
+    if "id" in properties:
+        return "/id"
+    for name, member in properties.items():
+        inner = schemas.get(member.get("$ref", "").rsplit("/", 1)[-1], {})
+        if "id" in inner.get("properties", {}):
+            return f"/{name}/id"
+    return None
 
 
 def _versioned(response: dict[str, Any], schemas: dict[str, Any]) -> bool:

@@ -101,6 +101,22 @@ def _scalar(table: dict[str, Any], scalar: GraphQLScalarType) -> Any:
     return table[scalar.name]
 
 
+def _declaring(keywords: dict[str, Any] | None) -> Any:
+    """A field's declared constraints added to its JSON Schema; an ``items`` part joins the
+    items' own schema (their type stays) rather than replacing it."""
+    if not keywords:
+        return None
+
+    def extra(schema: dict[str, Any]) -> None:
+        for key, value in keywords.items():
+            if key == "items" and isinstance(schema.get("items"), dict):
+                schema["items"] = {**schema["items"], **value}
+            else:
+                schema[key] = value
+
+    return extra
+
+
 class InputTypes:
     """GraphQL input types as pydantic models with snake_case fields, unknown fields refused.
     An input validated by a resolver model (``validated``: input type name → model) declares
@@ -161,7 +177,7 @@ class InputTypes:
                     Field(
                         default=default,
                         description=field.description,
-                        json_schema_extra=declared.get(snake(name)),
+                        json_schema_extra=_declaring(declared.get(snake(name))),
                     ),
                 )
             self._models[type_.name] = create_model(
