@@ -7,13 +7,15 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from cross_web import HTTPException as TransportError
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLRequestData
+from strawberry.types.unset import UNSET
 
 from asteri.authz.authenticate import KeyCache
 from asteri.authz.isolation import request_database
+from asteri.authz.principal import Principal
 from asteri.authz.usage import KeyUsage
 from asteri.http.body_limit import BodyLimitMiddleware
 from asteri.http.cors import CorsMiddleware
@@ -25,22 +27,39 @@ from asteri.kit.errors import BadRequest
 from asteri.kit.ratelimit import build_rate_limiter
 from asteri.kit.settings import Settings, get_settings
 from asteri.rest_facade import build_router, compiled_read_routes, install_openapi
+from asteri.rest_facade.idempotency import HEADER, idempotency_key, idempotent
 from asteri.schema import build_schema
-from asteri.schema.context import graphql_context
+from asteri.schema.context import RequestContext, graphql_context
+from asteri.schema.idempotency import mutation_field, not_applicable
 from asteri.schema.operations import ROUTES
 
 __all__ = ["API_PREFIX", "create_app", "lifespan"]
 
 API_PREFIX = "/api/public/v1"
 MAX_BODY_BYTES = 1_000_000  # a larger body is a 413 problem
+GRAPHQL_ROUTE = "POST /graphql"  # an Idempotency-Key's scope: never one of REST's routes
+# What GraphQL answers a mutation it refused before running it — a bad document, credential
+# or scope, a spent budget — once the key is claimed: REST refuses those before claiming, so
+# they store nothing there either; the claim is released and a retry runs.
+REFUSED_BEFORE_RUNNING = frozenset({400, 401, 403, 429})
 
 
 class GraphQLEndpoint(GraphQLRouter[Any, None]):
-    """Strawberry's router, plus persisted operations by hash and problem+json transport errors.
+    """Strawberry's router, plus persisted operations by hash, ``Idempotency-Key`` on a
+    mutation, and problem+json transport errors.
 
     A persisted operation may be sent as its sha256 alone (the Apollo convention):
     ``{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "<hex>"}}}``.
+
+    ``one_time_secrets``: the mutations (root fields) whose answer carries a secret shown
+    once, from the same route declarations as REST's (``Route.one_time_secret``).
     """
+
+    def __init__(
+        self, schema: Any, *, one_time_secrets: frozenset[str] = frozenset(), **kwargs: Any
+    ) -> None:
+        super().__init__(schema, **kwargs)
+        self.one_time_secrets = one_time_secrets
 
     async def parse_http_body(self, request: Any) -> Any:
         data = await super().parse_http_body(request)
@@ -56,11 +75,72 @@ class GraphQLEndpoint(GraphQLRouter[Any, None]):
                 return dataclasses.replace(data, query=op.source, operation_name=op.name)
         return data
 
-    async def run(self, *args: Any, **kwargs: Any) -> Any:
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if isinstance(request, Request) and isinstance(context, RequestContext):
+            request.state.sub_response = context.response  # see ``get_sub_response``
         try:
-            return await super().run(*args, **kwargs)
+            if isinstance(request, Request) and HEADER in request.headers:
+                return await self._idempotent(request, context, root_value)
+            return await super().run(request, context, root_value)
         except TransportError as exc:
             raise BadRequest(exc.reason) from None
+
+    async def _idempotent(
+        self, request: Request, context: RequestContext, root_value: Any
+    ) -> Response:
+        """A request carrying ``Idempotency-Key``: one mutation runs under the REST facade's
+        idempotency (``idempotent``), scoped to ``GRAPHQL_ROUTE``; anything else is a 400."""
+        key = idempotency_key(request)
+        assert key is not None
+        if request.method != "POST":
+            raise not_applicable(
+                "`Idempotency-Key` applies to a POST that runs one mutation; a GET only reads."
+            )
+        # GraphQL's own JSON reading (a 400 when it is not JSON): a stricter parser would
+        # refuse bodies that GraphQL then runs (``NaN``), and the key would not hold for them.
+        if isinstance(self.parse_json(await request.body()), list):
+            raise not_applicable(
+                "`Idempotency-Key` applies to one operation, not a batch: send each mutation "
+                "as its own request, with its own key."
+            )
+        data = await self.parse_http_body(self.request_adapter_class(request))
+        assert isinstance(data, GraphQLRequestData)
+        if data.protocol != "http":
+            raise not_applicable("`Idempotency-Key` applies to a plain JSON answer, not a stream.")
+        field = mutation_field(
+            self.schema.persisted,  # type: ignore[attr-defined]
+            data.query,
+            data.operation_name,
+            context.settings,
+        )
+        if field is None:
+            return await self._answer(request, context, root_value)
+        # The claim is scoped to the principal, so authenticate now (the ``Authenticate``
+        # extension then finds it done); a failure is answered by GraphQL, nothing claimed.
+        await context.authenticate()
+        if not isinstance(context.auth, Principal):
+            return await self._answer(request, context, root_value)
+        return await idempotent(
+            request,
+            context,
+            key=key,
+            route=GRAPHQL_ROUTE,
+            run=lambda: self._answer(request, context, root_value),
+            one_time_secret=field in self.one_time_secrets,
+            released=REFUSED_BEFORE_RUNNING,
+        )
+
+    async def _answer(self, request: Request, context: RequestContext, root_value: Any) -> Response:
+        answer = await super().run(request, context, root_value)
+        assert isinstance(answer, Response)
+        return answer
+
+    async def get_sub_response(self, request: Request) -> Response:
+        """This request's own sub-response, whose status ``ErrorShaping`` sets. The router
+        keeps only the latest request's (``temporal_response``), which another request may
+        replace while an Idempotency-Key request awaits its claim."""
+        own: Response | None = getattr(request.state, "sub_response", None)
+        return own if own is not None else await super().get_sub_response(request)
 
 
 def _requested_hash(extensions: dict[str, Any] | None) -> str | None:
@@ -125,6 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schema,
         context_getter=graphql_context,
         graphql_ide="graphiql",
+        one_time_secrets=frozenset(b.op.root_field for b in bindings if b.route.one_time_secret),
     )
     app.include_router(graphql, prefix=f"{API_PREFIX}/graphql")
     app.state.methods = PathMethods(

@@ -20,7 +20,7 @@ from asteri.kit.db import utcnow
 from asteri.kit.settings import Settings, get_settings
 from asteri.models import AuditEntry, Event, IdempotencyRecord
 from asteri.rest_facade.idempotency import LEASE, RETENTION, payload_hash
-from tests.factories import GRAPHQL, REST, Api, Credential, org_pk
+from tests.factories import REST, Api, Credential, org_pk
 from tests.servers import serving
 
 REPLAYED = "idempotent-replayed"
@@ -297,21 +297,6 @@ def test_without_a_key_and_outside_post_nothing_is_stored(api: Api) -> None:
     )
     assert patched.status_code == 200
     assert len(_customers(api, cred)) == 2
-    assert _count(api.engine, IdempotencyRecord, cred) == 0
-
-
-def test_graphql_ignores_the_header(api: Api) -> None:
-    cred = api.key()
-    headers = {"Idempotency-Key": _key()}
-    query = 'mutation { createCustomer(input: {displayName: "Gql"}) { id } }'
-    ids = set()
-    for _ in range(2):
-        response = api.post(query, as_=cred, headers=headers)
-        assert response.status_code == 200, response.text
-        assert REPLAYED not in response.headers
-        ids.add(response.json()["data"]["createCustomer"]["id"])
-    assert len(ids) == 2
-    assert api.client.post(GRAPHQL, json={"query": query}).status_code == 401
     assert _count(api.engine, IdempotencyRecord, cred) == 0
 
 

@@ -1,4 +1,5 @@
-"""``Idempotency-Key`` on REST POSTs (draft-ietf-httpapi-idempotency-key-header).
+"""``Idempotency-Key`` (draft-ietf-httpapi-idempotency-key-header) on REST POSTs and GraphQL
+mutations.
 
 The first response to a (API key, organization, environment, route, key) is stored for 24 h
 and replayed byte for byte, with ``Idempotent-Replayed: true``, to every retry:
@@ -13,6 +14,12 @@ and replayed byte for byte, with ``Idempotent-Replayed: true``, to every retry:
 - a success that carries a secret shown once (a new API key: ``Route.one_time_secret``) is
   never stored: what is stored, and replayed, is a 409 ``secret_not_replayed`` naming what the
   first request created. The key still guarantees a single key, and no secret sits in a table.
+
+One implementation for both surfaces: the REST facade (``routes.py``) claims after its
+pre-flight, on the route template (``POST /customers``); the GraphQL endpoint
+(``app.GraphQLEndpoint``, ``schema/idempotency.py``) on ``POST /graphql``, for a request
+running one mutation. GraphQL refuses a bad document, credential or scope only once the claim
+is held, so it names those answers (``released``): released like a 5xx, never stored.
 """
 
 import hashlib
@@ -159,8 +166,12 @@ async def idempotent(
     route: str,
     run: Callable[[], Awaitable[Response]],
     one_time_secret: bool = False,
+    released: frozenset[int] = frozenset(),
 ) -> Response:
-    """Run ``run`` at most once per key: replay, refuse (409/422) or run and store."""
+    """Run ``run`` at most once per key: replay, refuse (409/422) or run and store.
+
+    ``released``: the statuses of a request refused before it ran, which (like a 5xx) release
+    the claim instead of being stored, so that a retry runs once the cause is fixed."""
     database: Database = request.app.state.database
     scope = _scope(context.principal, route, key)
     digest = await request_hash(request)
@@ -172,7 +183,7 @@ async def idempotent(
     context.defer_commit = True
     try:
         response = await run()
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code in released:
             await session.rollback()
             await _release(database, scope, token)
             return response

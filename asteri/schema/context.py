@@ -57,8 +57,8 @@ class RequestContext(BaseContext):
         self.settings = settings
         self._http = http
         self._used_key: Principal | None = None  # the key whose last_used_at may need a write
-        # Set by the REST facade for an Idempotency-Key request: the mutation only flushes and
-        # the facade commits once, with the stored response in the same transaction.
+        # Set for an Idempotency-Key request (REST facade or GraphQL endpoint): the mutation
+        # only flushes, and the idempotency layer commits once, with the stored response.
         self.defer_commit = False
         self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
         # The key's rate-limit windows after this request was counted (``viewer`` shows them).
@@ -248,11 +248,12 @@ class Authenticate(SchemaExtension):
     async def on_operation(self) -> AsyncIterator[None]:
         execution = self.execution_context
         context = execution.context
-        if isinstance(context, RequestContext) and context.auth is None:
-            schema = execution.schema
-            document = schema.persisted.document_for(execution.query)  # type: ignore[attr-defined]
-            compiled = document is not None and id(document) in schema.compiled_reads  # type: ignore[attr-defined]
-            await context.authenticate(cached=compiled)
+        if isinstance(context, RequestContext):
+            if context.auth is None:  # else the endpoint did (an Idempotency-Key's claim)
+                schema = execution.schema
+                document = schema.persisted.document_for(execution.query)  # type: ignore[attr-defined]
+                compiled = document is not None and id(document) in schema.compiled_reads  # type: ignore[attr-defined]
+                await context.authenticate(cached=compiled)
             if isinstance(context.auth, RateLimited):
                 # Over the limit: answered before the document is parsed or validated.
                 execution.graphql_document = REFUSED

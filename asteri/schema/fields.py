@@ -34,8 +34,9 @@ class Commit(FieldExtension):
     """The transaction boundary of a mutation: commit after success, roll back after failure.
 
     The write, its audit entry and its event were flushed in one transaction by the resolver;
-    this is the only place that commits it. With ``context.defer_commit`` (the REST facade's
-    Idempotency-Key path) it only flushes: the facade commits, with the stored response.
+    this is the only place that commits it. With ``context.defer_commit`` (an Idempotency-Key
+    request, REST or GraphQL) it only flushes: the idempotency layer commits, with the stored
+    response.
     """
 
     async def resolve_async(
