@@ -68,6 +68,21 @@ def test_malformed_json_body_is_a_problem_document(api: Api) -> None:
     assert {"type", "title", "detail"} <= body.keys()
 
 
+@pytest.mark.parametrize("body", [b"5", b'"{ __typename }"', b"null", b"true", b"1.5"])
+@pytest.mark.parametrize("keyed", [False, True], ids=["plain", "idempotency-key"])
+def test_a_json_body_that_is_not_an_object_is_a_400(api: Api, body: bytes, keyed: bool) -> None:
+    """Valid JSON, but not a request (an object) nor a batch (a list): a problem, not a 500,
+    with or without an Idempotency-Key (which reads the body on its own path)."""
+    headers = {"content-type": "application/json", **api.key().headers()}
+    if keyed:
+        headers["idempotency-key"] = "scalar-body"
+    response = api.client.post(GRAPHQL, content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "BAD_REQUEST"
+    assert "JSON object" in response.json()["detail"]
+
+
 def test_request_without_a_query_is_a_problem_document(api: Api) -> None:
     response = api.client.post(GRAPHQL, json={"variables": {}})
     assert response.status_code == 400
