@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export ASTERI_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export ASTERI_TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test lint lint-contract format sdl contracts bench bench-auth clean
+.PHONY: install run test lint lint-contract format sdl contracts bench bench-auth bench-hostile clean
 
 install: $(STAMP)
 
@@ -58,6 +58,10 @@ contracts: install
 # REST and GraphQL throughput/latency vs bare psycopg and strawberry-default baselines (PostgreSQL; not in `test`).
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+# Keyed reads alone and while hostile GraphQL documents are refused (PostgreSQL; not in `test`).
+bench-hostile: install
+	$(BIN)/python benchmarks/hostile_documents.py
 
 # Authentication + rate limiting per request, in process and with Redis, as a share of a point read.
 bench-auth: install
