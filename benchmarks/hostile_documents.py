@@ -170,17 +170,14 @@ def _parses_within(query: str, tokens: int) -> bool:
 
 
 def _expands_within_budget(query: str) -> bool:
-    """The server's own cost walk, run here: does it finish within ``MAX_EXPANSIONS``?"""
+    """The server's own shape check, run here: do the spreads expand within
+    ``MAX_EXPANSIONS``?"""
     from graphql import parse
 
-    from asteri.schema import build_schema
-    from asteri.schema.limits import Unbounded, query_cost
+    from asteri.schema.limits import _shape
 
-    try:
-        query_cost(build_schema()._schema, parse(query), None, None)
-    except Unbounded:
-        return False
-    return True
+    refusal = _shape(parse(query))
+    return refusal is None or refusal.original_error.extra.get("reason") != "too_many_expansions"  # type: ignore[union-attr]
 
 
 def _padded(query: str, size: int) -> str:
@@ -199,8 +196,9 @@ def _chain(fragments: int) -> str:
 
 
 def _cycle(fragments: int) -> str:
-    """Each fragment spreads the next two, the last spreads the first: no field anywhere, so
-    no expansion is counted, and the walks that follow spreads take Fibonacci(n) paths."""
+    """Each fragment spreads the next two, the last spreads the first: no field anywhere, and
+    the walks that follow spreads would take Fibonacci(n) paths (the server refuses the cycle
+    before any of them)."""
     defs = [f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 2} }}" for i in range(fragments - 2)]
     defs.append(f"fragment F{fragments - 2} on Query {{ ...F{fragments - 1} }}")
     defs.append(f"fragment F{fragments - 1} on Query {{ ...F0 }}")
@@ -211,6 +209,7 @@ def craft(b: Bounds) -> list[Hostile]:
     too_large = (400, "BAD_REQUEST", "document_too_large")
     too_many_tokens = (400, "BAD_REQUEST", "too_many_tokens")
     invalid = (400, "GRAPHQL_VALIDATION_FAILED", None)
+    same_name = (400, "BAD_REQUEST", "too_many_same_name")
     costly = (400, "BAD_REQUEST", "query_too_costly")
     no_name = (400, "BAD_REQUEST", "operation_name_required")
     head = f"query {MARKER} {{ "
@@ -331,7 +330,7 @@ def craft(b: Bounds) -> list[Hostile]:
             f"{(b.max_selections - 1) // 2} x customer(id) {{ id }} + unknown field",
             overlap,
             True,
-            invalid,
+            same_name,
         ),
         Hostile(
             "overlap_introspection_no_key",
@@ -339,7 +338,7 @@ def craft(b: Bounds) -> list[Hostile]:
             f"{(b.max_selections - 2) // 2 + 1} x __type(name) {{ name }}, one bad field, no key",
             introspection,
             False,
-            invalid,
+            same_name,
         ),
         Hostile(
             "max_fragments",
@@ -377,7 +376,7 @@ def craft(b: Bounds) -> list[Hostile]:
             f"{b.max_fragments} fragments spreading the next two, last spreads the first",
             _cycle(b.max_fragments),
             True,
-            invalid,
+            (400, "BAD_REQUEST", "fragment_cycle"),
         ),
         Hostile(
             "empty_selection_set",
@@ -385,7 +384,7 @@ def craft(b: Bounds) -> list[Hostile]:
             "customers { } (an empty selection set)",
             head + "customers { } }",
             True,
-            invalid,
+            (400, "BAD_REQUEST", "empty_selection"),
         ),
         Hostile(
             "operations_no_name_no_key",

@@ -7,13 +7,19 @@ the event loop; each bound below is checked before the step it protects, cheapes
 2. its tokens, counted by the parser itself, which stops at the limit;
 3. its selections (fields, fragments and their spreads) and its fragments, before
    validation, whose overlap check grows with the square of the selections and which spends
-   the most on each fragment;
+   the most on each fragment; and its shape, as cheaply: no empty selection set, no fragment
+   that spreads itself (directly or not), at most ``MAX_EXPANSIONS`` selections with every
+   spread expanded (counted once per fragment, not walked: a fragment spreading another twice,
+   thirty deep, is small as text and a billion fields expanded), and at most
+   ``MAX_SAME_NAME`` fields answering under one name in one selection set (validation
+   compares those in pairs);
 4. several operations and no ``operationName`` (the spec requires an error, not the first);
-5. without any credential, anything but introspection spends the client address's budget of
-   anonymous documents (``ASTERI_ANONYMOUS_DOCUMENTS_PER_MINUTE``): one is answered 401,
-   many are a 429 before validation;
-6. its fragments expanded, at most ``MAX_EXPANSIONS`` field selections (a fragment spreading
-   another twice, thirty deep, is small as text and a billion fields expanded);
+5. without any credential, anything but a small introspection (at most
+   ``MAX_FREE_INTROSPECTION`` root fields, as GraphiQL sends) spends the client address's
+   budget of anonymous documents (``ASTERI_ANONYMOUS_DOCUMENTS_PER_MINUTE``): one is answered
+   401, many are a 429 before validation;
+6. the cost walk visits at most ``MAX_EXPANSIONS`` field selections (already bounded by 3;
+   kept as its own guard);
 7. its cost, before execution: the number of objects it can return, each list multiplied by
    its ``first`` (Shopify's calculated cost). A document over ``max_query_cost`` is refused;
    under it, it spends ``ceil(cost / OBJECTS_PER_UNIT)`` units of the key's rate limit (one
@@ -103,11 +109,17 @@ def _operations(document: DocumentNode) -> list[OperationDefinitionNode]:
 
 
 def _introspection_only(document: DocumentNode) -> bool:
-    """Every operation selects only ``__schema``, ``__type`` or ``__typename`` at its root."""
-    return all(
-        isinstance(selection, FieldNode) and selection.name.value.startswith("__")
+    """Every operation selects only ``__schema``, ``__type`` or ``__typename`` at its root,
+    and no more than ``MAX_FREE_INTROSPECTION`` of them in all: what a client such as GraphiQL
+    sends, not a hundred ``__type`` lookups."""
+    roots = [
+        selection
         for operation in _operations(document)
         for selection in operation.selection_set.selections
+    ]
+    return len(roots) <= MAX_FREE_INTROSPECTION and all(
+        isinstance(selection, FieldNode) and selection.name.value.startswith("__")
+        for selection in roots
     )
 
 
@@ -116,7 +128,88 @@ class Unbounded(Exception):
     fragment that spreads another twice, thirty deep, is a billion): not counted further."""
 
 
-MAX_EXPANSIONS = 10_000  # field selections, fragments expanded, that the cost walk visits
+MAX_EXPANSIONS = 10_000  # selections, fragments expanded, that a document may amount to
+MAX_SAME_NAME = 20  # fields answering under one response name in one selection set
+MAX_FREE_INTROSPECTION = 3  # root fields of an introspection that spends no anonymous budget
+
+
+def _response_name(node: FieldNode) -> str:
+    return node.alias.value if node.alias is not None else node.name.value
+
+
+def _shape(document: DocumentNode) -> GraphQLError | None:
+    """Empty selection sets, fragment cycles, the expanded size and repeated response names,
+    found in one pass over the text's nodes plus one over the fragments' spread graph: the
+    work grows with the document as written, never with its expansion."""
+    own: dict[str | None, int] = {}  # a fragment's (None: the operations') own selections
+    spreads: dict[str | None, list[str]] = {}
+    stack: list[tuple[Any, str | None]] = [
+        (d, d.name.value if isinstance(d, FragmentDefinitionNode) else None)
+        for d in document.definitions
+    ]
+    while stack:
+        node, owner = stack.pop()
+        selection_set = getattr(node, "selection_set", None)
+        if isinstance(node, FieldNode | FragmentSpreadNode):
+            own[owner] = own.get(owner, 0) + 1
+        if isinstance(node, FragmentSpreadNode):
+            spreads.setdefault(owner, []).append(node.name.value)
+        if selection_set is None:
+            continue
+        if not selection_set.selections:
+            return _refusal("empty_selection", "A selection set selects nothing: `{ }`.")
+        names: dict[str, int] = {}
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                name = _response_name(selection)
+                names[name] = names.get(name, 0) + 1
+                if names[name] > MAX_SAME_NAME:
+                    return _refusal(
+                        "too_many_same_name",
+                        f"{names[name]} fields answer as `{name}` in one selection set; at "
+                        f"most {MAX_SAME_NAME} (alias them).",
+                        limit=MAX_SAME_NAME,
+                        fields=names[name],
+                    )
+        stack += [(selection, owner) for selection in selection_set.selections]
+    expanded: dict[str | None, int] = {}
+    visiting: set[str | None] = set()
+
+    def size(owner: str | None) -> int:  # spreads are at most 250: the recursion is shallow
+        if owner in expanded:
+            return expanded[owner]
+        if owner in visiting:
+            raise _Cycle(owner)
+        visiting.add(owner)
+        total = own.get(owner, 0) + sum(size(f) for f in spreads.get(owner, []) if f in own)
+        visiting.discard(owner)
+        expanded[owner] = total
+        return total
+
+    try:
+        for owner in list(own):  # every fragment, used or not: a cycle is refused anywhere
+            size(owner)
+        total = expanded.get(None, 0)  # what the operations amount to, spreads expanded
+    except _Cycle as cycle:
+        return _refusal(
+            "fragment_cycle",
+            f"Fragment `{cycle.fragment}` spreads itself (through its spreads).",
+            fragment=cycle.fragment,
+        )
+    if total > MAX_EXPANSIONS:
+        return _refusal(
+            "too_many_expansions",
+            f"The document's fragments expand to {total} selections; at most {MAX_EXPANSIONS}.",
+            limit=MAX_EXPANSIONS,
+            expansions=total,
+        )
+    return None
+
+
+class _Cycle(Exception):
+    def __init__(self, fragment: str | None) -> None:
+        super().__init__(fragment)
+        self.fragment = fragment
 
 
 def query_cost(
@@ -280,6 +373,9 @@ class DocumentLimits(SchemaExtension):
                 limit=limits.max_selections,
                 selections=selections,
             )
+        shape = _shape(document)
+        if shape is not None:
+            return shape
         operations = _operations(document)
         if len(operations) > 1 and not execution.operation_name:
             return _refusal(
