@@ -49,11 +49,12 @@ format: install
 	$(BIN)/ruff check --fix asteri tests benchmarks
 	$(BIN)/ruff format asteri tests benchmarks
 
-# Regenerate the committed contract snapshots (SDL and OpenAPI) after a deliberate change.
+# Regenerate the committed contract snapshots (SDL, OpenAPI and the event catalogue) after a deliberate change.
 sdl: contracts
 contracts: install
 	$(BIN)/asteri schema print > asteri/schema/schema.graphql
 	$(BIN)/asteri schema openapi > asteri/rest_facade/openapi.json
+	$(BIN)/asteri schema events > asteri/rest_facade/event_types.json
 
 # REST and GraphQL throughput/latency vs bare psycopg and strawberry-default baselines (PostgreSQL; not in `test`).
 bench: install

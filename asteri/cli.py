@@ -413,3 +413,13 @@ def schema_openapi() -> None:
 
     document = create_app().openapi()
     click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+
+
+@schema.command("events")
+def schema_events() -> None:
+    """Print the event catalogue: every event type and its payload's JSON Schema."""
+    from asteri.app import create_app
+    from asteri.rest_facade.openapi import event_catalogue
+
+    catalogue = event_catalogue(create_app().openapi())
+    click.echo(orjson.dumps(catalogue, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())

@@ -441,6 +441,12 @@ def _assert_same_read(
         assert body["has_more"] == data["pageInfo"]["hasNextPage"]
         assert body["next_cursor"] == data["pageInfo"]["endCursor"]
         assert data["nodes"], "the read compared nothing"
+    elif isinstance(data, list) and not route.result_path:  # a root list: one page of objects
+        item_type = snake(_object_type(op))
+        assert (body["object"], body["has_more"], body["next_cursor"]) == ("list", False, None)
+        assert all(item["object"] == item_type for item in body["data"])
+        assert [_without_object(item) for item in body["data"]] == rest_view(data)
+        assert data, "the read compared nothing"
     elif isinstance(data, list):  # a sub-resource list: a one-page REST list
         assert body == {
             "object": "list",

@@ -57,6 +57,7 @@ API_KEYS = Resource(
     change={"name": "Billing sync (nightly)", "scopes": ["read:team"], "perDay": 500},
     invalid={"name": ""},
     actions=("rotate", "revoke"),
+    action_events={"rotate": "rotated", "revoke": "revoked"},
     action_samples={"rotate": lambda _s: {"overlapSeconds": 3600}},
     one_time_secrets=frozenset({"Create", "Rotate"}),
 )
@@ -130,7 +131,7 @@ async def create(
     )
     uow.session.add(issued.record)
     await uow.session.flush()
-    crud.record(uow, API_KEYS, issued.record, "created", sorted(values), snapshot)
+    crud.record(uow, API_KEYS, issued.record, API_KEYS.created, sorted(values), snapshot)
     return issued
 
 
@@ -155,7 +156,7 @@ async def revoke(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -> ApiKey:
     if _rowcount(revoked) == 0:
         return row
     row = await get(uow, public_id, reload=True)  # the columns the UPDATE set
-    crud.record(uow, API_KEYS, row, "revoked", ["revoked_at"], snapshot)
+    crud.record(uow, API_KEYS, row, API_KEYS.event_of("revoke"), ["revoked_at"], snapshot)
     return row
 
 
@@ -178,7 +179,7 @@ async def rotate(
     issued = successor_of(old, pepper=pepper, created_by=uow.principal.actor)
     uow.session.add(issued.record)
     await uow.session.flush()
-    crud.record(uow, API_KEYS, issued.record, "rotated", [], snapshot)
+    crud.record(uow, API_KEYS, issued.record, API_KEYS.event_of("rotate"), [], snapshot)
     return RotatedKey(
         record=issued.record,
         secret=issued.secret,

@@ -164,6 +164,7 @@ APPOINTMENTS = Resource(
     change={"notes": "Call 30 minutes before arrival."},
     invalid={"notes": "x" * 10_001},
     actions=("reschedule", "assign", "unassign"),
+    action_events={"reschedule": "rescheduled", "assign": "assigned", "unassign": "unassigned"},
     action_samples={
         "reschedule": lambda _s: {
             "scheduledStart": "2027-03-09T15:00:00Z",
@@ -610,7 +611,12 @@ async def reschedule(
         appointment_id=row.id,
     )
     return await crud.update(
-        uow, APPOINTMENTS, row, window.model_dump(), snapshot, verb="rescheduled"
+        uow,
+        APPOINTMENTS,
+        row,
+        window.model_dump(),
+        snapshot,
+        verb=APPOINTMENTS.event_of("reschedule"),
     )
 
 
@@ -640,7 +646,7 @@ async def assign(
         row,
         {"assignee_ids": [*row.assignee_ids, *(m.public_id for m in added)]},
         snapshot,
-        verb="assigned",
+        verb=APPOINTMENTS.event_of("assign"),
     )
     await _write_assignees(uow, row, everyone)
     return row
@@ -658,7 +664,12 @@ async def unassign(
         return row
     remaining = [m for m in await _current_members(uow, row) if m.public_id in kept]
     row = await crud.update(
-        uow, APPOINTMENTS, row, {"assignee_ids": kept}, snapshot, verb="unassigned"
+        uow,
+        APPOINTMENTS,
+        row,
+        {"assignee_ids": kept},
+        snapshot,
+        verb=APPOINTMENTS.event_of("unassign"),
     )
     await _write_assignees(uow, row, remaining)
     return row

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from asteri.resolvers.lifecycle import Lifecycle
 
 __all__ = [
+    "DELETED",
+    "UPDATED",
     "Joined",
     "Resource",
     "SampleContext",
@@ -57,6 +59,12 @@ __all__ = [
 M = TypeVar("M", bound=TenantRow)
 R = TypeVar("R", bound=TimestampedRow)
 Snapshot = Callable[[Any], dict[str, Any]]
+
+# The events of the generic writes: ``<resource>.updated`` (``update``), ``.deleted``
+# (``soft_delete``). A create's is ``Resource.created``; the others are declared per
+# resource (``Transition.event``, ``Resource.action_events``).
+UPDATED = "updated"
+DELETED = "deleted"
 
 
 def example_id(resource: "Resource") -> str:
@@ -105,6 +113,9 @@ class Resource:
     # REST actions besides its lifecycle's transitions: "rotate" → POST …/{id}/rotate, which
     # runs Rotate<Type>.
     actions: tuple[str, ...] = ()
+    # The event each action emits (past tense): "rotate" → "rotated", api_key.rotated. The
+    # resolver records ``event_of(action)``, and the event catalogue lists the same.
+    action_events: Mapping[str, str] = field(default_factory=dict)
     # A sample input of each action that takes one (GraphQL naming), made like ``sample``: the
     # OpenAPI example of ``<Action><Type>Input`` and the tests' body. A transition that takes
     # a reason needs none (``Transition.reason``: a sample reason is given).
@@ -118,9 +129,18 @@ class Resource:
     one_time_secrets: frozenset[str] = frozenset()
     created: str = "created"  # the event of a create: ``appointment.scheduled``
 
+    def __post_init__(self) -> None:
+        assert set(self.action_events) == set(self.actions), (
+            f"{self.name}: declare the event of each action in action_events"
+        )
+
     @property
     def collection(self) -> str:
         return self.plural or f"{self.name}s"
+
+    def event_of(self, action: str) -> str:
+        """The verb of the event an action records: ``reschedule`` → ``rescheduled``."""
+        return self.action_events[action]
 
     @property
     def type_name(self) -> str:
@@ -412,7 +432,7 @@ async def update(
     changes: dict[str, Any],
     snapshot: Snapshot,
     *,
-    verb: str = "updated",
+    verb: str = UPDATED,
     public_fields: dict[str, str] | None = None,
     derived: dict[str, Any] | None = None,
 ) -> R:
@@ -443,7 +463,7 @@ async def soft_delete(uow: UnitOfWork, resource: Resource, row: M, snapshot: Sna
     row.updated_at = now
     uow.session.add(row)
     await _flush(uow, resource)
-    record(uow, resource, row, "deleted", [], snapshot)
+    record(uow, resource, row, DELETED, [], snapshot)
     return row
 
 

@@ -191,8 +191,8 @@ def _verb(row: TeamMember, changes: dict[str, Any]) -> str:
     if "active" in changes and changes["active"] != row.active:
         before = LIFECYCLE.state(row)
         after = "active" if changes["active"] else "inactive"
-        return LIFECYCLE.event_of(before, after) or "updated"
-    return "updated"
+        return LIFECYCLE.event_of(before, after) or crud.UPDATED
+    return crud.UPDATED
 
 
 async def update(

@@ -18,9 +18,10 @@ from asteri.http.request_id import CHALLENGE
 from asteri.rest_facade.idempotency import KEY_PATTERN
 from asteri.rest_facade.routes import Binding
 from asteri.rest_facade.types import rest_value
+from asteri.schema.events import PAYLOAD_VERSION, SCHEMA_BASE, event_types, payload_schema
 from asteri.schema.operations.examples import EXAMPLES, INPUT_EXAMPLES
 
-__all__ = ["ProblemDetails", "install_openapi"]
+__all__ = ["ProblemDetails", "event_catalogue", "install_openapi"]
 
 
 class FieldProblem(BaseModel):
@@ -176,6 +177,7 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
     for name, sample in INPUT_EXAMPLES.items():
         if name in schemas:
             schemas[name]["examples"] = [rest_value(graphql.get_type(name), sample)]
+    _event_payloads(doc, schemas)
     components["headers"] = _HEADERS
     components["securitySchemes"] = {
         "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
@@ -338,6 +340,99 @@ def _tags(bindings: list[Binding]) -> list[dict[str, str]]:
             described = getattr(type_, "description", None) or ""
             tags[binding.route.tag] = described.removesuffix(".") + "." if described else ""
     return [{"name": name, "description": text} for name, text in tags.items()]
+
+
+_EVENT_TIME = "2026-11-29T16:04:05.123456+00:00"
+_WEBHOOK_RESPONSES = {
+    "2XX": {"description": "Received: any 2xx acknowledges the event."},
+    "4XX": {"description": "Refused: the event will be sent again later."},
+}
+
+
+def _event_payloads(doc: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Each event type's payload as a component (``CustomerCreatedEvent``) whose
+    ``data.object`` is the resource's REST object component, and as an OpenAPI 3.1 webhook,
+    so that generated clients get a typed payload per event type."""
+    webhooks = doc.setdefault("webhooks", {})
+    for kind in event_types():
+        object_schema = schemas[kind.resource.type_name]  # the REST object must exist
+        schema = payload_schema(kind, lambda name: f"#/components/schemas/{name}")
+        schema["examples"] = [
+            {"type": kind.name, "timestamp": _EVENT_TIME, "data": {"object": example}}
+            for example in object_schema.get("examples", [])[:1]
+        ]
+        schemas[kind.schema_name] = schema
+        webhooks[kind.name] = {
+            "post": {
+                "operationId": kind.schema_name,
+                "summary": f"`{kind.name}`",
+                "description": f"{kind.description} (Payload version {PAYLOAD_VERSION}; "
+                "the catalogue is `GET /api/public/v1/event_types`. Delivery is not "
+                "available yet: this is the payload's contract.)",
+                "tags": ["event types"],
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": f"#/components/schemas/{kind.schema_name}"}
+                        }
+                    },
+                },
+                "responses": _WEBHOOK_RESPONSES,
+            }
+        }
+
+
+def _bundled(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` standing alone: each component it refers to (transitively) copied into its
+    ``$defs``, each ``#/components/schemas/X`` rewritten ``#/$defs/X``."""
+    prefix = "#/components/schemas/"
+    needed: dict[str, Any] = {}
+
+    def rewrite(value: Any) -> Any:
+        if isinstance(value, dict):
+            out = {}
+            for key, inner in value.items():
+                if key == "$ref" and isinstance(inner, str) and inner.startswith(prefix):
+                    name = inner.removeprefix(prefix)
+                    if name not in needed:
+                        needed[name] = None  # claimed before the walk: cycles end
+                        needed[name] = rewrite(schemas[name])
+                    out[key] = f"#/$defs/{name}"
+                else:
+                    out[key] = rewrite(inner)
+            return out
+        if isinstance(value, list):
+            return [rewrite(v) for v in value]
+        return value
+
+    bundled: dict[str, Any] = rewrite(schema)
+    bundled["$defs"] = dict(sorted(needed.items()))
+    return bundled
+
+
+def event_catalogue(document: dict[str, Any]) -> dict[str, Any]:
+    """The committed catalogue (``rest_facade/event_types.json``, ``asteri schema events``):
+    every event type with its description, resource and standalone JSON Schema (2020-12),
+    taken from the OpenAPI ``document`` so the two cannot differ."""
+    schemas = document["components"]["schemas"]
+    entries = []
+    for kind in event_types():
+        schema = {k: v for k, v in schemas[kind.schema_name].items() if k != "examples"}
+        entries.append(
+            {
+                "name": kind.name,
+                "description": kind.description,
+                "resource": kind.resource.name,
+                "schema": {
+                    "$schema": "https://json-schema.org/draft/2020-12/schema",
+                    "$id": f"{SCHEMA_BASE}{kind.name}.json",
+                    **_bundled(schema, schemas),
+                },
+            }
+        )
+    return {"payload_version": PAYLOAD_VERSION, "event_types": entries}
 
 
 def install_openapi(app: FastAPI, bindings: list[Binding]) -> None:

@@ -20,6 +20,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     GraphQLInputObjectType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     OperationDefinitionNode,
@@ -80,6 +81,9 @@ class Binding:
     recase: Recase | None = None
     # Changes one object, whose version ``If-Match`` may name (its ``$expectedVersion``).
     conditional: bool = False
+    # A read whose root field is a plain list of objects (``eventTypes``): the list envelope,
+    # each item a resource body with its ``object``.
+    listed: bool = False
 
     async def handle(self, request: Request, context: RequestContext, **params: Any) -> Response:
         _ = context.principal  # a failed authentication raises its 401/403 here
@@ -215,6 +219,8 @@ class Binding:
             }
         if isinstance(data, list):
             items = [recase(d) for d in data] if recase else data
+            if self.listed:
+                items = [{"object": self.object_name, **item} for item in items]
             return {"object": "list", "data": items, "has_more": False, "next_cursor": None}
         if recase is not None:
             data = recase(data)
@@ -259,6 +265,10 @@ def _bind(
     assert isinstance(field_type, GraphQLObjectType)
     assert selection is not None
 
+    root_type = (
+        op.field.type.of_type if isinstance(op.field.type, GraphQLNonNull) else op.field.type
+    )
+    listed = not route.result_path and isinstance(root_type, GraphQLList)
     query_model = body_model = None
     recase: Recase | None = None
     object_name: str | None = snake(field_type.name)
@@ -278,6 +288,9 @@ def _bind(
         response_model = None
     elif route.result_path:
         response_model = _list_model(outputs.object_model(field_type, selection, fragments))
+    elif listed:
+        item = outputs.object_model(field_type, selection, fragments, resource=True)
+        response_model = _list_model(item)
     else:
         response_model = outputs.object_model(field_type, selection, fragments, resource=True)
     if route.kind != "list":
@@ -310,6 +323,7 @@ def _bind(
         preflight,
         recase,
         conditional,
+        listed,
     )
 
 

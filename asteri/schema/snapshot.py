@@ -1,10 +1,14 @@
-"""Event payloads are the public DTO, serialised with the REST (snake_case) field names."""
+"""Event payloads are the public DTO as its REST object: snake_case field names, enum values
+as REST spells them, ``object`` (its type) first. ``data.object`` of an event's payload is
+this (``schema/events.py``), and its JSON Schema is the REST object's."""
 
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
 import orjson
+
+from asteri.kit.naming import snake
 
 __all__ = ["plain", "snapshot_of"]
 
@@ -28,7 +32,9 @@ def plain(value: Any) -> Any:
 
 def snapshot_of(to_dto: Callable[[Any], Any]) -> Callable[[Any], dict[str, Any]]:
     def snapshot(row: Any) -> dict[str, Any]:
-        data: dict[str, Any] = orjson.loads(orjson.dumps(plain(to_dto(row))))
+        dto = to_dto(row)
+        kind = snake(dto.__strawberry_definition__.name)
+        data: dict[str, Any] = orjson.loads(orjson.dumps({"object": kind, **plain(dto)}))
         return data
 
     return snapshot

@@ -61,8 +61,11 @@ def routes_of(resource: Resource) -> list[Route]:
     return routes
 
 
-# Every resource's routes (``resolvers/registry.py`` finds the resources), then the caller's.
+# Every resource's routes (``resolvers/registry.py`` finds the resources), then the caller's
+# and the event catalogue's.
 ROUTES: list[Route] = [
     *(route for resource in resources() for route in routes_of(resource)),
     Route("retrieve", "/viewer", "GetViewer", "viewer"),
+    # The event catalogue (``schema/events.py``): one list, no paging.
+    Route("retrieve", "/event_types", "ListEventTypes", "event types"),
 ]
