@@ -313,7 +313,11 @@ def test_the_filter_off_setting_is_refused_in_production() -> None:
 
     from asteri.kit.settings import Settings
 
-    secrets_ = {"key_pepper": "p" * 40, "session_secret": "s" * 40}
+    secrets_ = {
+        "key_pepper": "p" * 40,
+        "session_secret": "s" * 40,
+        "webhook_secret_key": "7bS3uRfsQcEB2NExIeWl_Q7XIpy6TsEPgZdag2zmauc=",
+    }
     Settings(mode="production", **secrets_)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="ASTERI_TENANT_FILTER"):
         Settings(mode="production", tenant_filter=False, **secrets_)  # type: ignore[arg-type]

@@ -40,6 +40,15 @@ def test_storage_depends_on_nothing_of_ours() -> None:
         assert _imports(path) <= {"storage"}, f"{path.relative_to(PACKAGE)} imports a layer"
 
 
+def test_webhooks_depend_on_kit_only() -> None:
+    """The webhook building blocks (secrets, signing, ids, the SSRF guard) are pure: any layer
+    from models up may use them, and they use nothing but ``kit``; ``kit`` does not use them."""
+    for path in (PACKAGE / "webhooks").rglob("*.py"):
+        assert _imports(path) <= {"kit", "webhooks"}, f"{path.relative_to(PACKAGE)} imports a layer"
+    for path in (PACKAGE / "kit").rglob("*.py"):
+        assert "webhooks" not in _imports(path), f"{path.relative_to(PACKAGE)} imports webhooks"
+
+
 def test_no_hand_written_tenant_filters() -> None:
     """Only ``authz/tenancy.py`` compares ``organization_id``: a forgotten filter cannot hide."""
     pattern = re.compile(r"organization_id\)?\s*==")

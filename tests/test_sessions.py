@@ -185,7 +185,7 @@ def test_bad_tokens_are_401(api: Api, person: Person, claims: dict[str, Any], re
 
 def test_an_unsigned_token_is_refused(api: Api, person: Person) -> None:
     payload = jwt.decode(_token(api, person.owner_member), options={"verify_signature": False})
-    unsigned = jwt.encode(payload, None, algorithm="none")
+    unsigned = jwt.encode(payload, "", algorithm="none")
     headers = _as(unsigned, person.owner_of.organization_id)
     assert _reason(api, headers) == (401, "UNAUTHENTICATED", "invalid_bearer")
 

@@ -1,5 +1,6 @@
 """One settings object, read from ``ASTERI_*`` environment variables."""
 
+import base64
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Literal
@@ -7,10 +8,12 @@ from typing import Literal
 from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEV_PEPPER", "Settings", "get_settings"]
+__all__ = ["DEV_PEPPER", "DEV_WEBHOOK_SECRET_KEY", "Settings", "get_settings"]
 
 DEV_PEPPER = "asteri-development-pepper-not-for-production"
 DEV_SESSION_SECRET = "asteri-development-session-secret-not-for-production"  # noqa: S105 (refused in production)
+# A Fernet key (32 bytes, url-safe base64) for development only: refused in production.
+DEV_WEBHOOK_SECRET_KEY = "YXN0ZXJpLWRldi13ZWJob29rLWtleS1ub3QtZm9yLXA="  # noqa: S105
 
 
 class Settings(BaseSettings):
@@ -26,6 +29,13 @@ class Settings(BaseSettings):
     key_pepper: SecretStr = SecretStr(DEV_PEPPER)
     # Signs bearer session tokens (HS256). Rotating it signs everyone out.
     session_secret: SecretStr = SecretStr(DEV_SESSION_SECRET)
+    # Encrypts webhook endpoints' signing secrets at rest (webhooks/secrets.py): Fernet keys,
+    # comma-separated, the first encrypting and every one decrypting, so the key can be
+    # rotated. Must be set outside development.
+    webhook_secret_key: SecretStr = SecretStr(DEV_WEBHOOK_SECRET_KEY)
+    # Lets webhooks target loopback, private, link-local and other non-public addresses, and
+    # plain http in production (webhooks/targets.py): local development and tests only.
+    webhooks_allow_private_targets: bool = False
     # Failed authentications (401) allowed per client address (the TCP peer) per minute;
     # beyond it a failing address gets 429 (see authz/limits.py).
     auth_failures_per_minute: int = 30
@@ -75,6 +85,12 @@ class Settings(BaseSettings):
         _networks(value)  # a bad entry: ValueError, reported as a settings error
         return value
 
+    @field_validator("webhook_secret_key")
+    @classmethod
+    def _valid_fernet_keys(cls, value: SecretStr) -> SecretStr:
+        fernet_keys(value.get_secret_value())  # a bad key: ValueError, a settings error
+        return value
+
     @field_validator("database_role")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
@@ -89,11 +105,33 @@ class Settings(BaseSettings):
             and self.session_secret.get_secret_value() == DEV_SESSION_SECRET
         ):
             raise ValueError("ASTERI_SESSION_SECRET must be set when ASTERI_MODE=production")
+        if (
+            self.mode == "production"
+            and self.webhook_secret_key.get_secret_value() == DEV_WEBHOOK_SECRET_KEY
+        ):
+            raise ValueError("ASTERI_WEBHOOK_SECRET_KEY must be set when ASTERI_MODE=production")
         if self.mode == "production" and not self.tenant_filter:
             raise ValueError("ASTERI_TENANT_FILTER=false is for tests only, never production")
         if len(self.session_secret.get_secret_value().encode()) < 32:
             raise ValueError("ASTERI_SESSION_SECRET must be at least 32 bytes (RFC 7518 §3.2)")
         return self
+
+
+def fernet_keys(text: str) -> tuple[str, ...]:
+    """``"k1, k2"`` → the keys, each 32 bytes in url-safe base64 (Fernet's form)."""
+    keys = tuple(k.strip() for k in text.split(",") if k.strip())
+    if not keys:
+        raise ValueError("ASTERI_WEBHOOK_SECRET_KEY needs at least one key")
+    for key in keys:
+        try:
+            raw = base64.urlsafe_b64decode(key.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError(
+                "ASTERI_WEBHOOK_SECRET_KEY: each key must be 32 bytes in url-safe base64"
+            )
+    return keys
 
 
 def _networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
