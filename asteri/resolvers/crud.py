@@ -130,9 +130,8 @@ class Resource:
     created: str = "created"  # the event of a create: ``appointment.scheduled``
 
     def __post_init__(self) -> None:
-        assert set(self.action_events) == set(self.actions), (
-            f"{self.name}: declare the event of each action in action_events"
-        )
+        if set(self.action_events) != set(self.actions):  # a declaration error, at import
+            raise TypeError(f"{self.name}: declare the event of each action in action_events")
 
     @property
     def collection(self) -> str:
