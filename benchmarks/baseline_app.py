@@ -33,7 +33,7 @@ from psycopg_pool import AsyncConnectionPool
 
 PREFIX = "/api/public/v1"
 COLUMNS = """c.public_id, c.display_name, c.given_name, c.family_name, c.company, c.emails,
-c.phones, c.addresses, c.tags, c.notes, c.archived_at, c.created_at, c.updated_at"""
+c.phones, c.addresses, c.tags, c.notes, c.archived_at, c.created_at, c.updated_at, c.version"""
 TENANT = """FROM customers AS c
 JOIN organizations AS o ON o.id = c.organization_id
 WHERE o.public_id = %s AND c.environment = 'live' AND c.deleted_at IS NULL"""
@@ -92,6 +92,7 @@ def _customer(row: tuple[Any, ...]) -> dict[str, Any]:
         archived_at,
         created_at,
         updated_at,
+        version,
     ) = row
     return {
         "object": "customer",
@@ -109,6 +110,7 @@ def _customer(row: tuple[Any, ...]) -> dict[str, Any]:
         "archived_at": archived_at,
         "created_at": created_at,
         "updated_at": updated_at,
+        "version": version,
     }
 
 
