@@ -32,18 +32,20 @@ def serving(app: Any) -> Iterator[str]:
 
 
 def at_once(
-    base_url: str, requests: list[tuple[str, str, dict[str, Any], dict[str, str]]]
+    base_url: str, requests: list[tuple[str, str, dict[str, Any] | bytes, dict[str, str]]]
 ) -> list[httpx.Response]:
-    """Send each (method, path, JSON body, headers) on its own connection, all released at
-    one moment (real concurrent transactions); the responses, in the order they came back."""
+    """Send each (method, path, body, headers) on its own connection, all released at one
+    moment (real concurrent transactions); the responses, in the order they came back. A
+    dict body is sent as JSON, bytes as they are."""
     barrier = threading.Barrier(len(requests))
     responses: list[httpx.Response] = []
     lock = threading.Lock()
 
-    def send(method: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> None:
+    def send(method: str, path: str, body: dict[str, Any] | bytes, headers: dict[str, str]) -> None:
+        sent = {"content": body} if isinstance(body, bytes) else {"json": body}
         with httpx.Client(base_url=base_url, timeout=30) as http:
             barrier.wait()
-            response = http.request(method, path, json=body, headers=headers)
+            response = http.request(method, path, headers=headers, **sent)
         with lock:
             responses.append(response)
 
@@ -51,5 +53,6 @@ def at_once(
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=60)
+    assert len(responses) == len(requests), "a request did not come back"
     return responses

@@ -2,7 +2,6 @@
 same replay, the same 422 and 409 — for a request that runs one mutation; a 400 elsewhere."""
 
 import secrets
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,7 @@ from asteri.models import ApiKey, AuditEntry, Event, IdempotencyRecord
 from asteri.rest_facade.idempotency import RETENTION, payload_hash
 from asteri.schema import build_schema
 from tests.factories import GRAPHQL, Api, Credential, create_customer, org_pk
-from tests.servers import serving
+from tests.servers import at_once, serving
 from tests.test_idempotency import REPLAYED, _count, _customers, _key
 from tests.test_rate_limits import fresh_minute, ratelimit
 from tests.test_security_center import CREATE, ROTATE, _new_key
@@ -173,25 +172,8 @@ def test_concurrent_duplicates_write_once(api: Api, base_url: str) -> None:
     key = _key()
     body = orjson.dumps(_create("Raced"))
     workers = 8
-    barrier = threading.Barrier(workers)
-    responses: list[httpx.Response] = []
-    lock = threading.Lock()
-
-    def send() -> None:
-        with httpx.Client(base_url=base_url, timeout=30) as http:
-            barrier.wait()
-            response = http.post(
-                GRAPHQL, content=body, headers={**cred.headers(), **_JSON, "Idempotency-Key": key}
-            )
-        with lock:
-            responses.append(response)
-
-    threads = [threading.Thread(target=send) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(responses) == workers
+    headers = {**cred.headers(), **_JSON, "Idempotency-Key": key}
+    responses = at_once(base_url, [("POST", GRAPHQL, body, headers)] * workers)
     answered = [r for r in responses if r.status_code == 200]
     busy = [r for r in responses if r.status_code == 409]
     assert len(answered) + len(busy) == workers, [r.text for r in responses]
@@ -213,25 +195,14 @@ def test_each_concurrent_answer_keeps_its_own_status(api: Api, base_url: str) ->
     fine = orjson.dumps({"query": "{ viewer { credentialId } }"})
     rounds, workers = 3, 12
     statuses: list[tuple[bool, int]] = []
-    lock = threading.Lock()
 
-    def send(keyed: bool, barrier: threading.Barrier) -> None:
+    def request(keyed: bool) -> tuple[str, str, bytes, dict[str, str]]:
         headers = {**cred.headers(), **_JSON, **({"Idempotency-Key": _key()} if keyed else {})}
-        with httpx.Client(base_url=base_url, timeout=30) as http:
-            barrier.wait()
-            response = http.post(GRAPHQL, content=bad if keyed else fine, headers=headers)
-        with lock:
-            statuses.append((keyed, response.status_code))
+        return ("POST", GRAPHQL, bad if keyed else fine, headers)
 
     for _ in range(rounds):
-        barrier = threading.Barrier(workers)
-        threads = [
-            threading.Thread(target=send, args=(n % 2 == 0, barrier)) for n in range(workers)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        answers = at_once(base_url, [request(n % 2 == 0) for n in range(workers)])
+        statuses += [("idempotency-key" in r.request.headers, r.status_code) for r in answers]
     assert len(statuses) == rounds * workers
     assert {status for keyed, status in statuses if keyed} == {422}
     assert {status for keyed, status in statuses if not keyed} == {200}

@@ -2,12 +2,10 @@
 
 import json
 import secrets
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import httpx2 as httpx
 import orjson
 import pytest
 from click.testing import CliRunner
@@ -21,7 +19,7 @@ from asteri.kit.settings import Settings, get_settings
 from asteri.models import AuditEntry, Event, IdempotencyRecord
 from asteri.rest_facade.idempotency import LEASE, RETENTION, payload_hash
 from tests.factories import REST, Api, Credential, org_pk
-from tests.servers import serving
+from tests.servers import at_once, serving
 
 REPLAYED = "idempotent-replayed"
 
@@ -343,27 +341,8 @@ def test_concurrent_duplicates_write_once(api: Api, base_url: str) -> None:
     key = _key()
     body = {"display_name": "Raced"}
     workers = 8
-    barrier = threading.Barrier(workers)
-    responses: list[httpx.Response] = []
-    lock = threading.Lock()
-
-    def send() -> None:
-        with httpx.Client(base_url=base_url, timeout=30) as http:
-            barrier.wait()
-            response = http.post(
-                f"{REST}/customers",
-                json=body,
-                headers={**cred.headers(), "Idempotency-Key": key},
-            )
-        with lock:
-            responses.append(response)
-
-    threads = [threading.Thread(target=send) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(responses) == workers
+    headers = {**cred.headers(), "Idempotency-Key": key}
+    responses = at_once(base_url, [("POST", f"{REST}/customers", body, headers)] * workers)
     created = [r for r in responses if r.status_code == 201]
     busy = [r for r in responses if r.status_code == 409]
     assert len(created) + len(busy) == workers, [r.text for r in responses]

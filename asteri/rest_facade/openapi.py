@@ -115,22 +115,29 @@ def _ref(header: str) -> dict[str, str]:
 
 _LIMITED = {name: _ref(name) for name in ("RateLimit-Policy", "RateLimit")}
 
-_IF_MATCH = {
-    "name": "If-Match",
-    "in": "header",
-    "required": False,
-    "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
-    "description": "The object's `ETag` from your last read: if the object has changed since, "
-    "nothing is written and the answer is 412. One entity tag, or `*`.",
-}
-_IF_NONE_MATCH = {
-    "name": "If-None-Match",
-    "in": "header",
-    "required": False,
-    "schema": {"type": "string", "pattern": IF_NONE_MATCH_PATTERN},
-    "description": "`ETag`s you hold: if the object still has one of them, the answer is 304 "
-    "with no body.",
-}
+
+def _optional_header(name: str, pattern: str, description: str) -> dict[str, Any]:
+    """An optional request header whose values ``pattern`` declares (the parser's own)."""
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "pattern": pattern},
+        "description": description,
+    }
+
+
+_IF_MATCH = _optional_header(
+    "If-Match",
+    IF_MATCH_PATTERN,
+    "The object's `ETag` from your last read: if the object has changed since, nothing is "
+    "written and the answer is 412. One entity tag, or `*`.",
+)
+_IF_NONE_MATCH = _optional_header(
+    "If-None-Match",
+    IF_NONE_MATCH_PATTERN,
+    "`ETag`s you hold: if the object still has one of them, the answer is 304 with no body.",
+)
 _PRECONDITION_FAILED = "`If-Match` names a version the object no longer has (`current_version`)."
 _NOT_MODIFIED = "Not modified: the object still has the `ETag` that `If-None-Match` names."
 
