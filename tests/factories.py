@@ -21,7 +21,7 @@ from asteri.authz.scopes import Scope
 from asteri.authz.sessions import issue_session
 from asteri.kit.naming import camel, graphql_enum, rest_enum, snake
 from asteri.kit.settings import Settings
-from asteri.models import Environment, Organization
+from asteri.models import Environment, Event, Organization
 from asteri.resolvers.crud import Resource, SampleContext
 from asteri.resolvers.customer import CUSTOMERS
 from asteri.resolvers.service import SERVICES
@@ -277,8 +277,19 @@ def sample_context(api: Api, cred: Credential, *, distinct: str | None = None) -
             maker.append(api.key(org=cred.organization_id, environment=cred.environment))
         return create_object(api, other, maker[0])
 
+    def event_of(other: Resource) -> str:
+        made = id_of(other)
+        with api.engine.connect() as connection:
+            found = connection.execute(
+                select(Event.public_id).where(
+                    col(Event.resource_id) == made,
+                    col(Event.type) == f"{other.name}.{other.created}",
+                )
+            ).scalar_one()
+        return str(found)
+
     suffix = f"-{secrets.token_hex(3)}" if distinct is None else distinct
-    return SampleContext(distinct=suffix, id_of=id_of)
+    return SampleContext(distinct=suffix, id_of=id_of, event_of=event_of)
 
 
 def sample_input(

@@ -132,8 +132,8 @@ def _normalized(value: Any, *, suffix: str, ids: dict[str, str]) -> Any:
         return ids[value]
     if isinstance(value, str) and _PUBLIC_ID.match(value):
         return value.split("_")[0] + "_<ref>"  # an object each surface's write made its own
-    if isinstance(value, str) and value.startswith(("ast_live_", "ast_test_")):
-        return "<secret>"  # a key, or the prefix that shows it
+    if isinstance(value, str) and value.startswith(("ast_live_", "ast_test_", "whsec_")):
+        return "<secret>"  # a key, the prefix that shows it, or a webhook signing secret
     if isinstance(value, str):
         return value.replace(suffix, "<suffix>")
     return value

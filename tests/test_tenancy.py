@@ -20,6 +20,7 @@ MACHINERY = {
     "audit_entries": "test_audit.py",
     "events": "test_audit.py",
     "idempotency_keys": "test_idempotency.py",
+    "webhook_attempts": "test_webhook_delivery.py",
 }
 
 

@@ -16,6 +16,7 @@ class ActorType(StrEnum):
     API_KEY = "api_key"
     MEMBER = "member"
     OPERATOR = "operator"  # the `asteri` CLI, run by whoever operates the service
+    SYSTEM = "system"  # the service itself: the webhook worker disabling a failing endpoint
 
 
 @dataclass(frozen=True, slots=True)

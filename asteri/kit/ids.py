@@ -19,6 +19,8 @@ class IdPrefix(StrEnum):
     EVENT = "evt"
     PERSON = "per"
     SESSION = "ses"
+    WEBHOOK_DELIVERY = "whd"
+    WEBHOOK_ATTEMPT = "wha"
 
 
 def base62(data: bytes) -> str:

@@ -15,6 +15,7 @@ class AuditEntry(TimestampedRow, table=True):
     __tablename__ = "audit_entries"
     __table_args__ = (
         Index("ix_audit_resource", "organization_id", "environment", "resource_id", "occurred_at"),
+        Index("ix_audit_request", "organization_id", "environment", "request_id"),
     )
 
     organization_id: int = Field(foreign_key="organizations.id")
@@ -33,7 +34,11 @@ class Event(TimestampedRow, table=True):
     """A domain event with the public snapshot of its object; webhooks deliver from here."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_tenant_created", "organization_id", "environment", "id"),)
+    __table_args__ = (
+        Index("ix_events_tenant_created", "organization_id", "environment", "id"),
+        Index("ix_events_request", "organization_id", "environment", "request_id"),
+        Index("ix_events_fan_out", "fanned_out_at", "id"),
+    )
 
     organization_id: int = Field(foreign_key="organizations.id")
     environment: str = Field(max_length=8)
@@ -43,3 +48,8 @@ class Event(TimestampedRow, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JsonColumn)
     request_id: str | None = Field(default=None, max_length=128)
     occurred_at: datetime = utc_field()
+    # The audit entry written with it: the trace from a request to its deliveries.
+    audit_entry_id: str | None = Field(default=None, max_length=40)
+    # Set once the webhook worker has made its deliveries (the outbox's progress); an event
+    # aimed at one endpoint (a test event) is born fanned out.
+    fanned_out_at: datetime | None = utc_field(nullable=True)

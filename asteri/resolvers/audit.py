@@ -72,6 +72,7 @@ def change_records(
         resource_id=resource_id,
         payload=payload,
         request_id=request_id,
+        audit_entry_id=entry.public_id,
     )
     return entry, event
 

@@ -32,6 +32,7 @@ from asteri.resolvers.unit import UnitOfWork
 from asteri.resolvers.validation import refuse_nul
 
 if TYPE_CHECKING:
+    from asteri.models import Event
     from asteri.resolvers.lifecycle import Lifecycle
 
 __all__ = [
@@ -69,14 +70,23 @@ DELETED = "deleted"
 
 def example_id(resource: "Resource") -> str:
     """A stable, well-formed id of ``resource`` for documentation: ``cus_…``."""
-    digest = hashlib.sha256(resource.name.encode()).digest()
+    return _example(resource.prefix, resource.name)
+
+
+def example_event_id(resource: "Resource") -> str:
+    """A stable, well-formed id of an event of ``resource`` for documentation: ``evt_…``."""
+    return _example("evt", f"{resource.name}.{resource.created}")
+
+
+def _example(prefix: str, name: str) -> str:
+    digest = hashlib.sha256(name.encode()).digest()
     alphabet = string.digits + string.ascii_letters
     number = int.from_bytes(digest[:16])
     tail = ""
     for _ in range(22):
         number, digit = divmod(number, 62)
         tail += alphabet[digit]
-    return f"{resource.prefix}_{tail}"
+    return f"{prefix}_{tail}"
 
 
 @dataclass(frozen=True)
@@ -85,10 +95,12 @@ class SampleContext:
     examples, ``-<random>`` in the tests) is appended to its names and email local parts, so
     that unique values stay unique. ``id_of(resource)`` is the id of an object of another
     resource the sample refers to (an appointment's customer): an example id in the docs, an
-    object the tests create in the caller's tenant, one of the demo's own."""
+    object the tests create in the caller's tenant, one of the demo's own. ``event_of(resource)``
+    is the id of an event recorded by a new object of ``resource`` (its create's), likewise."""
 
     distinct: str = ""
     id_of: Callable[["Resource"], str] = example_id
+    event_of: Callable[["Resource"], str] = example_event_id
 
 
 @dataclass(frozen=True, eq=False)  # one object per resource: hashed by identity
@@ -128,6 +140,9 @@ class Resource:
     # Idempotency-Key replay.
     one_time_secrets: frozenset[str] = frozenset()
     created: str = "created"  # the event of a create: ``appointment.scheduled``
+    # Events the service records by itself, not through a route (verb → what it means):
+    # ``disabled`` → webhook_endpoint.disabled, when the worker gives up on an endpoint.
+    system_events: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if set(self.action_events) != set(self.actions):  # a declaration error, at import
@@ -468,10 +483,10 @@ async def soft_delete(uow: UnitOfWork, resource: Resource, row: M, snapshot: Sna
 
 def record(
     uow: UnitOfWork, resource: Resource, row: Any, verb: str, changed: list[str], snapshot: Snapshot
-) -> None:
+) -> "Event":
     """The audit entry and event ``<resource>.<verb>`` of a write to ``row``, in its transaction
     (for writes the generic functions above do not cover, such as a key's rotation)."""
-    record_change(
+    return record_change(
         uow,
         resource_type=resource.name,
         verb=verb,

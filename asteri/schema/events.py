@@ -109,6 +109,8 @@ def _of(resource: Resource) -> list[EventKind]:
                 f"`POST {item}/{action}`, `{resource.action_operation(action)}`.",
             )
         )
+    for verb, meaning in resource.system_events.items():
+        found.append(EventKind(resource, verb, meaning))
     if "delete" in kinds:
         found.append(
             EventKind(
