@@ -32,8 +32,9 @@ from asteri.schema import build_schema
 from asteri.schema.context import RequestContext, graphql_context
 from asteri.schema.idempotency import mutation_field, not_applicable
 from asteri.schema.operations import ROUTES
+from asteri.workers.runner import BackgroundRunner
 
-__all__ = ["API_PREFIX", "create_app", "lifespan"]
+__all__ = ["API_PREFIX", "create_app", "lifespan", "serving_app"]
 
 API_PREFIX = "/api/public/v1"
 MAX_BODY_BYTES = 1_000_000  # a larger body is a 413 problem
@@ -158,12 +159,16 @@ def _requested_hash(extensions: dict[str, Any] | None) -> str | None:
     return None
 
 
-def lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def lifespan(
+    settings: Settings, *, background: bool = False
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """What a request needs from the process: the database, the settings, the rate limiter,
-    the key-usage throttle and the key cache — built at start, closed at shutdown."""
+    the key-usage throttle and the key cache — built at start, closed at shutdown. With
+    ``background``, the background runner too (``workers/runner.py``)."""
 
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
+        runner = BackgroundRunner(settings) if background else None
         app.state.database = request_database(settings)
         app.state.settings = settings
         app.state.rate_limiter = build_rate_limiter(
@@ -176,9 +181,13 @@ def lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMana
         # what requests allocate (it otherwise walks the whole heap, many times a second).
         gc.collect()
         gc.freeze()
+        if runner is not None:
+            runner.start()
         try:
             yield
         finally:
+            if runner is not None:
+                await runner.close()
             gc.unfreeze()  # collectable again once the app is gone (tests start many)
             await app.state.rate_limiter.aclose()
             await app.state.database.dispose()
@@ -186,13 +195,20 @@ def lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMana
     return run
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def serving_app() -> FastAPI:
+    """What ``asteri serve`` runs: the app, with the background runner in the process where
+    the settings say so (``runs_worker_in_process``: the embedded default)."""
+    settings = get_settings()
+    return create_app(settings, background=settings.runs_worker_in_process)
+
+
+def create_app(settings: Settings | None = None, *, background: bool = False) -> FastAPI:
     settings = settings or get_settings()
 
     app = FastAPI(
         title="Asteri Public API",
         version="1.0.0",
-        lifespan=lifespan(settings),
+        lifespan=lifespan(settings, background=background),
         docs_url=None,  # our own page (http/pages.py): pinned assets with SRI
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",

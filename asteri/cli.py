@@ -68,7 +68,32 @@ def serve(host: str, port: int) -> None:
 
     from asteri.http.client import UVICORN_OPTIONS
 
-    uvicorn.run("asteri.app:create_app", factory=True, host=host, port=port, **UVICORN_OPTIONS)
+    uvicorn.run("asteri.app:serving_app", factory=True, host=host, port=port, **UVICORN_OPTIONS)
+
+
+@main.command()
+def worker() -> None:
+    """Run the background runner: webhook delivery and the periodic purges, until SIGINT or
+    SIGTERM. Several may run against one database."""
+    import asyncio
+    import logging
+    import signal
+
+    from asteri.workers.runner import BackgroundRunner
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    async def run() -> None:
+        runner = BackgroundRunner(get_settings())
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, runner.stop.set)
+        click.echo("Worker running: webhook delivery and purges. Ctrl-C stops it.")
+        runner.start()
+        await runner.stop.wait()
+        await runner.close()
+
+    asyncio.run(run())
 
 
 @main.group()

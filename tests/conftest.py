@@ -10,6 +10,7 @@ creating their own organizations: tenancy is exactly what keeps them apart.
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -45,14 +46,11 @@ def _pg_conninfo(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session", params=_backends())
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    backend = request.param
+@contextmanager
+def fresh_database(backend: str, directory: Path) -> Iterator[str]:
+    """A new, migrated database on ``backend`` (uniquely named on PostgreSQL), dropped after."""
     if backend == "sqlite":
-        path = Path(tmp_path_factory.mktemp("db")) / "asteri-test.db"
-        url = f"sqlite:///{path}"
+        url = f"sqlite:///{directory / 'asteri-test.db'}"
         upgrade(url)
         yield url
         return
@@ -70,6 +68,23 @@ def database_url(
     finally:
         with psycopg.connect(_pg_conninfo(admin), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=_backends())
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    with fresh_database(request.param, Path(tmp_path_factory.mktemp("db"))) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def own_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of the module's own, on the session's backend: for tests whose workers read
+    every tenant's rows, which the other tests' rows must not be."""
+    backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    with fresh_database(backend, Path(tmp_path_factory.mktemp("own"))) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -281,7 +281,7 @@ def sample_context(api: Api, cred: Credential, *, distinct: str | None = None) -
         made = id_of(other)
         with api.engine.connect() as connection:
             found = connection.execute(
-                select(Event.public_id).where(
+                select(col(Event.public_id)).where(
                     col(Event.resource_id) == made,
                     col(Event.type) == f"{other.name}.{other.created}",
                 )

@@ -27,6 +27,7 @@ __all__ = [
     "RequestStore",
     "UtcDateTime",
     "async_url",
+    "create_operator_engine",
     "create_sync_engine",
     "sync_url",
     "utcnow",
@@ -103,6 +104,15 @@ def create_sync_engine(url: str) -> Engine:
     engine = create_engine(sync_url(url), **_engine_kwargs(url))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def create_operator_engine(url: str) -> AsyncEngine:
+    """An async engine as the URL's own user, with no tenant guard: for work that crosses
+    tenants on purpose (the webhook worker), as the CLI's sync engine does."""
+    engine = create_async_engine(async_url(url), **_engine_kwargs(url))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 
 

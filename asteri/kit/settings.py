@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     # Lets webhooks target loopback, private, link-local and other non-public addresses, and
     # plain http in production (webhooks/targets.py): local development and tests only.
     webhooks_allow_private_targets: bool = False
+    # The background runner (webhook delivery, periodic purges) inside `asteri serve`. Unset:
+    # yes on the embedded default (no Redis), where no separate `asteri worker` runs; with
+    # Redis configured, run `asteri worker` processes instead (or set this true).
+    worker_in_process: bool | None = None
+    # How long one webhook attempt may take (connect to last byte read), in seconds. A worker's
+    # lease on a delivery is four times this: a killed worker's deliveries are taken over then.
+    webhook_timeout_seconds: float = 15.0
     # Failed authentications (401) allowed per client address (the TCP peer) per minute;
     # beyond it a failing address gets 429 (see authz/limits.py).
     auth_failures_per_minute: int = 30
@@ -70,6 +77,12 @@ class Settings(BaseSettings):
     # Test-only: false drops the application's tenant filter (and its guard), to prove that
     # row-level security alone keeps tenants apart. Refused in production.
     tenant_filter: bool = True
+
+    @property
+    def runs_worker_in_process(self) -> bool:
+        if self.worker_in_process is None:
+            return self.redis_url is None
+        return self.worker_in_process
 
     @property
     def trusted_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:

@@ -1,0 +1,72 @@
+"""The background runner: the webhook worker's loop, and the periodic chores beside it, in one
+process (``asteri worker``; several may run) or inside ``asteri serve`` on the embedded
+default. Chores are safe to run from every runner at once: each is one idempotent statement."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from asteri.kit.db import create_operator_engine
+from asteri.kit.settings import Settings
+from asteri.workers.purges import expired_idempotency_records
+from asteri.workers.webhooks import DeliveryPolicy, WebhookWorker
+
+__all__ = ["BackgroundRunner", "Chore"]
+
+log = logging.getLogger("asteri.runner")
+
+
+@dataclass(frozen=True)
+class Chore:
+    name: str
+    every: timedelta
+    run: Callable[[AsyncEngine], Awaitable[int]]
+
+
+async def _purge_idempotency(engine: AsyncEngine) -> int:
+    async with engine.begin() as conn:
+        return int((await conn.execute(expired_idempotency_records())).rowcount)
+
+
+CHORES = (Chore("idempotency purge", timedelta(minutes=10), _purge_idempotency),)
+
+
+class BackgroundRunner:
+    """Runs until ``stop`` is set; ``start``/``close`` for an app's lifespan."""
+
+    def __init__(self, settings: Settings, *, policy: DeliveryPolicy | None = None) -> None:
+        self.engine = create_operator_engine(settings.database_url)
+        self.webhooks = WebhookWorker(self.engine, settings, policy=policy)
+        self.stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def _chore(self, chore: Chore) -> None:
+        while not self.stop.is_set():
+            try:
+                done = await chore.run(self.engine)
+                if done:
+                    log.info("%s: %d rows", chore.name, done)
+            except (DBAPIError, OSError) as exc:
+                log.warning("%s failed: %s", chore.name, type(exc).__name__)
+            try:
+                await asyncio.wait_for(self.stop.wait(), chore.every.total_seconds())
+            except TimeoutError:
+                pass
+
+    async def run(self) -> None:
+        await asyncio.gather(self.webhooks.run(self.stop), *(self._chore(c) for c in CHORES))
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self.run()))
+
+    async def close(self) -> None:
+        self.stop.set()
+        for task in self._tasks:
+            await task
+        await self.webhooks.aclose()
+        await self.engine.dispose()
