@@ -3,19 +3,24 @@ real worker, signed POSTs to a real receiver on loopback, verified with the offi
 ``standardwebhooks`` package; retries, disabling, rotation, recover and replay on an injected
 clock. The worker reads every tenant's rows, so this module has a database of its own."""
 
+import secrets
+import socket
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlmodel import col
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from asteri.app import create_app
+from asteri.authz.scopes import Scope
 from asteri.kit.settings import Settings
 from asteri.models import AuditEntry, Event
 from asteri.workers.webhooks import SCHEDULE
-from tests.factories import create_customer
+from tests.factories import Api, create_customer
 from tests.receiver import Answer, Received, Receiver, receiving
 from tests.webhook_harness import Clock, Hooks, webhook_world
 
@@ -100,11 +105,11 @@ def test_the_retry_schedule_runs_on_the_injected_clock(hooks: Hooks, receiver: R
     for number, wait in enumerate(SCHEDULE, start=2):
         (delivery,) = hooks.deliveries(made["webhook_endpoint"]["id"])
         assert delivery.status == "retrying"
-        due = delivery.next_attempt_at - clock.now
-        assert wait <= due <= wait * 1.1 + timedelta(milliseconds=1)  # jitter only lengthens
-        clock.advance(due - timedelta(milliseconds=50))
+        waits = delivery.next_attempt_at - delivery.last_attempt_at
+        assert wait <= waits <= wait * 1.1  # jitter only lengthens
+        clock.advance(delivery.next_attempt_at - clock.now - timedelta(seconds=1))
         assert hooks.tick(worker) == 0, "attempted before it was due"
-        clock.advance(timedelta(milliseconds=50))
+        clock.advance(timedelta(seconds=1))
         assert hooks.tick(worker) == 1
         assert len(receiver.wait_for(number)) == number
     (delivery,) = hooks.deliveries(made["webhook_endpoint"]["id"])
@@ -129,13 +134,13 @@ def test_retry_after_is_honoured_on_429_and_503(hooks: Hooks, receiver: Receiver
     worker = hooks.worker(clock)
     hooks.tick(worker)
     (delivery,) = hooks.deliveries(made["webhook_endpoint"]["id"])
-    assert delivery.next_attempt_at - clock.now >= timedelta(seconds=600)
+    assert delivery.next_attempt_at - delivery.last_attempt_at >= timedelta(seconds=600)
     receiver.answer = lambda _r: Answer(status=503, headers={"Retry-After": "1"})
     clock.advance(timedelta(seconds=600))
     hooks.tick(worker)
     (delivery,) = hooks.deliveries(made["webhook_endpoint"]["id"])
     # A shorter Retry-After than the schedule's wait does not bring the retry forward.
-    assert delivery.next_attempt_at - clock.now >= SCHEDULE[1]
+    assert delivery.next_attempt_at - delivery.last_attempt_at >= SCHEDULE[1]
 
 
 def _disabled_events(hooks: Hooks, endpoint_id: str) -> list[Any]:
@@ -320,3 +325,283 @@ def test_an_overlap_can_be_ended_early(hooks: Hooks, receiver: Receiver) -> None
     verified(new, got)
     with pytest.raises(WebhookVerificationError):
         verified(old, got)
+
+
+def _path(made: dict[str, Any]) -> str:
+    return f"/webhook_endpoints/{made['webhook_endpoint']['id']}"
+
+
+def _latest_event_time(hooks: Hooks) -> datetime:
+    with hooks.engine.connect() as conn:
+        found = conn.execute(
+            select(col(Event.occurred_at)).order_by(col(Event.id).desc()).limit(1)
+        ).scalar_one()
+    return found
+
+
+def _event_id(hooks: Hooks, resource_id: str) -> str:
+    with hooks.engine.connect() as conn:
+        return str(
+            conn.execute(
+                select(col(Event.public_id)).where(col(Event.resource_id) == resource_id)
+            ).scalar_one()
+        )
+
+
+def test_recover_resends_the_failures_since_t_and_never_a_success(
+    hooks: Hooks, receiver: Receiver
+) -> None:
+    """The receiver is down for an hour; recover since T sends exactly the failed events of
+    the window, once each, with their original webhook-ids."""
+    key = hooks.key()
+    made = hooks.register(key, receiver.url, ["customer.created"])
+    clock = Clock()
+    worker = hooks.worker(clock)
+    before = create_customer(hooks.api, key)  # delivered while the receiver is up
+    hooks.tick(worker)
+    assert len(receiver.wait_for(1)) == 1
+
+    receiver.answer = lambda _r: Answer(status=503)
+    early = create_customer(hooks.api, key)  # fails, outside the window
+    hooks.tick(worker)
+    since = _latest_event_time(hooks)
+    down = [create_customer(hooks.api, key) for _ in range(3)]  # fail, in the window
+    hooks.tick(worker)
+    for _ in range(60):  # an hour down: the retries at 5 s, 5 min and 30 min fail too
+        clock.advance(timedelta(minutes=1))
+        hooks.tick(worker)
+    failed_ids = {r.message_id for r in receiver.received[1:]}
+    assert len(failed_ids) == 4
+    assert len(receiver.received) == 1 + 4 * 4
+
+    receiver.answer = lambda _r: Answer()
+    receiver.clear()
+    window = since + timedelta(microseconds=1)
+    recovered = hooks.api.rest(
+        "POST", f"{_path(made)}/recover", as_=key, json={"since": window.isoformat()}
+    )
+    assert recovered.status_code == 200, recovered.text
+    assert recovered.json()["queued"] == 3
+    hooks.tick(worker)
+    got = receiver.wait_for(3)
+    assert {verified(made["secret"], r)["data"]["object"]["id"] for r in got} == {
+        c["id"] for c in down
+    }
+    assert {r.message_id for r in got} < failed_ids  # the same ids as their failed attempts
+    assert before["id"] not in {r.json["data"]["object"]["id"] for r in got}
+    assert early["id"] not in {r.json["data"]["object"]["id"] for r in got}
+    # Recovering again finds nothing left to recover: they succeeded.
+    again = hooks.api.rest(
+        "POST", f"{_path(made)}/recover", as_=key, json={"since": window.isoformat()}
+    )
+    assert again.json()["queued"] == 0
+    triggers = [a.trigger for a in hooks.attempts(made["webhook_endpoint"]["id"])]
+    assert triggers.count("recover") == 3
+
+
+def test_replay_missing_sends_what_the_endpoint_never_received(
+    hooks: Hooks, receiver: Receiver
+) -> None:
+    key = hooks.key()
+    made = hooks.register(key, receiver.url, ["customer.created"], enabled=False)
+    worker = hooks.worker()
+    old = create_customer(hooks.api, key)
+    hooks.tick(worker)
+    since = _latest_event_time(hooks)
+    missed = [create_customer(hooks.api, key) for _ in range(2)]
+    hooks.api.rest(
+        "POST",
+        "/team_members",
+        as_=key,
+        json={
+            "name": "Other type",
+            "email": f"o{secrets.token_hex(4)}@example.com",
+            "role": "technician",
+        },
+    )
+    hooks.tick(worker)
+    assert receiver.received == []  # disabled: nothing fanned out to it
+
+    hooks.api.rest("PATCH", _path(made), as_=key, json={"enabled": True})
+    window = (since + timedelta(microseconds=1)).isoformat()
+    replayed = hooks.api.rest(
+        "POST", f"{_path(made)}/replay_missing", as_=key, json={"since": window}
+    )
+    assert replayed.status_code == 200, replayed.text
+    assert (replayed.json()["queued"], replayed.json()["more"]) == (2, False)
+    hooks.tick(worker)
+    got = receiver.wait_for(2)
+    assert {r.json["data"]["object"]["id"] for r in got} == {c["id"] for c in missed}
+    assert old["id"] not in {r.json["data"]["object"]["id"] for r in got}
+    again = hooks.api.rest("POST", f"{_path(made)}/replay_missing", as_=key, json={"since": window})
+    assert again.json()["queued"] == 0  # received now: no longer missing
+
+
+def test_resend_sends_one_event_again_with_its_webhook_id(hooks: Hooks, receiver: Receiver) -> None:
+    key = hooks.key()
+    made = hooks.register(key, receiver.url, ["customer.created"])
+    customer = create_customer(hooks.api, key)
+    worker = hooks.worker()
+    hooks.tick(worker)
+    (first,) = receiver.wait_for(1)
+    event_id = _event_id(hooks, customer["id"])
+    resent = hooks.api.rest("POST", f"{_path(made)}/resend", as_=key, json={"event_id": event_id})
+    assert resent.status_code == 200, resent.text
+    hooks.tick(worker)
+    second = receiver.wait_for(2)[1]
+    assert second.message_id == first.message_id
+    assert second.body == first.body
+    verified(made["secret"], second)
+    absent = hooks.api.rest(
+        "POST", f"{_path(made)}/resend", as_=key, json={"event_id": "evt_" + "0" * 22}
+    )
+    assert (absent.status_code, absent.json()["code"]) == (404, "NOT_FOUND")
+
+
+def test_another_organizations_endpoints_and_events_are_out_of_reach(
+    hooks: Hooks, receiver: Receiver
+) -> None:
+    mine, theirs = hooks.key(), hooks.key()
+    made = hooks.register(mine, receiver.url, ["customer.*"])
+    other = hooks.register(theirs, receiver.url + "/theirs", ["customer.*"])
+    their_customer = create_customer(hooks.api, theirs)
+    their_event = _event_id(hooks, their_customer["id"])
+    for method, suffix, body in (
+        ("GET", "", None),
+        ("PATCH", "", {"description": "mine now"}),
+        ("POST", "/test", None),
+        ("POST", "/rotate_secret", {}),
+        ("POST", "/recover", {"since": "2026-01-01T00:00:00Z"}),
+        ("DELETE", "", None),
+    ):
+        answer = hooks.api.rest(method, f"{_path(other)}{suffix}", as_=mine, json=body)
+        assert (answer.status_code, answer.json()["code"]) == (404, "NOT_FOUND"), (method, suffix)
+    resend = hooks.api.rest(
+        "POST", f"{_path(made)}/resend", as_=mine, json={"event_id": their_event}
+    )
+    assert (resend.status_code, resend.json()["code"]) == (404, "NOT_FOUND")
+    listed = hooks.api.rest("GET", "/webhook_endpoints", as_=mine).json()["data"]
+    assert [e["id"] for e in listed] == [made["webhook_endpoint"]["id"]]
+    replay = hooks.api.rest(
+        "POST", f"{_path(made)}/replay_missing", as_=mine, json={"since": "2026-01-01T00:00:00Z"}
+    )
+    assert replay.json()["queued"] == 0  # their events are not mine to replay
+
+    # Fan-out: each organization's events reach its own endpoints only.
+    create_customer(hooks.api, mine)
+    hooks.tick(hooks.worker())
+    got = receiver.wait_for(2)
+    by_path = {r.path: r.json["data"]["object"]["id"] for r in got}
+    assert by_path["/hooks/theirs"] == their_customer["id"]
+    assert by_path["/hooks"] != their_customer["id"]
+    verified(made["secret"], next(r for r in got if r.path == "/hooks"))
+    verified(other["secret"], next(r for r in got if r.path == "/hooks/theirs"))
+
+
+def test_the_test_environment_is_kept_apart(hooks: Hooks, receiver: Receiver) -> None:
+    live = hooks.key()
+    test = hooks.key(org=live.organization_id, environment="test")
+    hooks.register(live, receiver.url, ["customer.created"])
+    create_customer(hooks.api, test)
+    hooks.tick(hooks.worker())
+    assert receiver.received == []
+
+
+def _resolving(monkeypatch: pytest.MonkeyPatch, name: str, answers: list[str]) -> list[str]:
+    """``name`` resolves to ``answers[0]``, then ``answers[1]``… (the last one repeats): a DNS
+    rebinding. Returns the log of what each resolution answered."""
+    real = socket.getaddrinfo
+    log: list[str] = []
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        address = answers[min(len(log), len(answers) - 1)]
+        log.append(address)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port)))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return log
+
+
+def test_a_name_that_resolves_to_loopback_is_refused_at_connect(
+    hooks: Hooks, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registration cannot know where a name points; the worker checks the resolved address
+    of every attempt, with private targets not allowed (production's setting)."""
+    port = receiver.url.split(":")[2].split("/")[0]
+    _resolving(monkeypatch, "hooks.rebind.test", ["127.0.0.1"])
+    key = hooks.key()
+    made = hooks.register(key, f"http://hooks.rebind.test:{port}/hooks", ["customer.created"])
+    create_customer(hooks.api, key)
+    strict = hooks.settings.model_copy(update={"webhooks_allow_private_targets": False})
+    worker = hooks.worker()
+    worker.settings = strict
+    hooks.tick(worker)
+    (attempt,) = hooks.attempts(made["webhook_endpoint"]["id"])
+    assert (attempt.outcome, attempt.response_status) == ("failed", None)
+    assert "loopback" in attempt.error
+    assert receiver.received == []
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(
+    hooks: Hooks, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebinding name answers the check with one address and any later lookup with
+    another: the worker resolves once and connects to the vetted address, with the name as
+    ``Host``, so the second answer is never used."""
+    port = receiver.url.split(":")[2].split("/")[0]
+    lookups = _resolving(monkeypatch, "swap.rebind.test", ["127.0.0.1", "203.0.113.9"])
+    key = hooks.key()
+    hooks.register(key, f"http://swap.rebind.test:{port}/hooks", ["customer.created"])
+    create_customer(hooks.api, key)
+    hooks.tick(hooks.worker())
+    (got,) = receiver.wait_for(1)
+    assert got.headers["host"] == f"swap.rebind.test:{port}"
+    assert lookups == ["127.0.0.1"]  # one resolution, the checked one
+
+
+def test_refused_urls_and_unknown_event_types_are_422s(hooks: Hooks) -> None:
+    """A URL the guard refuses (its address classes are tests/test_webhook_targets.py's) or
+    an event type the catalogue lacks: a 422 naming each field, and nothing stored."""
+    key = hooks.key()
+    for url in ("ftp://hooks.example.com/x", "https://user:pw@hooks.example.com/x", "https://"):
+        answer = hooks.api.rest(
+            "POST", "/webhook_endpoints", as_=key, json={"url": url, "event_types": ["customer.*"]}
+        )
+        assert answer.status_code == 422, (url, answer.text)
+        assert answer.json()["errors"][0]["pointer"] == "/url"
+    unknown = hooks.api.rest(
+        "POST",
+        "/webhook_endpoints",
+        as_=key,
+        json={"url": "https://hooks.example.com/x", "event_types": ["customer.exploded", "nope.*"]},
+    )
+    assert unknown.status_code == 422
+    assert [e["pointer"] for e in unknown.json()["errors"]] == [
+        "/event_types/0",
+        "/event_types/1",
+    ]
+    assert hooks.api.rest("GET", "/webhook_endpoints", as_=key).json()["data"] == []
+
+
+def test_private_address_literals_are_refused_at_registration(hooks: Hooks) -> None:
+    strict = hooks.settings.model_copy(update={"webhooks_allow_private_targets": False})
+    with TestClient(create_app(strict), raise_server_exceptions=False) as client:
+        api = Api(client=client, engine=hooks.engine, settings=strict)
+        key = api.key(scopes=[Scope.MANAGE_WEBHOOKS.value])
+        for url in (
+            "https://127.0.0.1/hooks",
+            "https://169.254.169.254/latest/meta-data",
+            "https://10.0.0.8/hooks",
+            "https://[::ffff:192.168.0.1]/hooks",
+        ):
+            answer = api.rest(
+                "POST",
+                "/webhook_endpoints",
+                as_=key,
+                json={"url": url, "event_types": ["customer.*"]},
+            )
+            assert answer.status_code == 422, (url, answer.text)
+            assert answer.json()["errors"][0]["pointer"] == "/url"
+        assert api.rest("GET", "/webhook_endpoints", as_=key).json()["data"] == []
