@@ -3,8 +3,10 @@ real worker, signed POSTs to a real receiver on loopback, verified with the offi
 ``standardwebhooks`` package; retries, disabling, rotation, recover and replay on an injected
 clock. The worker reads every tenant's rows, so this module has a database of its own."""
 
+import asyncio
 import secrets
 import socket
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +21,7 @@ from asteri.app import create_app
 from asteri.authz.scopes import Scope
 from asteri.kit.settings import Settings
 from asteri.models import AuditEntry, Event
+from asteri.models.webhook import WebhookEndpoint
 from asteri.workers.webhooks import SCHEDULE
 from tests.factories import Api, create_customer
 from tests.receiver import Answer, Received, Receiver, receiving
@@ -605,3 +608,66 @@ def test_private_address_literals_are_refused_at_registration(hooks: Hooks) -> N
             assert answer.status_code == 422, (url, answer.text)
             assert answer.json()["errors"][0]["pointer"] == "/url"
         assert api.rest("GET", "/webhook_endpoints", as_=key).json()["data"] == []
+
+
+def test_secrets_appear_only_in_the_answers_that_issue_them(
+    hooks: Hooks, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    key = hooks.key()
+    made = hooks.register(key, receiver.url, ["customer.created", "webhook_endpoint.*"])
+    path = _path(made)
+    rotated = hooks.api.rest("POST", f"{path}/rotate_secret", as_=key, json={}).json()["secret"]
+    secrets_shown = [made["secret"], rotated]
+    create_customer(hooks.api, key)
+    hooks.tick(hooks.worker(), passes=2)
+    receiver.wait_for(1)
+    seen = [
+        hooks.api.rest("GET", path, as_=key).text,
+        hooks.api.rest("GET", "/webhook_endpoints", as_=key).text,
+        *(r.body.decode() for r in receiver.received),
+        caplog.text,
+    ]
+    with hooks.engine.connect() as conn:
+        seen += [repr(row) for row in conn.execute(select(Event)).all()]
+        seen += [repr(row) for row in conn.execute(select(AuditEntry)).all()]
+        stored = conn.execute(select(WebhookEndpoint)).all()
+    for secret in secrets_shown:
+        raw = secret.removeprefix("whsec_")
+        assert not any(raw in text for text in seen)
+        assert not any(raw in repr(row) for row in stored)  # encrypted at rest, not encoded
+
+
+def test_a_slow_receiver_does_not_hold_up_the_others(hooks: Hooks) -> None:
+    """The worker's loop gives each attempt its own slot: while one receiver sits on a
+    request, another endpoint's events keep arriving."""
+    release = threading.Event()
+
+    def stuck(_r: Received) -> Answer:
+        release.wait(timeout=20)
+        return Answer()
+
+    with receiving("/slow") as slow, receiving("/fast") as fast:
+        slow.answer = stuck
+        key = hooks.key()
+        hooks.register(key, slow.url, ["customer.created"])
+        other = hooks.key()
+        hooks.register(other, fast.url, ["customer.created"])
+        worker = hooks.worker()
+        stop = asyncio.Event()
+
+        async def scenario() -> None:
+            running = asyncio.create_task(worker.run(stop))
+            await asyncio.to_thread(create_customer, hooks.api, key)
+            await asyncio.to_thread(slow.wait_for, 1)
+            for _ in range(3):
+                await asyncio.to_thread(create_customer, hooks.api, other)
+            await asyncio.to_thread(fast.wait_for, 3)  # while the slow one is still held
+            assert not release.is_set()
+            release.set()
+            stop.set()
+            await running
+
+        hooks.runner.run(scenario())
+        assert len(slow.received) == 1
+        assert len(fast.received) == 3

@@ -204,27 +204,44 @@ class WebhookWorker:
     # --- the loop ----------------------------------------------------------------------
 
     async def tick(self) -> int:
-        """One pass: fan out, claim what is due, attempt it all. How many attempts it made."""
-        while await self.fan_out() == self.policy.batch:
-            pass
+        """One pass, run to its end (the tests' step): fan out, claim what is due, attempt it
+        all. How many attempts it made."""
+        await self._fan_out_all()
         claims = await self.claim()
         await asyncio.gather(*(self._attempt_and_record(c) for c in claims))
         return len(claims)
 
     async def run(self, stop: asyncio.Event, *, idle: float = 0.05) -> None:
-        """Pass after pass until ``stop`` is set; sleeps ``idle`` seconds when a pass found
-        nothing (a new event waits at most that long, plus the commit)."""
+        """Until ``stop`` is set: fan out, and claim as many due deliveries as there are free
+        attempt slots, each attempt its own task, so a slow receiver holds one slot, not the
+        pass. Sleeps up to ``idle`` seconds when nothing was claimed (a new event waits at
+        most that long after its commit). On stop, the attempts in flight finish."""
+        in_flight: set[asyncio.Task[None]] = set()
+        stopping = asyncio.create_task(stop.wait())
         while not stop.is_set():
+            claims: list[Claim] = []
             try:
-                worked = await self.tick()
+                await self._fan_out_all()
+                free = self.policy.concurrency - len(in_flight)
+                if free > 0:
+                    claims = await self.claim(limit=free)
             except (DBAPIError, OSError) as exc:  # the database went away: try again
                 log.warning("webhook pass failed: %s", type(exc).__name__)
-                worked = 0
-            if not worked:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=idle)
-                except TimeoutError:
-                    pass
+            for claim in claims:
+                task = asyncio.create_task(self._attempt_and_record(claim))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            if not claims:
+                await asyncio.wait(
+                    {stopping, *in_flight}, timeout=idle, return_when=asyncio.FIRST_COMPLETED
+                )
+        if in_flight:
+            await asyncio.wait(in_flight)
+        stopping.cancel()
+
+    async def _fan_out_all(self) -> None:
+        while await self.fan_out() == self.policy.batch:
+            pass
 
     # --- 1. fan-out --------------------------------------------------------------------
 
@@ -273,8 +290,8 @@ class WebhookWorker:
 
     # --- 2. claim ----------------------------------------------------------------------
 
-    async def claim(self) -> list[Claim]:
-        """Lease the due deliveries (at most ``batch``) to this pass."""
+    async def claim(self, limit: int | None = None) -> list[Claim]:
+        """Lease the due deliveries (at most ``limit``, by default ``batch``) to this pass."""
         now = self.clock()
         token = secrets.token_hex(16)
         lease_free = or_(_D.leased_until.is_(None), _D.leased_until < now)
@@ -289,7 +306,7 @@ class WebhookWorker:
                 _W.deleted_at.is_(None),
             )
             .order_by(_D.next_attempt_at)
-            .limit(self.policy.batch)
+            .limit(min(limit or self.policy.batch, self.policy.batch))
             .with_for_update(of=WebhookDelivery.__table__, skip_locked=True)  # type: ignore[attr-defined]
         )
         async with self.engine.begin() as conn:
@@ -319,9 +336,14 @@ class WebhookWorker:
         )
 
     async def _attempt_and_record(self, claim: Claim) -> None:
-        async with self._slots:
-            outcome = await self.attempt(claim.row)
-        await self.record(claim, outcome)
+        """An attempt that cannot be recorded (the database went away) is left to its lease:
+        when that runs out, another pass attempts it again (at least once)."""
+        try:
+            async with self._slots:
+                outcome = await self.attempt(claim.row)
+            await self.record(claim, outcome)
+        except (DBAPIError, OSError) as exc:
+            log.warning("webhook attempt not recorded: %s", type(exc).__name__)
 
     async def attempt(self, row: Any) -> Outcome:
         body = self.body_of(row)
