@@ -20,7 +20,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from asteri.app import create_app
 from asteri.authz.scopes import Scope
 from asteri.kit.settings import Settings
-from asteri.models import AuditEntry, Event
+from asteri.models import AuditEntry, Event, IdempotencyRecord
 from asteri.models.webhook import WebhookEndpoint
 from asteri.workers.webhooks import SCHEDULE
 from tests.factories import Api, create_customer
@@ -671,3 +671,36 @@ def test_a_slow_receiver_does_not_hold_up_the_others(hooks: Hooks) -> None:
         hooks.runner.run(scenario())
         assert len(slow.received) == 1
         assert len(fast.received) == 3
+
+
+def test_an_idempotent_create_or_rotate_never_stores_the_secret(hooks: Hooks) -> None:
+    key = hooks.key()
+    body = {"url": "https://hooks.example.com/once", "event_types": ["customer.*"]}
+    headers = {"idempotency-key": f"create-{secrets.token_hex(4)}"}
+    created = hooks.api.rest("POST", "/webhook_endpoints", as_=key, json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    retry = hooks.api.rest("POST", "/webhook_endpoints", as_=key, json=body, headers=headers)
+    assert (retry.status_code, retry.json()["reason"]) == (409, "secret_not_replayed")
+    assert retry.json()["resource_id"] == created.json()["webhook_endpoint"]["id"]
+    assert created.json()["secret"] not in retry.text
+
+    path = _path(created.json())
+    again = {"idempotency-key": f"rotate-{secrets.token_hex(4)}"}
+    rotated = hooks.api.rest("POST", f"{path}/rotate_secret", as_=key, json={}, headers=again)
+    assert rotated.status_code == 200, rotated.text
+    repeat = hooks.api.rest("POST", f"{path}/rotate_secret", as_=key, json={}, headers=again)
+    assert (repeat.status_code, repeat.json()["reason"]) == (409, "secret_not_replayed")
+    with hooks.engine.connect() as conn:
+        stored = [
+            bytes(b or b"") for b in conn.scalars(select(col(IdempotencyRecord.response_body)))
+        ]
+    for secret in (created.json()["secret"], rotated.json()["secret"]):
+        assert not any(secret.encode() in b for b in stored)
+    # The replay-oriented operations are idempotent like every POST: the same answer again.
+    window = {"since": "2026-01-01T00:00:00Z"}
+    recover_key = {"idempotency-key": f"recover-{secrets.token_hex(4)}"}
+    first = hooks.api.rest("POST", f"{path}/recover", as_=key, json=window, headers=recover_key)
+    second = hooks.api.rest("POST", f"{path}/recover", as_=key, json=window, headers=recover_key)
+    assert first.status_code == second.status_code == 200
+    assert first.json() == second.json()
+    assert second.headers["idempotent-replayed"] == "true"
