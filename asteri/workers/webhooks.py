@@ -48,12 +48,12 @@ from typing import Any
 
 import httpx2 as httpx
 import orjson
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Integer, bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from asteri.authz.principal import ActorType, Principal
-from asteri.kit.db import utcnow
+from asteri.kit.db import UtcDateTime, utcnow
 from asteri.kit.ids import IdPrefix, new_public_id
 from asteri.kit.settings import Settings
 from asteri.models import Environment, Event, Organization
@@ -208,19 +208,33 @@ class WebhookWorker:
         all. How many attempts it made."""
         await self._fan_out_all()
         claims = await self.claim()
-        await asyncio.gather(*(self._attempt_and_record(c) for c in claims))
+        outcomes = await asyncio.gather(*(self._attempt(c) for c in claims))
+        if claims:
+            await self.record_all(list(zip(claims, outcomes, strict=True)))
         return len(claims)
 
     async def run(self, stop: asyncio.Event, *, idle: float = 0.05) -> None:
         """Until ``stop`` is set: fan out, and claim as many due deliveries as there are free
         attempt slots, each attempt its own task, so a slow receiver holds one slot, not the
         pass. Sleeps up to ``idle`` seconds when nothing was claimed (a new event waits at
-        most that long after its commit). On stop, the attempts in flight finish."""
+        most that long after its commit). The attempts that finished since the last pass are
+        recorded together, in one transaction. On stop, the attempts in flight finish."""
         in_flight: set[asyncio.Task[None]] = set()
+        done: list[tuple[Claim, Outcome]] = []
         stopping = asyncio.create_task(stop.wait())
-        while not stop.is_set():
+
+        async def attempt(claim: Claim) -> None:
+            done.append((claim, await self._attempt(claim)))
+
+        while not stop.is_set() or in_flight or done:
             claims: list[Claim] = []
             try:
+                if done:
+                    finished, done[:] = list(done), []
+                    await self._record_or_leave(finished)
+                if stop.is_set():
+                    await asyncio.wait(in_flight or {stopping}, timeout=idle)
+                    continue
                 await self._fan_out_all()
                 free = self.policy.concurrency - len(in_flight)
                 if free > 0:
@@ -228,15 +242,13 @@ class WebhookWorker:
             except (DBAPIError, OSError) as exc:  # the database went away: try again
                 log.warning("webhook pass failed: %s", type(exc).__name__)
             for claim in claims:
-                task = asyncio.create_task(self._attempt_and_record(claim))
+                task = asyncio.create_task(attempt(claim))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
-            if not claims:
+            if not claims and not done:
                 await asyncio.wait(
                     {stopping, *in_flight}, timeout=idle, return_when=asyncio.FIRST_COMPLETED
                 )
-        if in_flight:
-            await asyncio.wait(in_flight)
         stopping.cancel()
 
     async def _fan_out_all(self) -> None:
@@ -335,15 +347,17 @@ class WebhookWorker:
             }
         )
 
-    async def _attempt_and_record(self, claim: Claim) -> None:
-        """An attempt that cannot be recorded (the database went away) is left to its lease:
-        when that runs out, another pass attempts it again (at least once)."""
+    async def _attempt(self, claim: Claim) -> Outcome:
+        async with self._slots:
+            return await self.attempt(claim.row)
+
+    async def _record_or_leave(self, done: list[tuple[Claim, Outcome]]) -> None:
+        """Attempts that cannot be recorded (the database went away) are left to their
+        leases: when those run out, another pass attempts them again (at least once)."""
         try:
-            async with self._slots:
-                outcome = await self.attempt(claim.row)
-            await self.record(claim, outcome)
+            await self.record_all(done)
         except (DBAPIError, OSError) as exc:
-            log.warning("webhook attempt not recorded: %s", type(exc).__name__)
+            log.warning("%d webhook attempts not recorded: %s", len(done), type(exc).__name__)
 
     async def attempt(self, row: Any) -> Outcome:
         body = self.body_of(row)
@@ -392,54 +406,68 @@ class WebhookWorker:
     # --- 4. record ---------------------------------------------------------------------
 
     async def record(self, claim: Claim, outcome: Outcome) -> None:
-        row, now = claim.row, self.clock()
+        await self.record_all([(claim, outcome)])
+
+    async def record_all(self, done: list[tuple[Claim, Outcome]]) -> None:
+        """Each attempt and its delivery's next state, all in one transaction and a few
+        statements for the whole batch (the commit and the round trips are most of the cost);
+        then, for each failure, its endpoint's failure clock and whether to disable it."""
+        if not done:
+            return
+        now = self.clock()
+        in_order = sorted(done, key=lambda d: (d[0].row.endpoint_id, d[0].row.id))
+        attempts = [_attempt(c.row, o, now, self) for c, o in in_order]
+        states = [self._next_state(c, o, now) for c, o in in_order]
+        succeeded = sorted({c.row.endpoint_id for c, o in in_order if o.succeeded})
+        async with self.engine.begin() as conn:  # rows locked in one order: no deadlock
+            await conn.execute(insert(DeliveryAttempt), attempts)
+            await conn.execute(_NEXT_STATE, states)
+            if succeeded:
+                await conn.execute(
+                    update(WebhookEndpoint)
+                    .where(_W.id.in_(succeeded), _W.failing_since.is_not(None))
+                    .values(failing_since=None)
+                )
+            for claim, outcome in in_order:
+                if not outcome.succeeded:
+                    await self._failed(conn, claim.row, outcome, now)
+
+    def _next_state(self, claim: Claim, outcome: Outcome, now: datetime) -> dict[str, Any]:
+        """The delivery's columns after this attempt (the parameters of ``_NEXT_STATE``)."""
+        row = claim.row
         failures = row.step + 1
+        status, next_at = DeliveryStatus.FAILED.value, None
         if outcome.succeeded:
-            state: dict[str, Any] = {"status": DeliveryStatus.SUCCEEDED.value}
-        elif outcome.status == 410:
-            state = {"status": DeliveryStatus.FAILED.value}
-        else:
+            status = DeliveryStatus.SUCCEEDED.value
+        elif outcome.status != 410:
             wait = retry_delay(self.policy, failures, self.rng)
             if wait is not None and outcome.status in (429, 503):
                 asked = retry_after(outcome.retry_after, now, self.policy.schedule[-1])
                 wait = max(wait, asked) if asked is not None else wait
-            state = (
-                {"status": DeliveryStatus.FAILED.value}
-                if wait is None
-                else {"status": DeliveryStatus.RETRYING.value, "next_attempt_at": now + wait}
-            )
-        async with self.engine.begin() as conn:
-            await conn.execute(insert(DeliveryAttempt).values(**_attempt(row, outcome, now, self)))
-            await conn.execute(
-                update(WebhookDelivery)
-                .where(_D.id == row.id, _D.lease_token == claim.token)
-                .values(
-                    **{"next_attempt_at": None, **state},
-                    step=failures,
-                    attempts=_D.attempts + 1,
-                    lease_token=None,
-                    leased_until=None,
-                    last_attempt_at=now,
-                    last_response_status=outcome.status,
-                    updated_at=now,
-                )
-            )
-            if outcome.succeeded:
-                await conn.execute(
-                    update(WebhookEndpoint)
-                    .where(_W.id == row.endpoint_id, _W.failing_since.is_not(None))
-                    .values(failing_since=None)
-                )
-                return
-            await conn.execute(
-                update(WebhookEndpoint)
-                .where(_W.id == row.endpoint_id, _W.failing_since.is_(None))
-                .values(failing_since=now)
-            )
-            if outcome.status == 410:
-                await self._disable(conn, row, DisabledReason.GONE, now)
-            elif now - (row.failing_since or now) >= self.policy.disable_after:
-                await self._disable(conn, row, DisabledReason.FAILING, now)
+            if wait is not None:
+                status, next_at = DeliveryStatus.RETRYING.value, now + wait
+        return {
+            "b_id": row.id,
+            "b_token": claim.token,
+            "b_status": status,
+            "b_next": next_at,
+            "b_step": failures,
+            "b_now": now,
+            "b_response": outcome.status,
+        }
+
+    async def _failed(
+        self, conn: AsyncConnection, row: Any, outcome: Outcome, now: datetime
+    ) -> None:
+        await conn.execute(
+            update(WebhookEndpoint)
+            .where(_W.id == row.endpoint_id, _W.failing_since.is_(None))
+            .values(failing_since=now)
+        )
+        if outcome.status == 410:
+            await self._disable(conn, row, DisabledReason.GONE, now)
+        elif now - (row.failing_since or now) >= self.policy.disable_after:
+            await self._disable(conn, row, DisabledReason.FAILING, now)
 
     async def _disable(
         self, conn: AsyncConnection, row: Any, reason: DisabledReason, now: datetime
@@ -483,6 +511,25 @@ class WebhookWorker:
             values.pop("id")
             await conn.execute(insert(type(record)).values(**values))
         log.info("webhook endpoint %s disabled: %s", endpoint.public_id, reason.value)
+
+
+# A delivery's state after an attempt, only while the lease is still the attempt's (a resend
+# or recover may have started a new run meanwhile; that run is left alone).
+_NEXT_STATE = (
+    update(WebhookDelivery)
+    .where(_D.id == bindparam("b_id"), _D.lease_token == bindparam("b_token"))
+    .values(
+        status=bindparam("b_status"),
+        next_attempt_at=bindparam("b_next", type_=UtcDateTime),
+        step=bindparam("b_step"),
+        attempts=_D.attempts + 1,
+        lease_token=None,
+        leased_until=None,
+        last_attempt_at=bindparam("b_now", type_=UtcDateTime),
+        last_response_status=bindparam("b_response", type_=Integer),
+        updated_at=bindparam("b_now", type_=UtcDateTime),
+    )
+)
 
 
 def _new_delivery(
