@@ -17,6 +17,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.time)  # wall clock, as the database's timestamps
 
     @property
     def json(self) -> Any:
@@ -43,15 +44,27 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     answer: Callable[[Received], Answer] = lambda _r: Answer()
     lock: threading.Lock = field(default_factory=threading.Lock)
+    answering: int = 0  # requests received and not yet answered (in flight)
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
+        return self.wait_until(lambda got: len(got) >= count, f"{count} requests", timeout)
+
+    def wait_until(
+        self, done: Callable[[list[Received]], bool], what: str, timeout: float = 20.0
+    ) -> list[Received]:
+        """What was received once ``done`` holds for it (checked under the lock, so
+        ``answering`` is consistent with it); fails after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.lock:
-                if len(self.received) >= count:
+                if done(self.received):
                     return list(self.received)
             time.sleep(0.01)
-        raise AssertionError(f"the receiver got {len(self.received)} requests, not {count}")
+        raise AssertionError(f"the receiver got {len(self.received)} requests, never {what}")
+
+    def message_ids(self) -> set[str]:
+        with self.lock:
+            return {r.message_id for r in self.received}
 
     def clear(self) -> None:
         with self.lock:
@@ -73,7 +86,14 @@ def receiving(path: str = "/hooks") -> Iterator[Receiver]:
             )
             with receiver.lock:
                 receiver.received.append(got)
-            answer = receiver.answer(got)
+                receiver.answering += 1
+            try:
+                self._answer(receiver.answer(got))
+            finally:
+                with receiver.lock:
+                    receiver.answering -= 1
+
+        def _answer(self, answer: Answer) -> None:
             if answer.delay:
                 time.sleep(answer.delay)
             try:
@@ -89,7 +109,10 @@ def receiving(path: str = "/hooks") -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the tests assert on what was received, not on a log."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 256  # a worker opens up to 64 connections at once
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}{path}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -3,10 +3,16 @@ tenant's rows), endpoints registered through the API, and a worker driven pass b
 injected clock."""
 
 import asyncio
-from collections.abc import Iterator
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -17,9 +23,13 @@ from asteri.app import create_app
 from asteri.authz.scopes import Scope
 from asteri.kit.db import create_operator_engine, create_sync_engine, utcnow
 from asteri.kit.settings import Settings
-from asteri.models.webhook import DeliveryAttempt, WebhookDelivery
+from asteri.models import Event
+from asteri.models.webhook import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from asteri.webhooks.ids import message_id
 from asteri.workers.webhooks import DeliveryPolicy, WebhookWorker
 from tests.factories import Api, Credential
+
+ROOT = Path(__file__).resolve().parent.parent
 
 REST = "/api/public/v1"
 HOOKS = [
@@ -59,7 +69,8 @@ class Hooks:
     def key(self, **kwargs: Any) -> Credential:
         return self.api.key(scopes=HOOKS, **kwargs)
 
-    def worker(self, clock: Clock | None = None, **policy: Any) -> WebhookWorker:
+    def worker(self, clock: Callable[[], datetime] | None = None, **policy: Any) -> WebhookWorker:
+        """A worker on an engine of its own, on a ``Clock`` of its own unless told."""
         engine = self.runner.run(_engine(self.settings.database_url))
         made = WebhookWorker(
             engine,
@@ -96,6 +107,57 @@ class Hooks:
                 ).all()
             )
 
+    def message_ids(self, endpoint_id: str, event_type: str) -> set[str]:
+        """The ``webhook-id`` each of the endpoint's organization's ``event_type`` events
+        must arrive with, derived from the events table (not from the deliveries)."""
+        with self.engine.connect() as conn:
+            org = conn.execute(
+                select(col(WebhookEndpoint.organization_id)).where(
+                    col(WebhookEndpoint.public_id) == endpoint_id
+                )
+            ).scalar_one()
+            events = conn.execute(
+                select(col(Event.public_id)).where(
+                    col(Event.organization_id) == org, col(Event.type) == event_type
+                )
+            ).scalars()
+            key = self.settings.key_pepper.get_secret_value().encode()
+            return {message_id(event, endpoint_id, key=key) for event in events}
+
+    @contextmanager
+    def worker_process(self, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+        """``asteri worker`` in a process of its own on this world's database, with the
+        secrets of these settings (so its message ids and signatures are the tests').
+        Stopped at the end (SIGTERM) unless the test already ended it."""
+        settings = self.settings
+        environ = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "ASTERI_DATABASE_URL": settings.database_url,
+            "ASTERI_KEY_PEPPER": settings.key_pepper.get_secret_value(),
+            "ASTERI_WEBHOOK_SECRET_KEY": settings.webhook_secret_key.get_secret_value(),
+            "ASTERI_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
+            **env,
+        }
+        environ.pop("ASTERI_REDIS_URL", None)
+        with tempfile.TemporaryFile() as log:
+            process = subprocess.Popen(
+                [sys.executable, "-c", "from asteri.cli import main; main()", "worker"],
+                env=environ,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+            try:
+                yield process
+            finally:
+                if process.poll() is None:
+                    process.terminate()
+                code = process.wait(timeout=20)
+                log.seek(0)
+                # Ended by the test's SIGKILL, or gracefully by SIGTERM (exit 0).
+                assert code in (0, -signal.SIGKILL), log.read().decode(errors="replace")
+
     def attempts(self, endpoint_id: str) -> list[Any]:
         with self.engine.connect() as conn:
             return list(
@@ -112,8 +174,6 @@ async def _engine(url: str) -> Any:
 
 
 def _pk(conn: Any, endpoint_id: str) -> int:
-    from asteri.models.webhook import WebhookEndpoint
-
     found = conn.execute(
         select(col(WebhookEndpoint.id)).where(col(WebhookEndpoint.public_id) == endpoint_id)
     ).scalar_one()
