@@ -24,6 +24,8 @@ from asteri.kit.db import create_sync_engine
 from asteri.kit.settings import Settings
 from asteri.migrations import upgrade
 from tests.factories import GENEROUS, Api, redis_namespace, redis_test_url
+from tests.receiver import Receiver, receiving
+from tests.webhook_harness import Hooks, webhook_world
 
 
 def _backends() -> list[str]:
@@ -85,6 +87,20 @@ def own_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory
     backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     with fresh_database(backend, Path(tmp_path_factory.mktemp("own"))) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def hooks(settings: Settings, own_database_url: str) -> Iterator[Hooks]:
+    """The module's webhook world (``tests/webhook_harness.py``) on its own database."""
+    with webhook_world(settings, own_database_url) as world:
+        yield world
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP receiver on loopback (``tests/receiver.py``)."""
+    with receiving() as made:
+        yield made
 
 
 @pytest.fixture(scope="session")

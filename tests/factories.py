@@ -19,13 +19,17 @@ from sqlmodel import col
 from asteri.admin import KeyRequest, create_key, create_organization
 from asteri.authz.scopes import Scope
 from asteri.authz.sessions import issue_session
+from asteri.kit.db import utcnow
+from asteri.kit.ids import IdPrefix, new_public_id
 from asteri.kit.naming import camel, graphql_enum, rest_enum, snake
 from asteri.kit.settings import Settings
 from asteri.models import Environment, Event, Organization
-from asteri.resolvers.crud import Resource, SampleContext
+from asteri.models.webhook import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from asteri.resolvers.crud import Log, Resource, SampleContext
 from asteri.resolvers.customer import CUSTOMERS
 from asteri.resolvers.service import SERVICES
 from asteri.resolvers.team_member import TEAM_MEMBERS
+from asteri.resolvers.webhook_endpoint import WEBHOOK_ENDPOINTS
 from asteri.rest_facade.types import rest_value
 from asteri.schema import build_schema
 
@@ -306,6 +310,72 @@ def create_object(api: Api, resource: Resource, cred: Credential, **fields: Any)
     document = f"mutation($input: Create{t}Input!) {{ create{t}(input: $input) {{ id }} }}"
     input_ = sample_input(api, resource, cred, **fields)
     return str(api.gql(document, {"input": input_}, as_=cred)[f"create{t}"]["id"])
+
+
+def log_entry(api: Api, log: Log, cred: Credential) -> str:
+    """A new entry of ``log`` in ``cred``'s tenant; its id. A customer's create writes its
+    audit entry and its event; a delivery attempt of that event is recorded as the worker
+    records one (the tests of the worker itself deliver to a real receiver)."""
+    maker = api.key(org=cred.organization_id, environment=cred.environment)
+    customer = create_object(api, CUSTOMERS, maker)
+    with api.engine.connect() as connection:
+        event = connection.execute(select(Event).where(col(Event.resource_id) == customer)).one()
+    if log.model is Event:
+        return str(event.public_id)
+    if log.model is not DeliveryAttempt:
+        assert event.audit_entry_id is not None
+        return str(event.audit_entry_id)
+    made = api.gql(
+        "mutation($input: CreateWebhookEndpointInput!) {"
+        " createWebhookEndpoint(input: $input) { webhookEndpoint { id } } }",
+        {"input": sample_input(api, WEBHOOK_ENDPOINTS, maker)},
+        as_=maker,
+    )
+    endpoint_id = made["createWebhookEndpoint"]["webhookEndpoint"]["id"]
+    now = utcnow()
+    with api.engine.begin() as connection:
+        endpoint = connection.execute(
+            select(col(WebhookEndpoint.id)).where(col(WebhookEndpoint.public_id) == endpoint_id)
+        ).scalar_one()
+        tenant = {"organization_id": event.organization_id, "environment": event.environment}
+        delivery = connection.execute(
+            WebhookDelivery.__table__.insert()  # type: ignore[attr-defined]
+            .values(
+                public_id=new_public_id(IdPrefix.WEBHOOK_DELIVERY),
+                endpoint_id=endpoint,
+                event_id=event.id,
+                status="succeeded",
+                trigger="event",
+                attempts=1,
+                step=1,
+                last_attempt_at=now,
+                last_response_status=204,
+                created_at=now,
+                updated_at=now,
+                **tenant,
+            )
+            .returning(WebhookDelivery.__table__.c.id)  # type: ignore[attr-defined]
+        ).scalar_one()
+        attempt_id = new_public_id(IdPrefix.WEBHOOK_ATTEMPT)
+        connection.execute(
+            DeliveryAttempt.__table__.insert().values(  # type: ignore[attr-defined]
+                public_id=attempt_id,
+                delivery_id=delivery,
+                endpoint_public_id=endpoint_id,
+                event_public_id=event.public_id,
+                event_type=event.type,
+                message_id=new_public_id("msg"),
+                number=1,
+                trigger="event",
+                outcome="succeeded",
+                response_status=204,
+                duration_ms=12,
+                attempted_at=now,
+                created_at=now,
+                **tenant,
+            )
+        )
+    return attempt_id
 
 
 def create_customer(api: Api, cred: Credential, **fields: Any) -> dict[str, Any]:

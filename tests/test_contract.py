@@ -30,6 +30,8 @@ KEY_MANAGERS_ONLY = {
     "updateApiKey",
     "rotateApiKey",
     "revokeApiKey",
+    "auditEvent",
+    "auditEvents",
 }
 
 

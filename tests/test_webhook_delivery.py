@@ -7,7 +7,6 @@ import asyncio
 import secrets
 import socket
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,25 +18,12 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from asteri.app import create_app
 from asteri.authz.scopes import Scope
-from asteri.kit.settings import Settings
 from asteri.models import AuditEntry, Event, IdempotencyRecord
 from asteri.models.webhook import WebhookEndpoint
 from asteri.workers.webhooks import SCHEDULE
 from tests.factories import Api, create_customer
 from tests.receiver import Answer, Received, Receiver, receiving
-from tests.webhook_harness import Clock, Hooks, webhook_world
-
-
-@pytest.fixture(scope="module")
-def hooks(settings: Settings, own_database_url: str) -> Iterator[Hooks]:
-    with webhook_world(settings, own_database_url) as world:
-        yield world
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as made:
-        yield made
+from tests.webhook_harness import Clock, Hooks
 
 
 def verified(secret: str, got: Received) -> Any:

@@ -7,7 +7,6 @@ import asyncio
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import httpx2 as httpx
 import pytest
@@ -16,30 +15,18 @@ from sqlmodel import col
 
 from asteri.app import create_app, serving_app
 from asteri.kit.db import utcnow
-from asteri.kit.settings import Settings, get_settings
+from asteri.kit.settings import get_settings
 from asteri.models import Event
 from asteri.models.webhook import WebhookDelivery, WebhookEndpoint
 from asteri.webhooks.ids import message_id
 from asteri.workers.runner import BackgroundRunner
 from asteri.workers.webhooks import WebhookWorker
 from tests.factories import create_customer
-from tests.receiver import Answer, Receiver, receiving
+from tests.receiver import Answer, Receiver
 from tests.servers import serving
-from tests.webhook_harness import REST, Hooks, webhook_world
+from tests.webhook_harness import REST, Hooks
 
 TIMEOUT = 1.0  # the killed worker's attempt timeout: its leases last 4 s
-
-
-@pytest.fixture(scope="module")
-def hooks(settings: Settings, own_database_url: str) -> Iterator[Hooks]:
-    with webhook_world(settings, own_database_url) as world:
-        yield world
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as made:
-        yield made
 
 
 def held(hooks: Hooks, endpoint_id: str) -> dict[str, float]:

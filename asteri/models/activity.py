@@ -16,6 +16,7 @@ class AuditEntry(TimestampedRow, table=True):
     __table_args__ = (
         Index("ix_audit_resource", "organization_id", "environment", "resource_id", "occurred_at"),
         Index("ix_audit_request", "organization_id", "environment", "request_id"),
+        Index("ix_audit_tenant_occurred", "organization_id", "environment", "occurred_at"),
     )
 
     organization_id: int = Field(foreign_key="organizations.id")
@@ -38,6 +39,7 @@ class Event(TimestampedRow, table=True):
         Index("ix_events_tenant_created", "organization_id", "environment", "id"),
         Index("ix_events_request", "organization_id", "environment", "request_id"),
         Index("ix_events_fan_out", "fanned_out_at", "id"),
+        Index("ix_events_tenant_occurred", "organization_id", "environment", "occurred_at"),
     )
 
     organization_id: int = Field(foreign_key="organizations.id")

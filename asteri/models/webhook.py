@@ -92,6 +92,9 @@ class DeliveryAttempt(TimestampedRow, table=True):
             "event_public_id",
             "attempted_at",
         ),
+        Index(
+            "ix_webhook_attempts_tenant_attempted", "organization_id", "environment", "attempted_at"
+        ),
     )
 
     organization_id: int = Field(foreign_key="organizations.id")

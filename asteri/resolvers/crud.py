@@ -8,7 +8,8 @@ import hashlib
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import Enum
 from functools import cache, cached_property
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,7 +25,7 @@ from asteri.authz.tenancy import scoped, stamp, tenant, tenant_terms
 from asteri.kit.db import UtcDateTime, utcnow
 from asteri.kit.errors import BadUserInput, Conflict, FieldError, NotFound, PreconditionFailed
 from asteri.kit.ids import new_public_id
-from asteri.kit.naming import pascal
+from asteri.kit.naming import camel, pascal
 from asteri.kit.pagination import Cursor, Page, decode_cursor, encode_cursor
 from asteri.models.base import TenantRow, TimestampedRow
 from asteri.resolvers.audit import record_change
@@ -38,17 +39,21 @@ if TYPE_CHECKING:
 __all__ = [
     "DELETED",
     "UPDATED",
+    "Collection",
     "Joined",
+    "Log",
     "Resource",
     "SampleContext",
     "Sort",
     "aware",
     "create",
+    "equal_to",
     "example_id",
     "get",
     "hold",
     "list_page",
     "matches_words",
+    "occurred_between",
     "read",
     "read_many",
     "record",
@@ -103,19 +108,49 @@ class SampleContext:
     event_of: Callable[["Resource"], str] = example_event_id
 
 
-@dataclass(frozen=True, eq=False)  # one object per resource: hashed by identity
-class Resource:
-    """A resource, declared once: what the generic functions need, and what the route table,
-    the persisted operations' names, the OpenAPI examples and the tests derive from it."""
+@dataclass(frozen=True, eq=False)  # one object per collection: hashed by identity
+class Collection:
+    """What reading an org-scoped collection takes: its table, its names and its ids. A
+    ``Resource`` is a collection that routes also write; a ``Log`` one that only the service
+    appends to. ``read``, ``read_many`` and ``list_page`` take either, through one filter."""
 
-    model: type[TimestampedRow]  # a TenantRow, or an organization-wide row (API keys)
+    model: type[TimestampedRow]  # a tenant table: organization_id and environment columns
     name: str  # singular, as in events: "customer" → customer.created
     prefix: str  # of its public ids: "cus" → cus_…
-    # Which unique constraint → which input field, to turn an IntegrityError into a clean 409.
-    unique_fields: tuple[str, ...] = ()
     # Read across the organization's environments (``tenancy.scoped``), not just the caller's.
     every_environment: bool = False
     plural: str = ""  # the collection, snake_case: "team_members" (default: name + "s")
+
+    @property
+    def collection(self) -> str:
+        return self.plural or f"{self.name}s"
+
+    @property
+    def type_name(self) -> str:
+        """The GraphQL type: ``TeamMember``."""
+        return pascal(self.name)
+
+    def operation(self, verb: str) -> str:
+        """A persisted operation's name by convention: ``List`` → ``ListTeamMembers``,
+        ``Get`` → ``GetTeamMember``, and so on."""
+        return f"{verb}{pascal(self.collection) if verb == 'List' else self.type_name}"
+
+
+@dataclass(frozen=True, eq=False)
+class Log(Collection):
+    """An append-only record the service writes as a side effect (the event log, the audit
+    log, the delivery history): read by id and listed (``GET /<plural>``, ``GET
+    /<plural>/{id}``, from its ``.graphql`` file's ``List``/``Get`` operations), never written
+    by a route. Declared in a resolver module named after it, like a resource."""
+
+
+@dataclass(frozen=True, eq=False)
+class Resource(Collection):
+    """A resource, declared once: what the generic functions need, and what the route table,
+    the persisted operations' names, the OpenAPI examples and the tests derive from it."""
+
+    # Which unique constraint → which input field, to turn an IntegrityError into a clean 409.
+    unique_fields: tuple[str, ...] = ()
     lifecycle: "Lifecycle | None" = None  # states and transitions (``resolvers/lifecycle.py``)
     # One sample create input, in GraphQL naming (``SampleContext`` says how it is made): the
     # tests, the OpenAPI examples and the demo all start from it.
@@ -148,18 +183,9 @@ class Resource:
         if set(self.action_events) != set(self.actions):  # a declaration error, at import
             raise TypeError(f"{self.name}: declare the event of each action in action_events")
 
-    @property
-    def collection(self) -> str:
-        return self.plural or f"{self.name}s"
-
     def event_of(self, action: str) -> str:
         """The verb of the event an action records: ``reschedule`` → ``rescheduled``."""
         return self.action_events[action]
-
-    @property
-    def type_name(self) -> str:
-        """The GraphQL type: ``TeamMember``."""
-        return pascal(self.name)
 
     def sample_input(self, context: SampleContext | None = None) -> dict[str, Any]:
         """The sample create input (``sample``), which every resource must declare."""
@@ -177,11 +203,6 @@ class Resource:
         ):
             return {"reason": "The customer asked to call it off."}
         raise LookupError(f"the {self.name} resource declares no sample input for {action}")
-
-    def operation(self, verb: str) -> str:
-        """A persisted operation's name by convention: ``List`` → ``ListTeamMembers``,
-        ``Get`` → ``GetTeamMember``, and so on."""
-        return f"{verb}{pascal(self.collection) if verb == 'List' else self.type_name}"
 
     def action_field(self, action: str) -> str:
         """The mutation of an action (a transition, ``rotate``…), snake_case: ``archive`` →
@@ -221,14 +242,52 @@ def matches_words(search: str | None, *columns: Any) -> list[ColumnElement[bool]
 
 
 def aware(value: datetime | None, pointer: str) -> datetime | None:
-    """A naive time is ambiguous (and a UTC column refuses it): a 422 at ``pointer``, not a
+    """A naive time is ambiguous (and a UTC column refuses it), and one whose UTC instant
+    falls outside years 1 to 9999 cannot be stored or compared: a 422 at ``pointer``, not a
     500."""
-    if value is not None and value.tzinfo is None:
+    if value is None:
+        return None
+    name = pointer.rsplit("/", 1)[-1]
+    if value.tzinfo is None:
         raise BadUserInput(
-            f"`{pointer.rsplit('/', 1)[-1]}` needs a UTC offset, e.g. 2026-01-01T00:00:00Z.",
+            f"`{name}` needs a UTC offset, e.g. 2026-01-01T00:00:00Z.",
             errors=[FieldError(pointer, "must include a UTC offset")],
         )
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise BadUserInput(
+            f"`{name}` is out of range: its UTC time must fall in years 1 to 9999.",
+            errors=[FieldError(pointer, "out of range")],
+        ) from None
     return value
+
+
+def equal_to(f: Any, columns: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+    """``column == value`` for each field of filter ``f`` that is set (field name → column);
+    an enum filters by its value. Text with NUL is refused: no stored value has one."""
+    clauses: list[ColumnElement[bool]] = []
+    for name, column in columns.items():
+        value = getattr(f, name)
+        if value is None:
+            continue
+        value = value.value if isinstance(value, Enum) else value
+        refuse_nul(value, f"/filter/{camel(name)}")
+        clauses.append(column == value)
+    return clauses
+
+
+def occurred_between(
+    column: Any, since: datetime | None, before: datetime | None, *, names: tuple[str, str]
+) -> list[ColumnElement[bool]]:
+    """A log's time window, ``since`` ≤ t < ``before`` (either end open), checked as
+    ``aware`` checks it; ``names`` are the filter fields', for the error's pointer."""
+    since = aware(since, f"/filter/{names[0]}")
+    before = aware(before, f"/filter/{names[1]}")
+    return [
+        *(() if since is None else (column >= since,)),
+        *(() if before is None else (column < before,)),
+    ]
 
 
 def updated_since(column: Any, since: datetime | None) -> list[ColumnElement[bool]]:
@@ -237,7 +296,7 @@ def updated_since(column: Any, since: datetime | None) -> list[ColumnElement[boo
 
 
 @cache
-def _by_public_id(resource: Resource) -> Select[Any]:
+def _by_public_id(resource: Collection) -> Select[Any]:
     """Built once per resource: building SQL expressions costs more than running them."""
     model = resource.model
     return scoped(model, every_environment=resource.every_environment).where(
@@ -245,16 +304,16 @@ def _by_public_id(resource: Resource) -> Select[Any]:
     )
 
 
-def _not_found(resource: Resource, public_id: str) -> NotFound:
+def _not_found(resource: Collection, public_id: str) -> NotFound:
     return NotFound(f"No {resource.name.replace('_', ' ')} with id `{public_id}`.")
 
 
-def _issuable(resource: Resource, public_id: str) -> None:
+def _issuable(resource: Collection, public_id: str) -> None:
     if "\x00" in public_id:  # not an id we could have issued (and not storable text)
         raise NotFound(f"No {resource.name.replace('_', ' ')} with that id.")
 
 
-async def read(uow: UnitOfWork, resource: Resource, public_id: str) -> Any:
+async def read(uow: UnitOfWork, resource: Collection, public_id: str) -> Any:
     """The row as plain columns (for a DTO), or 404 whether absent or another tenant's."""
     _issuable(resource, public_id)
     row = await uow.rows.one(_by_public_id(resource), tenant(uow.principal, public_id=public_id))
@@ -311,7 +370,7 @@ async def hold(
         )
 
 
-async def read_many(uow: UnitOfWork, resource: Resource, public_ids: Sequence[str]) -> list[Any]:
+async def read_many(uow: UnitOfWork, resource: Collection, public_ids: Sequence[str]) -> list[Any]:
     """Rows by public id in one statement, in the order asked, ``None`` where there is none
     (absent, deleted or another tenant's): what a DataLoader of related objects batches."""
     for public_id in public_ids:
@@ -346,7 +405,7 @@ class Joined:
 
 async def list_page(
     uow: UnitOfWork,
-    resource: Resource,
+    resource: Collection,
     *,
     where: Sequence[ColumnElement[bool]],
     sort: Sort,

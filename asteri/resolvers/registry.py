@@ -1,6 +1,6 @@
-"""Every declared ``Resource``, found rather than listed: a resolver module that declares one
-is all it takes to be in the OpenAPI examples, the test matrices and everything else that
-walks the resources."""
+"""Every declared ``Resource`` and ``Log``, found rather than listed: a resolver module that
+declares one is all it takes to be in the routes, the OpenAPI examples, the test matrices and
+everything else that walks them."""
 
 import importlib
 import pkgutil
@@ -10,28 +10,40 @@ from pydantic import BaseModel
 
 import asteri.resolvers
 from asteri.kit.naming import pascal
-from asteri.resolvers.crud import Resource
+from asteri.resolvers.crud import Collection, Log, Resource
 from asteri.resolvers.lifecycle import Reason
 
-__all__ = ["resource_of_id", "resources", "validated_inputs", "validation_model"]
+__all__ = ["logs", "resource_of_id", "resources", "validated_inputs", "validation_model"]
 
 _MODULES: dict[str, object] = {}  # resource name → the resolver module that declares it
 
 
 @cache
-def resources() -> tuple[Resource, ...]:
+def _declared() -> dict[str, Collection]:
     """Each once, by name, from the module named after it (``customer`` in ``customer.py``;
     another module may import it, as appointments import customers)."""
-    found: dict[str, Resource] = {}
+    found: dict[str, Collection] = {}
     for module in pkgutil.iter_modules(asteri.resolvers.__path__):
         if module.name == "registry":
             continue
         loaded = importlib.import_module(f"asteri.resolvers.{module.name}")
         for value in vars(loaded).values():
-            if isinstance(value, Resource) and module.name == value.name:
+            if isinstance(value, Collection) and module.name == value.name:
                 found[value.name] = value
                 _MODULES[value.name] = loaded
-    return tuple(found[name] for name in sorted(found))
+    return {name: found[name] for name in sorted(found)}
+
+
+@cache
+def resources() -> tuple[Resource, ...]:
+    """The collections that routes write, by name."""
+    return tuple(c for c in _declared().values() if isinstance(c, Resource))
+
+
+@cache
+def logs() -> tuple[Log, ...]:
+    """The read-only logs (events, audit entries, delivery attempts), by name."""
+    return tuple(c for c in _declared().values() if isinstance(c, Log))
 
 
 @cache

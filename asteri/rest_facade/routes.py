@@ -23,6 +23,7 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    NonNullTypeNode,
     OperationDefinitionNode,
     get_named_type,
 )
@@ -84,6 +85,8 @@ class Binding:
     # A read whose root field is a plain list of objects (``eventTypes``): the list envelope,
     # each item a resource body with its ``object``.
     listed: bool = False
+    # Its ``$input`` may be null (every field has a default): the body may be left out.
+    body_optional: bool = False
 
     async def handle(self, request: Request, context: RequestContext, **params: Any) -> Response:
         _ = context.principal  # a failed authentication raises its 401/403 here
@@ -270,6 +273,7 @@ def _bind(
     )
     listed = not route.result_path and isinstance(root_type, GraphQLList)
     query_model = body_model = None
+    body_optional = False
     recase: Recase | None = None
     object_name: str | None = snake(field_type.name)
     if route.kind == "list":
@@ -299,6 +303,7 @@ def _bind(
         input_type = schema._schema.get_type(_type_name(variables["input"].type))
         assert isinstance(input_type, GraphQLInputObjectType)
         body_model = inputs.model(input_type)
+        body_optional = not isinstance(variables["input"].type, NonNullTypeNode)
     # A mutation of one object takes ``expectedVersion`` (``fields.Precondition``): its REST
     # route passes ``If-Match`` there, so its persisted operation must declare the variable.
     conditional = camel(EXPECTED_VERSION) in op.field.args
@@ -324,6 +329,7 @@ def _bind(
         recase,
         conditional,
         listed,
+        body_optional,
     )
 
 
@@ -424,6 +430,8 @@ def _endpoint(binding: Binding) -> Callable[..., Awaitable[Response]]:
                 "body",
                 inspect.Parameter.KEYWORD_ONLY,
                 annotation=Annotated[binding.body_model, Body()],
+                # Left out: FastAPI passes None, and the operation's ``$input`` defaults.
+                default=None if binding.body_optional else inspect.Parameter.empty,
             )
         )
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]

@@ -92,6 +92,7 @@ _OUTPUT: dict[str, Any] = {
     "Int": int,
     "SafeInt": Annotated[int, Field(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)],
     "DateTime": datetime,
+    "JSONObject": dict[str, Any],
 }
 
 

@@ -14,7 +14,9 @@ class ActivityEntry:
     id: strawberry.ID
     action: str = strawberry.field(description="The event type, e.g. `customer.updated`.")
     occurred_at: datetime
-    actor_type: str = strawberry.field(description="`api_key` or `member`.")
+    actor_type: str = strawberry.field(
+        description="`api_key`, `member`, `operator` (the CLI) or `system` (the service)."
+    )
     actor_id: str
     changed_fields: list[str]
     request_id: str | None

@@ -30,10 +30,13 @@ def filter_input(filter_type: type[F], *, description: str) -> type[F]:
 E = TypeVar("E", bound=Enum)
 
 
-def described_enum(enum: type[E], *, description: str, values: dict[str, str]) -> type[E]:
+def described_enum(
+    enum: type[E], *, description: str, values: dict[str, str], name: str | None = None
+) -> type[E]:
     """A resolver module's enum (the allowed values, declared once, there), made the GraphQL
-    enum of the same name, with a description for each value (by member name)."""
-    strawberry.enum(enum, description=description)
+    enum of the same name (or ``name``, where the Python one is only clear in its module),
+    with a description for each value (by member name)."""
+    strawberry.enum(enum, name=name, description=description)
     definition = enum.__strawberry_definition__  # type: ignore[attr-defined]
     assert {v.name for v in definition.values} == set(values), f"describe every {enum.__name__}"
     for value in definition.values:

@@ -32,6 +32,7 @@ _MANAGE = Scope.MANAGE_WEBHOOKS
 WebhookDisabledReason = endpoints.DisabledReason
 described_enum(
     WebhookDisabledReason,
+    name="WebhookDisabledReason",
     description="Why an endpoint receives nothing.",
     values={
         "MANUAL": "A caller set `enabled: false`.",

@@ -59,6 +59,7 @@ from asteri.kit.settings import Settings
 from asteri.models import Environment, Event, Organization
 from asteri.models.webhook import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from asteri.resolvers.audit import change_records
+from asteri.resolvers.event import data_of
 from asteri.resolvers.webhook_endpoint import (
     WEBHOOK_ENDPOINTS,
     DeliveryStatus,
@@ -343,7 +344,7 @@ class WebhookWorker:
             {
                 "type": row.event_type,
                 "timestamp": row.occurred_at.isoformat().replace("+00:00", "Z"),
-                "data": {"object": row.payload},
+                "data": data_of(row.payload),
             }
         )
 

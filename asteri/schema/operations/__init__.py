@@ -3,15 +3,16 @@
 A resource's routes follow from its ``Resource`` (``routes_of``): its collection, and the
 conventional operations its ``.graphql`` file declares — ``List<Plural>``, ``Get<Type>``,
 ``Create<Type>``, ``Update<Type>``, ``Delete<Type>`` — plus one action per lifecycle
-transition, other action and read-only part it declares. Adding a resource: its ``.graphql``
-file here; nothing below changes.
+transition, other action and read-only part it declares; a log's (``crud.Log``), from its
+``List`` and ``Get``. Adding a resource or a log: its ``.graphql`` file here; nothing below
+changes.
 """
 
 import re
 
 from asteri.kit.naming import pascal
-from asteri.resolvers.crud import Resource
-from asteri.resolvers.registry import resources
+from asteri.resolvers.crud import Collection, Resource
+from asteri.resolvers.registry import logs, resources
 from asteri.schema.lifecycle import transition_operations
 from asteri.schema.operations.routes import LIST_PARAMETERS, ListParameter, Route, resource_routes
 from asteri.schema.persisted import OPERATIONS_DIR
@@ -26,9 +27,10 @@ _DECLARED = frozenset(
 )
 
 
-def routes_of(resource: Resource) -> list[Route]:
-    """The resource's REST routes: each conventional operation it declares, its lifecycle's
-    transitions and its other actions, and its read-only parts."""
+def routes_of(resource: Collection) -> list[Route]:
+    """The collection's REST routes: each conventional operation it declares, and for a
+    resource its lifecycle's transitions, its other actions and its read-only parts (a
+    ``Log`` has only its list and its reads)."""
 
     def declared(verb: str) -> str | None:
         name = resource.operation(verb)
@@ -36,6 +38,8 @@ def routes_of(resource: Resource) -> list[Route]:
 
     tag = resource.collection.replace("_", " ")
     collection = f"/{resource.collection}"
+    if not isinstance(resource, Resource):
+        return resource_routes(tag, collection, list=declared("List"), retrieve=declared("Get"))
     actions = {verb: resource.action_operation(verb) for verb in resource.actions}
     routes = resource_routes(
         tag,
@@ -61,10 +65,11 @@ def routes_of(resource: Resource) -> list[Route]:
     return routes
 
 
-# Every resource's routes (``resolvers/registry.py`` finds the resources), then the caller's
+# Every resource's and log's routes (``resolvers/registry.py`` finds them), then the caller's
 # and the event catalogue's.
 ROUTES: list[Route] = [
     *(route for resource in resources() for route in routes_of(resource)),
+    *(route for log in logs() for route in routes_of(log)),
     Route("retrieve", "/viewer", "GetViewer", "viewer"),
     # The event catalogue (``schema/events.py``): one list, no paging.
     Route("retrieve", "/event_types", "ListEventTypes", "event types"),
