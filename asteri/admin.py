@@ -90,6 +90,35 @@ def create_organization(engine: Engine, name: str) -> Organization:
         return org
 
 
+_PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,11}$")
+
+
+def set_number_prefixes(
+    engine: Engine, organization_id: str, *, estimate: str | None, invoice: str | None
+) -> Organization:
+    """What the organization's estimate and invoice numbers start with from now on (numbers
+    already issued keep theirs): an uppercase letter, then up to 11 letters or digits."""
+    changes = {"estimate_prefix": estimate, "invoice_prefix": invoice}
+    for name, value in changes.items():
+        if value is not None and not _PREFIX.fullmatch(value):
+            option = name.removesuffix("_prefix")
+            raise BadUserInput(
+                f"The {option} prefix `{value}` must be an uppercase letter and up to 11 "
+                "uppercase letters or digits, e.g. EST."
+            )
+    with Session(engine, expire_on_commit=False) as session:
+        org = session.scalars(
+            select(Organization).where(col(Organization.public_id) == organization_id)
+        ).first()
+        if org is None:
+            raise NotFound(f"No organization with id `{organization_id}`.")
+        for name, value in changes.items():
+            if value is not None:
+                setattr(org, name, value)
+        session.commit()
+        return org
+
+
 def _request_settings(engine: Engine) -> Settings:
     """The environment's settings (``ASTERI_*``: the request path's role and guard, as the
     server has them) for the database ``engine`` reaches. Read afresh: ``get_settings`` would

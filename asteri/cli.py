@@ -128,6 +128,24 @@ def orgs_create(name: str, as_json: bool) -> None:
     _emit(as_json, {"id": org.public_id, "name": org.name}, f"Created {org.public_id} ({name}).")
 
 
+@orgs.command("number-prefixes")
+@click.argument("org_id")
+@click.option("--estimates", help="What estimate numbers start with, e.g. EST.")
+@click.option("--invoices", help="What invoice numbers start with, e.g. INV.")
+@json_option
+def orgs_number_prefixes(
+    org_id: str, estimates: str | None, invoices: str | None, as_json: bool
+) -> None:
+    """Set the prefixes of the organization's document numbers (EST-0001, INV-0001)."""
+    from asteri.admin import set_number_prefixes
+
+    with _engine() as engine:
+        org = set_number_prefixes(engine, org_id, estimate=estimates, invoice=invoices)
+    data = {"id": org.public_id, "estimates": org.estimate_prefix, "invoices": org.invoice_prefix}
+    words = f"{org.public_id}: estimates {org.estimate_prefix}-…, invoices {org.invoice_prefix}-…"
+    _emit(as_json, data, words)
+
+
 @main.group()
 def keys() -> None:
     """API keys, managed as the security center does, audited as the operator (a secret is

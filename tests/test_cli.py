@@ -76,6 +76,20 @@ def test_orgs_and_keys_lifecycle(run: Any, api: Api) -> None:
     assert (status, error["extensions"]["reason"]) == (401, "revoked_key")
 
 
+def test_orgs_number_prefixes_are_set_and_checked(run: Any) -> None:
+    org = run("orgs", "create", "Prefixed", "--json")
+    changed = run("orgs", "number-prefixes", org["id"], "--estimates", "Q", "--json")
+    assert changed == {"id": org["id"], "estimates": "Q", "invoices": "INV"}
+    changed = run("orgs", "number-prefixes", org["id"], "--invoices", "BILL2", "--json")
+    assert changed == {"id": org["id"], "estimates": "Q", "invoices": "BILL2"}
+    for args in (["--estimates", "q"], ["--invoices", "IN-V"], ["--estimates", "A" * 13]):
+        refused = run("orgs", "number-prefixes", org["id"], *args, ok=False)
+        assert refused.exit_code == 2
+        assert "must be an uppercase letter" in refused.output
+    missing = run("orgs", "number-prefixes", "org_missing", "--estimates", "Q", ok=False)
+    assert (missing.exit_code, "No organization" in missing.output) == (2, True)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

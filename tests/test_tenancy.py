@@ -21,6 +21,7 @@ MACHINERY = {
     "events": "test_audit.py",
     "idempotency_keys": "test_idempotency.py",
     "webhook_attempts": "test_webhook_delivery.py",
+    "document_counters": "test_numbering.py",
 }
 
 
