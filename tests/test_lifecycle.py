@@ -79,7 +79,7 @@ def _events(api: Api, public_id: str) -> int:
 def _apply(api: Api, resource: Resource, cred: Credential, step: Transition, public_id: str) -> Any:
     """The transition's mutation; one that takes a reason is given one."""
     field = _mutation(resource, step.name)
-    if step.reason:
+    if step.input is not None:
         input_type = f"{pascal(step.name)}{resource.type_name}Input"
         document = (
             f"mutation($id: ID!, $input: {input_type}!) "
@@ -109,7 +109,7 @@ def test_every_transition_from_every_state(
 
     def run(step: Transition, public_id: str) -> tuple[int, dict[str, Any]]:
         if surface == "rest":
-            body = resource.action_input(step.name) if step.reason else None
+            body = resource.action_input(step.name) if step.input is not None else None
             path = f"{collection}/{public_id}/{step.name}"
             response = api.rest("POST", path, as_=cred, json=body)
             return response.status_code, response.json()

@@ -43,7 +43,7 @@ from asteri.models.appointment import Appointment, AppointmentAssignee
 from asteri.resolvers import crud
 from asteri.resolvers.crud import Resource, SampleContext, Snapshot, Sort
 from asteri.resolvers.customer import CUSTOMERS, AddressIn
-from asteri.resolvers.lifecycle import Lifecycle, Transition, require_state
+from asteri.resolvers.lifecycle import Entering, Lifecycle, Transition, require_state
 from asteri.resolvers.service import SERVICES
 from asteri.resolvers.team_member import TEAM_MEMBERS
 from asteri.resolvers.unit import UnitOfWork
@@ -89,12 +89,12 @@ ACTIVE = ("scheduled", "dispatched", "in_progress")
 NOT_STARTED = ("scheduled", "dispatched")
 
 
-def _columns(state: str, now: datetime, reason: str | None) -> dict[str, Any]:
-    columns: dict[str, Any] = {"status": state}
-    if state == "completed":
-        columns["completed_at"] = now
-    if state == "cancelled":
-        columns["cancel_reason"] = reason
+def _columns(entering: Entering) -> dict[str, Any]:
+    columns: dict[str, Any] = {"status": entering.state}
+    if entering.state == "completed":
+        columns["completed_at"] = entering.at
+    if entering.state == "cancelled":
+        columns["cancel_reason"] = entering.reason
     return columns
 
 

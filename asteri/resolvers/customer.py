@@ -59,7 +59,7 @@ LIFECYCLE = Lifecycle(
         ),
     ),
     state=lambda row: "active" if row.archived_at is None else "archived",
-    columns=lambda state, now, _reason: {"archived_at": now if state == "archived" else None},
+    columns=lambda entering: {"archived_at": entering.at if entering.state == "archived" else None},
     public_fields={"archived_at": "archived"},
 )
 

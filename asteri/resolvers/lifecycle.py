@@ -4,7 +4,9 @@ A resource's ``Lifecycle`` names its states and, for each ``Transition``, the st
 start from, the state it leads to and the event it emits. From that one declaration come the
 GraphQL mutation (``schema/lifecycle.py``: ``archiveCustomer``), the REST action
 (``POST /customers/{id}/archive``, in the route table), the audit entry and the event
-(``customer.archived``), all in the write's transaction. A transition from a state it does
+(``customer.archived``), all in the write's transaction. A transition may take an input (a
+pydantic model: a cancellation's reason, an approval's approver), validated before the row is
+read and handed, with the caller, to the lifecycle's ``columns``. A transition from a state it does
 not start from is refused with 409 ``invalid_transition``, naming the current state and the
 transitions allowed from it, and changes nothing.
 """
@@ -16,6 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel
 
+from asteri.authz.principal import Principal
 from asteri.kit.db import utcnow
 from asteri.kit.errors import Conflict
 from asteri.resolvers import crud
@@ -23,7 +26,7 @@ from asteri.resolvers.crud import Resource, Snapshot
 from asteri.resolvers.unit import UnitOfWork
 from asteri.resolvers.validation import non_blank, validate
 
-__all__ = ["Lifecycle", "Reason", "Transition", "require_state", "transition"]
+__all__ = ["Entering", "Lifecycle", "Reason", "Transition", "require_state", "transition"]
 
 
 class Reason(BaseModel):
@@ -39,21 +42,44 @@ class Transition:
     target: str
     event: str  # past tense: customer.archived
     description: str
-    # It takes a required ``reason`` (cancelling an appointment): the mutation's input
-    # ``{reason}``, the REST action's body, handed to the lifecycle's ``columns``.
+    # It takes a required ``reason`` (cancelling an appointment): shorthand for
+    # ``input=Reason``, whose GraphQL input ``{reason}`` is derived.
     reason: bool = False
+    # What it takes: the mutation's ``input: <Transition><Type>Input!`` (declared in the
+    # resource's schema module, unless it is ``Reason``) and the REST action's body; validated,
+    # then handed to the lifecycle's ``columns`` (``Entering.input``).
+    input: type[BaseModel] | None = None
+
+    def __post_init__(self) -> None:
+        if self.reason:
+            object.__setattr__(self, "input", Reason)
+
+
+@dataclass(frozen=True)
+class Entering:
+    """What ``Lifecycle.columns`` is told of a change of state: the state entered, when, the
+    transition's validated input (if it takes one) and who made the change."""
+
+    state: str
+    at: datetime
+    input: BaseModel | None
+    principal: Principal
+
+    @property
+    def reason(self) -> str | None:
+        return self.input.reason if isinstance(self.input, Reason) else None
 
 
 @dataclass(frozen=True)
 class Lifecycle:
     """``states[0]`` is a new object's state; ``state`` reads a row's state; ``columns`` says
-    what entering a state writes (given the time of the change and the transition's reason,
-    if it takes one); ``public_fields`` names those columns as the audit records them."""
+    what entering a state writes (``Entering``: when, with what input, by whom; it may refuse
+    with a 422); ``public_fields`` names those columns as the audit records them."""
 
     states: tuple[str, ...]
     transitions: tuple[Transition, ...]
     state: Callable[[Any], str]
-    columns: Callable[[str, datetime, str | None], dict[str, Any]]
+    columns: Callable[[Entering], dict[str, Any]]
     public_fields: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -118,22 +144,23 @@ async def transition(
     public_id: str,
     snapshot: Snapshot,
     *,
-    reason: str | None = None,
+    given: dict[str, Any] | None = None,
 ) -> Any:
     """Apply the transition ``name`` of the resource's lifecycle to its row ``public_id``
-    (404 as ``crud.get``), or refuse it (409) from a state it does not start from."""
+    (404 as ``crud.get``), or refuse it (409) from a state it does not start from. ``given``:
+    its input (Python names), if it takes one."""
     lifecycle = resource.lifecycle
     assert lifecycle is not None, f"{resource.name} declares no lifecycle"
     step = lifecycle.named(name)
-    if step.reason:
-        reason = validate(Reason, {"reason": reason}).reason
+    values = validate(step.input, given or {}) if step.input is not None else None
     row = await crud.get(uow, resource, public_id)
     require_state(resource, row, step.name, step.sources)
+    entering = Entering(step.target, utcnow(), values, uow.principal)
     return await crud.update(
         uow,
         resource,
         row,
-        lifecycle.columns(step.target, utcnow(), reason),
+        lifecycle.columns(entering),
         snapshot,
         verb=step.event,
         public_fields=dict(lifecycle.public_fields),

@@ -11,7 +11,6 @@ from pydantic import BaseModel
 import asteri.resolvers
 from asteri.kit.naming import pascal
 from asteri.resolvers.crud import Collection, Log, Resource
-from asteri.resolvers.lifecycle import Reason
 
 __all__ = ["logs", "resource_of_id", "resources", "validated_inputs", "validation_model"]
 
@@ -71,7 +70,7 @@ def validation_model(resource: Resource, action: str = "") -> "type[BaseModel] |
 
 def validated_inputs() -> dict[str, type[BaseModel]]:
     """Each resource's create, update and action inputs (GraphQL names) → the model
-    validating them; a transition's reason input → ``lifecycle.Reason``."""
+    validating them; a transition's input → its ``Transition.input``."""
     found: dict[str, type[BaseModel]] = {}
     for resource in resources():
         t = resource.type_name
@@ -84,6 +83,6 @@ def validated_inputs() -> dict[str, type[BaseModel]]:
             if model is not None:
                 found[f"{pascal(action)}{t}Input"] = model
         for step in resource.lifecycle.transitions if resource.lifecycle else ():
-            if step.reason:
-                found[f"{pascal(step.name)}{t}Input"] = Reason
+            if step.input is not None:
+                found[f"{pascal(step.name)}{t}Input"] = step.input
     return found

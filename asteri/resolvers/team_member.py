@@ -59,7 +59,7 @@ LIFECYCLE = Lifecycle(
         ),
     ),
     state=lambda row: "active" if row.active else "inactive",
-    columns=lambda state, _now, _reason: {"active": state == "active"},
+    columns=lambda entering: {"active": entering.state == "active"},
 )
 
 TEAM_MEMBERS = Resource(

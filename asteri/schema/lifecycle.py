@@ -4,11 +4,12 @@ Each ``Transition`` becomes ``<transition><Type>(id: ID!): <Type>!`` (``archiveC
 declaring the resource's write scope and committing once, like every mutation
 (``fields.mutation``); the REST action ``POST /<collection>/{id}/<transition>`` runs its
 persisted operation ``<Transition><Type>`` (``transition_operations``). A transition that takes
-a reason also takes ``input: <Transition><Type>Input!`` (``{reason: String!}``): the REST
-action's body.
+an input (``Transition.input``) also takes ``input: <Transition><Type>Input!``, the REST
+action's body: derived for a reason (``{reason: String!}``), else the strawberry input the
+resource's schema module declares under that name (``inputs``).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
@@ -17,9 +18,10 @@ from strawberry.types import Info
 from asteri.authz.scopes import Scope
 from asteri.kit.naming import pascal
 from asteri.resolvers.crud import Resource, Snapshot
-from asteri.resolvers.lifecycle import Transition, transition
+from asteri.resolvers.lifecycle import Reason, Transition, transition
 from asteri.schema.context import RequestContext
 from asteri.schema.fields import mutation
+from asteri.schema.inputs import sent_values
 
 __all__ = ["lifecycle_mutations", "transition_operations"]
 
@@ -38,14 +40,17 @@ def lifecycle_mutations(
     scope: Scope,
     from_row: Callable[[Any], Any],
     snapshot: Snapshot,
+    inputs: Sequence[type] = (),
 ) -> type:
     """A strawberry type holding one mutation per transition of the resource's lifecycle,
     returning ``dto`` (built from the row by ``from_row``); merged into ``Mutation`` like any
-    other."""
+    other. ``inputs``: the strawberry inputs of the transitions that take one, other than a
+    reason, each named ``<Transition><Type>Input``."""
     lifecycle = resource.lifecycle
     assert lifecycle is not None, f"{resource.name} declares no lifecycle"
+    declared = {t.__strawberry_definition__.name: t for t in inputs}  # type: ignore[attr-defined]
     fields = {
-        resource.action_field(t.name): _field(t, dto, resource, scope, from_row, snapshot)
+        resource.action_field(t.name): _field(t, dto, resource, scope, from_row, snapshot, declared)
         for t in lifecycle.transitions
     }
     namespace = type(f"{dto.__name__}Lifecycle", (), fields)
@@ -59,19 +64,20 @@ def _field(
     scope: Scope,
     from_row: Callable[[Any], Any],
     snapshot: Snapshot,
+    declared: dict[str, type],
 ) -> Any:
-    if step.reason:
-        reason_input = _reason_input(step, resource)
+    if step.input is not None:
+        input_type = _input_of(step, resource, declared)
 
         async def resolve(
             self: Any, info: Info[RequestContext, None], id: strawberry.ID, input: Any
         ) -> Any:
             row = await transition(
-                info.context.uow, resource, step.name, str(id), snapshot, reason=input.reason
+                info.context.uow, resource, step.name, str(id), snapshot, given=sent_values(input)
             )
             return from_row(row)
 
-        resolve.__annotations__["input"] = reason_input
+        resolve.__annotations__["input"] = input_type
     else:
 
         async def resolve(  # type: ignore[misc]
@@ -85,9 +91,17 @@ def _field(
     return mutation(scope, description=step.description)(resolve)
 
 
-def _reason_input(step: Transition, resource: Resource) -> type:
-    """``<Transition><Type>Input { reason: String! }``: why, kept on the object."""
+def _input_of(step: Transition, resource: Resource, declared: dict[str, type]) -> type:
     name = f"{pascal(step.name)}{resource.type_name}Input"
+    if name in declared:
+        return declared[name]
+    if step.input is Reason:
+        return _reason_input(name, resource)
+    raise TypeError(f"{resource.name}: declare the GraphQL input {name} for `{step.name}`")
+
+
+def _reason_input(name: str, resource: Resource) -> type:
+    """``<Transition><Type>Input { reason: String! }``: why, kept on the object."""
     namespace = type(name, (), {"__annotations__": {"reason": str}})
     return strawberry.input(
         namespace,
