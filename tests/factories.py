@@ -21,7 +21,7 @@ from asteri.authz.scopes import Scope
 from asteri.authz.sessions import issue_session
 from asteri.kit.db import utcnow
 from asteri.kit.ids import IdPrefix, new_public_id
-from asteri.kit.naming import camel, graphql_enum, rest_enum, snake
+from asteri.kit.naming import camel, graphql_enum, pascal, rest_enum, snake
 from asteri.kit.settings import Settings
 from asteri.models import Environment, Event, Organization
 from asteri.models.webhook import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
@@ -270,6 +270,14 @@ def rest_input(type_name: str, value: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def action_body(
+    resource: Resource, action: str, context: SampleContext | None = None
+) -> dict[str, Any]:
+    """The REST body of an action's (or a transition's) sample input."""
+    sample = resource.action_input(action, context)
+    return rest_input(f"{pascal(action)}{resource.type_name}Input", sample)
+
+
 def sample_context(api: Api, cred: Credential, *, distinct: str | None = None) -> SampleContext:
     """How the tests make a sample input: unique values made unique (``distinct``, random by
     default), and each object it refers to (an appointment's customer) made from its own
@@ -277,9 +285,11 @@ def sample_context(api: Api, cred: Credential, *, distinct: str | None = None) -
     maker: list[Credential] = []
 
     def id_of(other: Resource) -> str:
+        """Made with the same ``distinct``: what the sample copies from it (a catalog line's
+        name) is as distinct as the sample's own values."""
         if not maker:
             maker.append(api.key(org=cred.organization_id, environment=cred.environment))
-        return create_object(api, other, maker[0])
+        return create_object(api, other, maker[0], distinct=suffix)
 
     def event_of(other: Resource) -> str:
         made = id_of(other)
@@ -304,11 +314,13 @@ def sample_input(
     return {**resource.sample_input(context), **fields}
 
 
-def create_object(api: Api, resource: Resource, cred: Credential, **fields: Any) -> str:
+def create_object(
+    api: Api, resource: Resource, cred: Credential, *, distinct: str | None = None, **fields: Any
+) -> str:
     """A new object of ``resource`` from its sample (``fields`` over it); its id."""
     t = resource.type_name
     document = f"mutation($input: Create{t}Input!) {{ create{t}(input: $input) {{ id }} }}"
-    input_ = sample_input(api, resource, cred, **fields)
+    input_ = sample_input(api, resource, cred, distinct=distinct, **fields)
     return str(api.gql(document, {"input": input_}, as_=cred)[f"create{t}"]["id"])
 
 

@@ -14,20 +14,20 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from asteri.app import create_app
-from asteri.kit.naming import pascal
 from asteri.models import Event
 from asteri.resolvers.crud import Resource, SampleContext
 from asteri.resolvers.registry import resources
 from asteri.rest_facade.openapi import event_catalogue
 from asteri.schema.events import PAYLOAD_VERSION, event_types
 from asteri.schema.operations import routes_of
-from tests.factories import Api, Credential, org_pk, rest_input, sample_context
+from tests.factories import Api, Credential, action_body, org_pk, sample_context
 from tests.resources import RESOURCES
 
 SNAPSHOT = Path(__file__).parents[1] / "asteri" / "rest_facade" / "event_types.json"
 _CASES = {case.name: case for case in RESOURCES}
 _NAMES = [kind.name for kind in event_types()]
-# Recorded by the service itself, not by a route: tests/test_webhook_delivery.py makes each.
+# Recorded by the service itself, not by a route: tests/test_webhook_delivery.py and
+# tests/test_estimates.py make them.
 _SYSTEM = {f"{r.name}.{verb}" for r in resources() for verb in r.system_events}
 
 
@@ -96,7 +96,6 @@ def _exercise(api: Api, resource: Resource) -> str:
     declaration order on one object, then delete (if it has one)."""
     case = _CASES[resource.name]
     who = case.credential(api)
-    t = resource.type_name
 
     def create() -> str:
         data = api.gql(case.create, {"input": case.create_input(api, who)}, as_=who)
@@ -109,9 +108,9 @@ def _exercise(api: Api, resource: Resource) -> str:
 
     def step_input(name: str) -> dict[str, Any] | None:
         step = resource.lifecycle.named(name) if resource.lifecycle else None
-        if step is None or not step.reason:
+        if step is None or step.input is None:
             return None
-        return rest_input(f"{pascal(step.name)}{t}Input", resource.action_input(step.name))
+        return action_body(resource, step.name)
 
     public_id = create()
     api.gql(case.update, {"id": public_id, "input": case.update_input()}, as_=who)
@@ -129,10 +128,9 @@ def _exercise(api: Api, resource: Resource) -> str:
 
             def body(a: str = action) -> dict[str, Any] | None:
                 try:
-                    sample = resource.action_input(a, context)
+                    return action_body(resource, a, context)
                 except LookupError:
                     return None
-                return rest_input(f"{pascal(a)}{t}Input", sample)
 
             act(one, action, body)
     if case.delete is not None:

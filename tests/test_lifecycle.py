@@ -21,7 +21,7 @@ from asteri.resolvers.lifecycle import Lifecycle, Transition
 from asteri.schema import build_schema
 from asteri.schema.lifecycle import transition_operations
 from asteri.schema.operations import ROUTES
-from tests.factories import Api, Credential
+from tests.factories import Api, Credential, action_body
 from tests.resources import RESOURCES, declared_resources
 
 
@@ -109,7 +109,7 @@ def test_every_transition_from_every_state(
 
     def run(step: Transition, public_id: str) -> tuple[int, dict[str, Any]]:
         if surface == "rest":
-            body = resource.action_input(step.name) if step.input is not None else None
+            body = action_body(resource, step.name) if step.input is not None else None
             path = f"{collection}/{public_id}/{step.name}"
             response = api.rest("POST", path, as_=cred, json=body)
             return response.status_code, response.json()

@@ -34,6 +34,7 @@ _SCALARS = {
     "SafeInt": "1",
     "Boolean": "true",
     "Float": "1.0",
+    "Date": '"2026-01-01"',
 }
 
 

@@ -3,15 +3,16 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from asteri.authz.principal import Principal
+from asteri.authz.principal import ActorType, Principal
 from asteri.authz.tenancy import scoped, tenant
 from asteri.kit.ids import IdPrefix, new_public_id
-from asteri.models import AuditEntry, Event
+from asteri.models import AuditEntry, Environment, Event
 from asteri.resolvers.unit import UnitOfWork
 
-__all__ = ["activity_of_many", "change_records", "record_change"]
+__all__ = ["activity_of_many", "change_records", "record_change", "record_system_change"]
 
 
 def record_change(
@@ -75,6 +76,42 @@ def change_records(
         audit_entry_id=entry.public_id,
     )
     return entry, event
+
+
+async def record_system_change(
+    conn: AsyncConnection,
+    tenant_row: Any,
+    *,
+    actor: str,
+    resource_type: str,
+    verb: str,
+    resource_id: str,
+    changed_fields: list[str],
+    payload: dict[str, Any],
+) -> None:
+    """The audit entry and event of a change the service made by itself (the background
+    runner: ``actor`` names which part), in ``conn``'s transaction. ``tenant_row`` has the
+    tenant's ``organization_id``, ``organization_public_id`` and ``environment``."""
+    system = Principal(
+        organization_pk=tenant_row.organization_id,
+        organization_id=tenant_row.organization_public_id,
+        environment=Environment(tenant_row.environment),
+        scopes=frozenset(),
+        actor_type=ActorType.SYSTEM,
+        actor_id=actor,
+    )
+    for record in change_records(
+        system,
+        None,
+        resource_type=resource_type,
+        verb=verb,
+        resource_id=resource_id,
+        changed_fields=changed_fields,
+        payload=payload,
+    ):
+        table = type(record).__table__  # type: ignore[union-attr]
+        values = {c.name: getattr(record, c.name) for c in table.c if c.name != "id"}
+        await conn.execute(insert(type(record)).values(**values))
 
 
 def _ranked_history() -> Any:

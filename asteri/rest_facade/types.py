@@ -8,7 +8,7 @@ aliases), so the documented response is exactly what the operation returns.
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from graphql import (
@@ -65,6 +65,18 @@ def _rfc3339(value: Any) -> Any:
 
 DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: Any) -> Any:
+    """A date is ``YYYY-MM-DD`` text, as the GraphQL ``Date`` reads it (not a number)."""
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("must be a date, YYYY-MM-DD, e.g. 2026-01-31")
+    return value
+
+
+Date = Annotated[date, BeforeValidator(_iso_date)]
+
 _STRICT: dict[str, Any] = {
     "ID": StrictStr,
     "String": StrictStr,
@@ -75,6 +87,7 @@ _STRICT: dict[str, Any] = {
         StrictInt, Field(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT), BeforeValidator(_integral)
     ],
     "DateTime": DateTime,
+    "Date": Date,
 }
 _LAX: dict[str, Any] = {
     **_STRICT,
@@ -92,6 +105,7 @@ _OUTPUT: dict[str, Any] = {
     "Int": int,
     "SafeInt": Annotated[int, Field(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)],
     "DateTime": datetime,
+    "Date": date,
     "JSONObject": dict[str, Any],
 }
 

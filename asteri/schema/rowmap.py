@@ -15,8 +15,11 @@ The same declaration serves two readers:
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
+
+from strawberry.types.base import StrawberryOptional, has_object_definition
 
 __all__ = ["RowMap", "Source", "row_map_of", "rows_only"]
 
@@ -76,9 +79,34 @@ class RowMap(Generic[T]):
             value = get(row)
             if value_type is not None and value is not None:
                 value = (
-                    [value_type(**v) for v in value]
+                    [_value_object(value_type, v) for v in value]
                     if isinstance(value, list)
-                    else value_type(**value)
+                    else _value_object(value_type, value)
                 )
             values[name] = value
         return self.dto(**values)
+
+
+def _value_object(value_type: type, stored: dict[str, Any]) -> Any:
+    """A value object from its stored JSON (keys: its Python field names), the value objects
+    inside it too (a line item's ``Money``)."""
+    nested = _nested_types(value_type)
+    return value_type(
+        **{
+            key: _value_object(nested[key], value)
+            if key in nested and isinstance(value, dict)
+            else value
+            for key, value in stored.items()
+        }
+    )
+
+
+@cache
+def _nested_types(value_type: type) -> dict[str, type]:
+    """The fields of ``value_type`` that are themselves object types (or optional ones)."""
+    found: dict[str, type] = {}
+    for f in value_type.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        inner = f.type.of_type if isinstance(f.type, StrawberryOptional) else f.type
+        if has_object_definition(inner):
+            found[f.python_name] = inner
+    return found

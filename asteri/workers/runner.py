@@ -1,6 +1,7 @@
 """The background runner: the webhook worker's loop, and the periodic chores beside it, in one
 process (``asteri worker``; several may run) or inside ``asteri serve`` on the embedded
-default. Chores are safe to run from every runner at once: each is one idempotent statement."""
+default. Chores are safe to run from every runner at once: each is idempotent (a row a chore
+changes is changed once, whichever runner gets to it first)."""
 
 import asyncio
 import logging
@@ -11,8 +12,10 @@ from datetime import timedelta
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from asteri.kit.db import create_operator_engine
+from asteri.kit.db import create_operator_engine, utcnow
 from asteri.kit.settings import Settings
+from asteri.resolvers.estimate import expire_overdue
+from asteri.schema.estimate import snapshot as estimate_snapshot
 from asteri.workers.purges import expired_idempotency_records
 from asteri.workers.webhooks import DeliveryPolicy, WebhookWorker
 
@@ -33,7 +36,15 @@ async def _purge_idempotency(engine: AsyncEngine) -> int:
         return int((await conn.execute(expired_idempotency_records())).rowcount)
 
 
-CHORES = (Chore("idempotency purge", timedelta(minutes=10), _purge_idempotency),)
+async def _expire_estimates(engine: AsyncEngine) -> int:
+    async with engine.begin() as conn:
+        return await expire_overdue(conn, estimate_snapshot, now=utcnow())
+
+
+CHORES = (
+    Chore("idempotency purge", timedelta(minutes=10), _purge_idempotency),
+    Chore("estimate expiry", timedelta(minutes=10), _expire_estimates),
+)
 
 
 class BackgroundRunner:

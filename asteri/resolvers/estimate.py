@@ -1,0 +1,490 @@
+"""Estimates: a priced quote for a customer, and its way to an answer.
+
+The lifecycle is ``draft → sent → approved | declined``; a sent estimate still unanswered
+after its ``valid_until`` day (UTC) is ``expired`` by the background runner
+(``expire_overdue``), an event of its own (``estimate.expired``). Only a draft may be changed
+or deleted. Approving records who approved: a member's session approves as that member; a
+key records the customer's approval, by name and channel (a key is not a person).
+
+A new estimate takes the tenant's next number (``EST-0001``, ``resolvers/numbering.py``) in
+its own transaction. Its lines are priced when written (``resolvers/money.py``): a catalog
+line copies the service's name, price and taxability at that moment, and the stored lines
+and totals are what every read shows.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from sqlalchemy import select
+from sqlalchemy import update as sql_update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from asteri.authz.principal import ActorType, Principal
+from asteri.kit.errors import BadUserInput, FieldError
+from asteri.kit.pagination import Page
+from asteri.models import Organization
+from asteri.models.estimate import Estimate
+from asteri.resolvers import crud, money
+from asteri.resolvers.appointment import APPOINTMENTS
+from asteri.resolvers.audit import record_system_change
+from asteri.resolvers.crud import Resource, SampleContext, Snapshot, Sort
+from asteri.resolvers.customer import CUSTOMERS
+from asteri.resolvers.lifecycle import Entering, Lifecycle, Transition, require_state
+from asteri.resolvers.numbering import issue_number
+from asteri.resolvers.service import SERVICES
+from asteri.resolvers.unit import UnitOfWork
+from asteri.resolvers.validation import non_blank, validate
+
+__all__ = [
+    "ESTIMATES",
+    "ApprovalChannel",
+    "EstimateFields",
+    "EstimateFilter",
+    "EstimateOrder",
+    "EstimateStatus",
+    "create",
+    "delete_estimate",
+    "expire_overdue",
+    "list_estimates",
+    "read",
+    "update",
+]
+
+
+class EstimateStatus(Enum):
+    """Where an estimate is (the values are the stored states)."""
+
+    DRAFT = "draft"
+    SENT = "sent"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+
+
+class ApprovalChannel(Enum):
+    """How the customer gave their approval."""
+
+    IN_PERSON = "in_person"
+    PHONE = "phone"
+    EMAIL = "email"
+    PORTAL = "portal"
+    OTHER = "other"
+
+
+class ApproveEstimateFields(BaseModel):
+    """Who approved: the customer, by name and channel; left out by a member approving it
+    themselves (their session)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_name: Annotated[str, non_blank(200)] | None = None
+    channel: ApprovalChannel | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> "ApproveEstimateFields":
+        if (self.customer_name is None) != (self.channel is None):
+            raise ValueError("customerName and channel go together: give both, or neither")
+        return self
+
+
+def _approval(entering: Entering) -> dict[str, Any]:
+    given = entering.input
+    assert isinstance(given, ApproveEstimateFields)
+    if given.customer_name is not None and given.channel is not None:
+        return {"by": "customer", "name": given.customer_name, "channel": given.channel.value}
+    principal: Principal = entering.principal
+    if principal.actor_type is ActorType.MEMBER:
+        return {"by": "member", "team_member_id": principal.actor_id}
+    raise BadUserInput(
+        "An API key approves on the customer's behalf: give `customerName` and `channel`.",
+        errors=[FieldError("/input/customerName", "required when a key approves")],
+    )
+
+
+def _columns(entering: Entering) -> dict[str, Any]:
+    columns: dict[str, Any] = {"status": entering.state}
+    if entering.state == "sent":
+        columns["sent_at"] = entering.at
+    elif entering.state == "approved":
+        columns |= {"approved_at": entering.at, "approval": _approval(entering)}
+    elif entering.state == "declined":
+        columns |= {"declined_at": entering.at, "decline_reason": entering.reason}
+    return columns
+
+
+LIFECYCLE = Lifecycle(
+    states=tuple(s.value for s in EstimateStatus),
+    transitions=(
+        Transition(
+            "send",
+            sources=("draft",),
+            target="sent",
+            event="sent",
+            description="Send the estimate to the customer: from now on it is only answered.",
+        ),
+        Transition(
+            "approve",
+            sources=("sent",),
+            target="approved",
+            event="approved",
+            description="The customer accepted it (the acceptance event): who approved, and "
+            "when, are recorded.",
+            input=ApproveEstimateFields,
+        ),
+        Transition(
+            "decline",
+            sources=("sent",),
+            target="declined",
+            event="declined",
+            description="The customer turned it down; the reason is kept.",
+            reason=True,
+        ),
+    ),
+    state=lambda row: row.status,
+    columns=_columns,
+)
+
+
+def _sample(s: SampleContext) -> dict[str, Any]:
+    return {
+        "customerId": s.id_of(CUSTOMERS),
+        "currency": "USD",
+        "taxRateBps": 825,
+        "validUntil": "2029-12-31",
+        "lineItems": [
+            {"serviceId": s.id_of(SERVICES), "quantity": 1.5},
+            {
+                "description": f"Haul away the old unit{s.distinct}",
+                "unitPrice": {"amount": 7500, "currency": "USD"},
+                "taxable": False,
+            },
+        ],
+        "notes": "Parts are in stock; work can start within the week.",
+    }
+
+
+ESTIMATES = Resource(
+    model=Estimate,
+    name="estimate",
+    prefix="est",
+    lifecycle=LIFECYCLE,
+    sample=_sample,
+    change={"notes": "Includes a 12-month labor warranty.", "taxRateBps": 800},
+    invalid={"taxRateBps": 10_001},
+    action_samples={"approve": lambda _s: {"customerName": "Ana Rivera", "channel": "EMAIL"}},
+    system_events={
+        "expired": "A sent estimate was still unanswered after its `valid_until` day (UTC): "
+        "the service expired it.",
+    },
+)
+
+
+class EstimateFields(BaseModel):
+    """An estimate's editable state; create and update both validate the whole of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: Annotated[str, non_blank(40)]
+    appointment_id: Annotated[str, non_blank(40)] | None = None
+    currency: money.CurrencyCode
+    tax_rate_bps: money.TaxRate = 0
+    line_items: list[money.LineItemFields] = Field(min_length=1, max_length=100)
+    valid_until: date
+    notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+
+
+class EstimateOrder(Enum):
+    CREATED_AT_DESC = Sort("created_at_desc", Estimate.created_at, descending=True)  # type: ignore[arg-type]
+    CREATED_AT_ASC = Sort("created_at_asc", Estimate.created_at, descending=False)  # type: ignore[arg-type]
+    VALID_UNTIL_ASC = Sort("valid_until_asc", Estimate.valid_until, descending=False)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class EstimateFilter:
+    """Also the GraphQL ``EstimateFilter`` (``schema.inputs.filter_input``)."""
+
+    status: EstimateStatus | None = field(
+        default=None, metadata={"description": "Only estimates in this state."}
+    )
+    customer_id: str | None = field(
+        default=None, metadata={"description": "One customer's estimates (`cus_…`)."}
+    )
+    appointment_id: str | None = field(
+        default=None, metadata={"description": "One appointment's estimates (`apt_…`)."}
+    )
+    updated_since: datetime | None = None
+
+
+def _where(f: EstimateFilter) -> list[ColumnElement[bool]]:
+    return [
+        *crud.equal_to(
+            f,
+            {
+                "status": col(Estimate.status),
+                "customer_id": col(Estimate.customer_id),
+                "appointment_id": col(Estimate.appointment_id),
+            },
+        ),
+        *crud.updated_since(col(Estimate.updated_at), f.updated_since),
+    ]
+
+
+async def list_estimates(
+    uow: UnitOfWork, *, filter: EstimateFilter, sort: EstimateOrder, first: int, after: str | None
+) -> Page[Estimate]:
+    return await crud.list_page(
+        uow, ESTIMATES, where=_where(filter), sort=sort.value, first=first, after=after
+    )
+
+
+async def read(uow: UnitOfWork, public_id: str) -> Any:
+    return await crud.read(uow, ESTIMATES, public_id)
+
+
+def _refused(pointer: str, message: str, detail: str) -> BadUserInput:
+    return BadUserInput(detail, errors=[FieldError(pointer, message)])
+
+
+async def _references(uow: UnitOfWork, fields: EstimateFields) -> None:
+    """Its customer and appointment are the caller's; the appointment is that customer's."""
+    (customer,) = await crud.read_many(uow, CUSTOMERS, [fields.customer_id])
+    if customer is None:
+        raise _refused(
+            "/input/customerId", "no such customer", f"No customer with id `{fields.customer_id}`."
+        )
+    if fields.appointment_id is None:
+        return
+    (appointment,) = await crud.read_many(uow, APPOINTMENTS, [fields.appointment_id])
+    if appointment is None:
+        raise _refused(
+            "/input/appointmentId",
+            "no such appointment",
+            f"No appointment with id `{fields.appointment_id}`.",
+        )
+    if appointment.customer_id != fields.customer_id:
+        raise _refused(
+            "/input/appointmentId",
+            "another customer's appointment",
+            f"Appointment `{fields.appointment_id}` is not customer `{fields.customer_id}`'s.",
+        )
+
+
+async def _lines(uow: UnitOfWork, fields: EstimateFields) -> list[money.Line]:
+    """The lines to price: a catalog line copies its service's name, price and taxability
+    (unless the line says ``taxable`` itself), from an active service of the caller's."""
+    wanted = [item.service_id for item in fields.line_items if item.service_id is not None]
+    services = {
+        row.public_id: row for row in await crud.read_many(uow, SERVICES, wanted) if row is not None
+    }
+    lines: list[money.Line] = []
+    currencies: list[tuple[str, str]] = []
+    for i, item in enumerate(fields.line_items):
+        pointer = f"/input/lineItems/{i}"
+        if item.service_id is None:
+            assert item.description is not None  # LineItemFields: free text has both
+            assert item.unit_price is not None
+            description, unit_price = item.description, item.unit_price.amount
+            taxable = item.taxable
+            currencies.append((f"{pointer}/unitPrice/currency", item.unit_price.currency))
+        else:
+            service = services.get(item.service_id)
+            if service is None or not service.active:
+                missing = "no such service" if service is None else "inactive"
+                raise _refused(
+                    f"{pointer}/serviceId",
+                    missing,
+                    f"Service `{item.service_id}` is {missing.replace('no such', 'not a')}: "
+                    "not offered.",
+                )
+            description, unit_price = service.name, service.unit_price_amount
+            taxable = item.taxable if "taxable" in item.model_fields_set else service.taxable
+            currencies.append((f"{pointer}/serviceId", service.currency))
+        lines.append(
+            money.Line(
+                description=description,
+                service_id=item.service_id,
+                quantity=item.quantity,
+                unit_price=unit_price,
+                discount=item.discount,
+                taxable=taxable,
+            )
+        )
+    money.same_currency(currencies, fields.currency)
+    return lines
+
+
+# Columns that follow from the lines and the tax rate: recorded with a change, never audited
+# as one unless the caller sent the lines.
+_PRICED = ("line_items", "subtotal", "discount_total", "tax_total", "total")
+
+
+def _stored_lines(row: Estimate) -> list[money.Line]:
+    """The lines as written: catalog lines keep the name and price they were copied with."""
+    return [
+        money.Line(
+            description=line["description"],
+            service_id=line["service_id"],
+            quantity=Decimal(repr(line["quantity"])),
+            unit_price=line["unit_price"]["amount"],
+            discount=line["discount"]["amount"],
+            taxable=line["taxable"],
+        )
+        for line in row.line_items
+    ]
+
+
+async def _priced(
+    uow: UnitOfWork, fields: EstimateFields, lines: list[money.Line] | None = None
+) -> dict[str, Any]:
+    """The columns of a valid state: its references checked, its lines (``lines``, or those
+    of ``fields`` resolved against the catalog) priced."""
+    await _references(uow, fields)
+    if lines is None:
+        lines = await _lines(uow, fields)
+    totals = money.price(lines, tax_rate_bps=fields.tax_rate_bps, currency=fields.currency)
+
+    def amount(value: int) -> dict[str, Any]:
+        return {"amount": value, "currency": fields.currency}
+
+    return {
+        **fields.model_dump(exclude={"line_items"}),
+        "line_items": [
+            {
+                "service_id": priced.line.service_id,
+                "description": priced.line.description,
+                "quantity": float(priced.line.quantity),
+                "unit_price": amount(priced.line.unit_price),
+                "discount": amount(priced.line.discount),
+                "taxable": priced.line.taxable,
+                "subtotal": amount(priced.subtotal),
+                "tax": amount(priced.tax),
+                "total": amount(priced.total),
+            }
+            for priced in totals.lines
+        ],
+        "subtotal": totals.subtotal,
+        "discount_total": totals.discount,
+        "tax_total": totals.tax,
+        "total": totals.total,
+    }
+
+
+def _editable(row: Estimate) -> dict[str, Any]:
+    """The stored state as an input: catalog lines by service (re-priced from the catalog on
+    change), free-text lines as written."""
+    items = []
+    for line in row.line_items:
+        item: dict[str, Any] = {
+            "quantity": line["quantity"],
+            "discount": line["discount"]["amount"],
+            "taxable": line["taxable"],
+        }
+        if line["service_id"] is not None:
+            item["service_id"] = line["service_id"]
+        else:
+            item |= {"description": line["description"], "unit_price": line["unit_price"]}
+        items.append(item)
+    return {
+        "customer_id": row.customer_id,
+        "appointment_id": row.appointment_id,
+        "currency": row.currency,
+        "tax_rate_bps": row.tax_rate_bps,
+        "line_items": items,
+        "valid_until": row.valid_until,
+        "notes": row.notes,
+    }
+
+
+async def create(uow: UnitOfWork, data: dict[str, Any], snapshot: Snapshot) -> Estimate:
+    """A new estimate is a ``draft``, numbered at once."""
+    fields = validate(EstimateFields, data)
+    columns = await _priced(uow, fields)
+    row = Estimate(
+        **columns,
+        number=await issue_number(uow, "estimate"),
+        status="draft",
+        organization_id=0,
+        environment="",
+        public_id="",
+    )
+    return await crud.create(uow, ESTIMATES, row, snapshot, fields=sorted(data))
+
+
+async def update(
+    uow: UnitOfWork, public_id: str, changes: dict[str, Any], snapshot: Snapshot
+) -> Estimate:
+    """A draft's new state, validated and priced whole. ``lineItems`` replaces the lines
+    (catalog lines copied from the catalog as it is now); without it the lines stay as
+    written, priced again only for a new tax rate or currency."""
+    row: Estimate = await crud.get(uow, ESTIMATES, public_id)
+    require_state(ESTIMATES, row, "update", ("draft",))
+    fields = validate(EstimateFields, {**_editable(row), **changes})
+    relined = "line_items" in changes
+    columns = await _priced(uow, fields, None if relined else _stored_lines(row))
+    derived = {k: columns.pop(k) for k in _PRICED if not relined or k != "line_items"}
+    return await crud.update(uow, ESTIMATES, row, columns, snapshot, derived=derived)
+
+
+async def delete_estimate(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -> Estimate:
+    """Only a draft may be deleted: a sent estimate is part of the customer's record."""
+    row: Estimate = await crud.get(uow, ESTIMATES, public_id)
+    require_state(ESTIMATES, row, "delete", ("draft",))
+    return await crud.soft_delete(uow, ESTIMATES, row, snapshot)
+
+
+_TABLE = Estimate.__table__  # type: ignore[attr-defined]
+_E = _TABLE.c
+_ORG = Organization.__table__.c  # type: ignore[attr-defined]
+
+
+async def expire_overdue(
+    conn: AsyncConnection, snapshot: Snapshot, *, now: datetime, limit: int = 500
+) -> int:
+    """The background runner's chore: every sent estimate whose ``valid_until`` day (UTC) has
+    passed becomes ``expired``, with its audit entry and ``estimate.expired`` event, by the
+    system, in the caller's transaction. Returns how many (at most ``limit`` per call)."""
+    today = now.astimezone(UTC).date()
+    due = (
+        await conn.execute(
+            select(_E.id, _E.public_id, _E.organization_id, _E.environment)
+            .add_columns(_ORG.public_id.label("organization_public_id"))
+            .join(Organization, _ORG.id == _E.organization_id)
+            .where(_E.status == "sent", _E.valid_until < today, _E.deleted_at.is_(None))
+            .order_by(_E.id)
+            .limit(limit)
+        )
+    ).all()
+    expired_count = 0
+    for row in due:
+        changed = await conn.execute(
+            sql_update(_TABLE)
+            .where(_E.id == row.id, _E.status == "sent")
+            .values(
+                status="expired",
+                expired_at=now,
+                updated_at=now,
+                version=_E.version + 1,
+            )
+            .returning(*_E)
+        )
+        expired = changed.one_or_none()
+        if expired is None:  # answered meanwhile
+            continue
+        expired_count += 1
+        await record_system_change(
+            conn,
+            row,
+            actor="estimates",
+            resource_type=ESTIMATES.name,
+            verb="expired",
+            resource_id=row.public_id,
+            changed_fields=["status"],
+            payload=snapshot(expired),
+        )
+    return expired_count
