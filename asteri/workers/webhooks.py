@@ -72,6 +72,7 @@ from asteri.webhooks.secrets import SecretBox
 from asteri.webhooks.signing import signature_headers
 from asteri.webhooks.subscriptions import matches
 from asteri.webhooks.targets import TargetRefused, pin_target
+from asteri.webhooks.transport import WebhookTransport
 
 __all__ = ["SCHEDULE", "DeliveryPolicy", "Outcome", "WebhookWorker", "excerpt", "retry_delay"]
 
@@ -194,7 +195,7 @@ class WebhookWorker:
             timeout=self.policy.timeout,
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment: the guard pins the address
-            limits=httpx.Limits(max_connections=self.policy.concurrency),
+            transport=WebhookTransport(httpx.Limits(max_connections=self.policy.concurrency)),
         )
         self._slots = asyncio.Semaphore(self.policy.concurrency)
 
