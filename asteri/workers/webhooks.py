@@ -16,9 +16,10 @@ Each pass:
    (SELECT id FROM due) RETURNING``: a random token and ``leased_until``. Two workers never
    hold one delivery at once; a killed worker's lease runs out and another claims it (at
    least once).
-3. **Attempt.** Each claimed delivery is POSTed, concurrently up to ``concurrency``: the
-   SSRF guard pins the resolved address (``webhooks/targets.py``), no redirect is followed,
-   the timeout is 15 s, at most ``read_cap`` bytes of the answer are read.
+3. **Attempt.** Each claimed delivery is POSTed, concurrently up to ``concurrency`` (on one
+   keep-alive pool of as many connections, ``webhooks/transport.py``): the SSRF guard pins
+   the resolved address (``webhooks/targets.py``), no redirect is followed, the timeout is
+   15 s, at most ``read_cap`` bytes of the answer are read.
 4. **Record.** The attempt row, and the delivery's next state, written only while the lease
    is still this worker's (a resend or recover may have re-queued it meanwhile; then the
    attempt is recorded and the new run is left alone).
