@@ -4,12 +4,14 @@ connect-time pin, against real servers on loopback (allowed only with the settin
 import asyncio
 import datetime as dt
 import http.server
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from ipaddress import ip_address
 from pathlib import Path
+from typing import NoReturn
 
 import httpx2 as httpx
 import pytest
@@ -186,6 +188,18 @@ def test_a_public_literal_is_pinned_as_is() -> None:
     v6 = asyncio.run(pin_target("http://[2606:4700:4700::1111]:8080/h", DEV))
     assert v6.url == "http://[2606:4700:4700::1111]:8080/h"
     assert v6.host_header == "[2606:4700:4700::1111]:8080"
+
+
+def test_an_address_literal_is_vetted_without_a_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_lookup(*_args: object, **_kwargs: object) -> NoReturn:
+        raise AssertionError("an address literal was looked up")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_lookup)
+    assert asyncio.run(pin_target("https://8.8.8.8/hook", PROD)).address == "8.8.8.8"
+    for url in ("http://127.0.0.1:9/hook", "http://[::ffff:127.0.0.1]:9/hook"):
+        with pytest.raises(TargetRefused) as refused:
+            asyncio.run(pin_target(url, DEV))
+        assert refused.value.reason == "private_address"
 
 
 def test_connect_time_checks_the_url_rules_too() -> None:

@@ -8,7 +8,8 @@ on loopback. Two checks:
   userinfo (``https://user:pw@…``), a host, a valid port; a host written as an IP address must
   be public. No DNS here: what a name resolves to can change.
 - **At every connection** (``pin_target``): resolve the name once (``getaddrinfo``, in a
-  thread), refuse it if *any* of its addresses is not public, and return the vetted address.
+  thread; a host written as an IP address is its own only address, with no lookup), refuse
+  it if *any* of its addresses is not public, and return the vetted address.
   The client connects to that address with the original name as ``Host`` and as TLS SNI (and
   certificate check), so a name that resolves to a public address when checked and to
   127.0.0.1 when connected (DNS rebinding) is never re-resolved behind the check. The worker
@@ -142,12 +143,7 @@ class PinnedTarget:
         object.__setattr__(self, "extensions", extensions)
 
 
-async def pin_target(url: str, settings: Settings) -> PinnedTarget:
-    """Validates ``url``, resolves its host once and vets every address (``TargetRefused``
-    if any is not public), and returns the first address to connect to."""
-    parts = _split(url, settings)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+async def _resolve(host: str, port: int) -> list[IPv4Address | IPv6Address]:
     try:
         infos = await asyncio.to_thread(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
@@ -155,6 +151,20 @@ async def pin_target(url: str, settings: Settings) -> PinnedTarget:
     addresses = [ip_address(str(info[4][0]).partition("%")[0]) for info in infos]
     if not addresses:
         raise TargetRefused("unresolvable", f"{host} does not resolve")
+    return addresses
+
+
+async def pin_target(url: str, settings: Settings) -> PinnedTarget:
+    """Validates ``url``, resolves its host once and vets every address (``TargetRefused``
+    if any is not public), and returns the first address to connect to."""
+    parts = _split(url, settings)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    literal = _literal(host)
+    if literal is not None and "%" not in host:  # an address is its own and only one
+        addresses = [literal]
+    else:
+        addresses = await _resolve(host, port)
     if not settings.webhooks_allow_private_targets:
         for address in addresses:
             _check_address(address, host)
@@ -162,6 +172,5 @@ async def pin_target(url: str, settings: Settings) -> PinnedTarget:
     shown = f"[{chosen}]" if chosen.version == 6 else str(chosen)
     pinned = parts._replace(netloc=f"{shown}:{port}").geturl()
     host_header = parts.netloc.rpartition("@")[2]
-    literal = _literal(host)
     sni = host if parts.scheme == "https" and literal is None else None
     return PinnedTarget(url=pinned, address=str(chosen), host_header=host_header, sni_hostname=sni)

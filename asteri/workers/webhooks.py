@@ -11,12 +11,15 @@ Each pass:
    event's tenant that subscribes to its type, and the event marked done, in one transaction.
    The (endpoint, event) unique constraint is the backstop: nothing is fanned out twice.
 2. **Claim.** Due deliveries (pending or retrying, ``next_attempt_at`` passed, no live lease,
-   endpoint enabled) are leased in one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP
-   LOCKED) RETURNING``: a random token and ``leased_until``. Two workers never hold one
-   delivery at once; a killed worker's lease runs out and another claims it (at least once).
-3. **Attempt.** Each claimed delivery is POSTed, concurrently up to ``concurrency``: the
-   SSRF guard pins the resolved address (``webhooks/targets.py``), no redirect is followed,
-   the timeout is 15 s, at most ``read_cap`` bytes of the answer are read.
+   endpoint enabled), at most as many as there are free attempt slots, are leased in one
+   ``WITH due AS MATERIALIZED (SELECT … LIMIT n FOR UPDATE SKIP LOCKED) UPDATE … WHERE id IN
+   (SELECT id FROM due) RETURNING``: a random token and ``leased_until``. Two workers never
+   hold one delivery at once; a killed worker's lease runs out and another claims it (at
+   least once).
+3. **Attempt.** Each claimed delivery is POSTed, concurrently up to ``concurrency`` (on one
+   keep-alive pool of as many connections, ``webhooks/transport.py``): the SSRF guard pins
+   the resolved address (``webhooks/targets.py``), no redirect is followed, the timeout is
+   15 s, at most ``read_cap`` bytes of the answer are read.
 4. **Record.** The attempt row, and the delivery's next state, written only while the lease
    is still this worker's (a resend or recover may have re-queued it meanwhile; then the
    attempt is recorded and the new run is left alone).
@@ -73,6 +76,7 @@ from asteri.webhooks.secrets import SecretBox
 from asteri.webhooks.signing import signature_headers
 from asteri.webhooks.subscriptions import matches
 from asteri.webhooks.targets import TargetRefused, pin_target
+from asteri.webhooks.transport import WebhookTransport
 
 __all__ = ["SCHEDULE", "DeliveryPolicy", "Outcome", "WebhookWorker", "excerpt", "retry_delay"]
 
@@ -195,7 +199,7 @@ class WebhookWorker:
             timeout=self.policy.timeout,
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment: the guard pins the address
-            limits=httpx.Limits(max_connections=self.policy.concurrency),
+            transport=WebhookTransport(httpx.Limits(max_connections=self.policy.concurrency)),
         )
         self._slots = asyncio.Semaphore(self.policy.concurrency)
 
@@ -321,12 +325,16 @@ class WebhookWorker:
             .order_by(_D.next_attempt_at)
             .limit(min(limit or self.policy.batch, self.policy.batch))
             .with_for_update(of=WebhookDelivery.__table__, skip_locked=True)  # type: ignore[attr-defined]
+            .cte("due")
+            # Run once: as an IN subquery, PostgreSQL may plan a semi-join that rescans the
+            # locking subquery for every outer row and so leases every due delivery.
+            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
         async with self.engine.begin() as conn:
             claimed = (
                 await conn.execute(
                     update(WebhookDelivery)
-                    .where(_D.id.in_(due.scalar_subquery()), _D.status.in_(_OPEN), lease_free)
+                    .where(_D.id.in_(select(due.c.id)), _D.status.in_(_OPEN), lease_free)
                     .values(lease_token=token, leased_until=now + self.policy.lease)
                     .returning(_D.id)
                 )
