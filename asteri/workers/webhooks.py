@@ -55,13 +55,12 @@ from sqlalchemy import Integer, bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from asteri.authz.principal import ActorType, Principal
 from asteri.kit.db import UtcDateTime, utcnow
 from asteri.kit.ids import IdPrefix, new_public_id
 from asteri.kit.settings import Settings
-from asteri.models import Environment, Event, Organization
+from asteri.models import Event, Organization
 from asteri.models.webhook import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
-from asteri.resolvers.audit import change_records
+from asteri.resolvers.audit import record_system_change
 from asteri.resolvers.event import data_of
 from asteri.resolvers.webhook_endpoint import (
     WEBHOOK_ENDPOINTS,
@@ -497,28 +496,16 @@ class WebhookWorker:
         endpoint = disabled.first()
         if endpoint is None:
             return
-        system = Principal(
-            organization_pk=row.organization_id,
-            organization_id=row.organization_public_id,
-            environment=Environment(row.environment),
-            scopes=frozenset(),
-            actor_type=ActorType.SYSTEM,
-            actor_id=SYSTEM_ACTOR,
-        )
-        entry, event = change_records(
-            system,
-            None,
+        await record_system_change(
+            conn,
+            row,
+            actor=SYSTEM_ACTOR,
             resource_type=WEBHOOK_ENDPOINTS.name,
             verb="disabled",
             resource_id=endpoint.public_id,
             changed_fields=["disabled_reason", "enabled"],
             payload=endpoint_snapshot(endpoint),
         )
-        for record in (entry, event):
-            table = type(record).__table__  # type: ignore[union-attr]
-            values = {c.name: getattr(record, c.name) for c in table.c}
-            values.pop("id")
-            await conn.execute(insert(type(record)).values(**values))
         log.info("webhook endpoint %s disabled: %s", endpoint.public_id, reason.value)
 
 
