@@ -7,18 +7,16 @@ or deleted. Approving records who approved: a member's session approves as that 
 key records the customer's approval, by name and channel (a key is not a person).
 
 A new estimate takes the tenant's next number (``EST-0001``, ``resolvers/numbering.py``) in
-its own transaction. Its lines are priced when written (``resolvers/money.py``): a catalog
-line copies the service's name, price and taxability at that moment, and the stored lines
-and totals are what every read shows.
+its own transaction. Its customer, lines and totals are a priced document's
+(``resolvers/documents.py``).
 """
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 from sqlalchemy import select
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,11 +28,11 @@ from asteri.kit.errors import BadUserInput, FieldError
 from asteri.kit.pagination import Page
 from asteri.models import Organization
 from asteri.models.estimate import Estimate
-from asteri.resolvers import crud, money
-from asteri.resolvers.appointment import APPOINTMENTS
+from asteri.resolvers import crud
 from asteri.resolvers.audit import record_system_change
 from asteri.resolvers.crud import Resource, SampleContext, Snapshot, Sort
 from asteri.resolvers.customer import CUSTOMERS
+from asteri.resolvers.documents import DocumentFields, priced_columns, update_document
 from asteri.resolvers.lifecycle import Entering, Lifecycle, Transition, require_state
 from asteri.resolvers.numbering import issue_number
 from asteri.resolvers.service import SERVICES
@@ -185,18 +183,10 @@ ESTIMATES = Resource(
 )
 
 
-class EstimateFields(BaseModel):
-    """An estimate's editable state; create and update both validate the whole of it."""
+class EstimateFields(DocumentFields):
+    """An estimate's editable state: a priced document's, and its validity."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    customer_id: Annotated[str, non_blank(40)]
-    appointment_id: Annotated[str, non_blank(40)] | None = None
-    currency: money.CurrencyCode
-    tax_rate_bps: money.TaxRate = 0
-    line_items: list[money.LineItemFields] = Field(min_length=1, max_length=100)
     valid_until: date
-    notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
 
 
 class EstimateOrder(Enum):
@@ -247,164 +237,10 @@ async def read(uow: UnitOfWork, public_id: str) -> Any:
     return await crud.read(uow, ESTIMATES, public_id)
 
 
-def _refused(pointer: str, message: str, detail: str) -> BadUserInput:
-    return BadUserInput(detail, errors=[FieldError(pointer, message)])
-
-
-async def _references(uow: UnitOfWork, fields: EstimateFields) -> None:
-    """Its customer and appointment are the caller's; the appointment is that customer's."""
-    (customer,) = await crud.read_many(uow, CUSTOMERS, [fields.customer_id])
-    if customer is None:
-        raise _refused(
-            "/input/customerId", "no such customer", f"No customer with id `{fields.customer_id}`."
-        )
-    if fields.appointment_id is None:
-        return
-    (appointment,) = await crud.read_many(uow, APPOINTMENTS, [fields.appointment_id])
-    if appointment is None:
-        raise _refused(
-            "/input/appointmentId",
-            "no such appointment",
-            f"No appointment with id `{fields.appointment_id}`.",
-        )
-    if appointment.customer_id != fields.customer_id:
-        raise _refused(
-            "/input/appointmentId",
-            "another customer's appointment",
-            f"Appointment `{fields.appointment_id}` is not customer `{fields.customer_id}`'s.",
-        )
-
-
-async def _lines(uow: UnitOfWork, fields: EstimateFields) -> list[money.Line]:
-    """The lines to price: a catalog line copies its service's name, price and taxability
-    (unless the line says ``taxable`` itself), from an active service of the caller's."""
-    wanted = [item.service_id for item in fields.line_items if item.service_id is not None]
-    services = {
-        row.public_id: row for row in await crud.read_many(uow, SERVICES, wanted) if row is not None
-    }
-    lines: list[money.Line] = []
-    currencies: list[tuple[str, str]] = []
-    for i, item in enumerate(fields.line_items):
-        pointer = f"/input/lineItems/{i}"
-        if item.service_id is None:
-            assert item.description is not None  # LineItemFields: free text has both
-            assert item.unit_price is not None
-            description, unit_price = item.description, item.unit_price.amount
-            taxable = item.taxable
-            currencies.append((f"{pointer}/unitPrice/currency", item.unit_price.currency))
-        else:
-            service = services.get(item.service_id)
-            if service is None or not service.active:
-                missing = "no such service" if service is None else "inactive"
-                raise _refused(
-                    f"{pointer}/serviceId",
-                    missing,
-                    f"Service `{item.service_id}` is {missing.replace('no such', 'not a')}: "
-                    "not offered.",
-                )
-            description, unit_price = service.name, service.unit_price_amount
-            taxable = item.taxable if "taxable" in item.model_fields_set else service.taxable
-            currencies.append((f"{pointer}/serviceId", service.currency))
-        lines.append(
-            money.Line(
-                description=description,
-                service_id=item.service_id,
-                quantity=item.quantity,
-                unit_price=unit_price,
-                discount=item.discount,
-                taxable=taxable,
-            )
-        )
-    money.same_currency(currencies, fields.currency)
-    return lines
-
-
-# Columns that follow from the lines and the tax rate: recorded with a change, never audited
-# as one unless the caller sent the lines.
-_PRICED = ("line_items", "subtotal", "discount_total", "tax_total", "total")
-
-
-def _stored_lines(row: Estimate) -> list[money.Line]:
-    """The lines as written: catalog lines keep the name and price they were copied with."""
-    return [
-        money.Line(
-            description=line["description"],
-            service_id=line["service_id"],
-            quantity=Decimal(repr(line["quantity"])),
-            unit_price=line["unit_price"]["amount"],
-            discount=line["discount"]["amount"],
-            taxable=line["taxable"],
-        )
-        for line in row.line_items
-    ]
-
-
-async def _priced(
-    uow: UnitOfWork, fields: EstimateFields, lines: list[money.Line] | None = None
-) -> dict[str, Any]:
-    """The columns of a valid state: its references checked, its lines (``lines``, or those
-    of ``fields`` resolved against the catalog) priced."""
-    await _references(uow, fields)
-    if lines is None:
-        lines = await _lines(uow, fields)
-    totals = money.price(lines, tax_rate_bps=fields.tax_rate_bps, currency=fields.currency)
-
-    def amount(value: int) -> dict[str, Any]:
-        return {"amount": value, "currency": fields.currency}
-
-    return {
-        **fields.model_dump(exclude={"line_items"}),
-        "line_items": [
-            {
-                "service_id": priced.line.service_id,
-                "description": priced.line.description,
-                "quantity": float(priced.line.quantity),
-                "unit_price": amount(priced.line.unit_price),
-                "discount": amount(priced.line.discount),
-                "taxable": priced.line.taxable,
-                "subtotal": amount(priced.subtotal),
-                "tax": amount(priced.tax),
-                "total": amount(priced.total),
-            }
-            for priced in totals.lines
-        ],
-        "subtotal": totals.subtotal,
-        "discount_total": totals.discount,
-        "tax_total": totals.tax,
-        "total": totals.total,
-    }
-
-
-def _editable(row: Estimate) -> dict[str, Any]:
-    """The stored state as an input: catalog lines by service (re-priced from the catalog on
-    change), free-text lines as written."""
-    items = []
-    for line in row.line_items:
-        item: dict[str, Any] = {
-            "quantity": line["quantity"],
-            "discount": line["discount"]["amount"],
-            "taxable": line["taxable"],
-        }
-        if line["service_id"] is not None:
-            item["service_id"] = line["service_id"]
-        else:
-            item |= {"description": line["description"], "unit_price": line["unit_price"]}
-        items.append(item)
-    return {
-        "customer_id": row.customer_id,
-        "appointment_id": row.appointment_id,
-        "currency": row.currency,
-        "tax_rate_bps": row.tax_rate_bps,
-        "line_items": items,
-        "valid_until": row.valid_until,
-        "notes": row.notes,
-    }
-
-
 async def create(uow: UnitOfWork, data: dict[str, Any], snapshot: Snapshot) -> Estimate:
     """A new estimate is a ``draft``, numbered at once."""
     fields = validate(EstimateFields, data)
-    columns = await _priced(uow, fields)
+    columns = await priced_columns(uow, fields)
     row = Estimate(
         **columns,
         number=await issue_number(uow, "estimate"),
@@ -419,16 +255,13 @@ async def create(uow: UnitOfWork, data: dict[str, Any], snapshot: Snapshot) -> E
 async def update(
     uow: UnitOfWork, public_id: str, changes: dict[str, Any], snapshot: Snapshot
 ) -> Estimate:
-    """A draft's new state, validated and priced whole. ``lineItems`` replaces the lines
-    (catalog lines copied from the catalog as it is now); without it the lines stay as
-    written, priced again only for a new tax rate or currency."""
+    """A draft's new state (``documents.update_document``)."""
     row: Estimate = await crud.get(uow, ESTIMATES, public_id)
     require_state(ESTIMATES, row, "update", ("draft",))
-    fields = validate(EstimateFields, {**_editable(row), **changes})
-    relined = "line_items" in changes
-    columns = await _priced(uow, fields, None if relined else _stored_lines(row))
-    derived = {k: columns.pop(k) for k in _PRICED if not relined or k != "line_items"}
-    return await crud.update(uow, ESTIMATES, row, columns, snapshot, derived=derived)
+    updated: Estimate = await update_document(
+        uow, ESTIMATES, row, changes, EstimateFields, snapshot
+    )
+    return updated
 
 
 async def delete_estimate(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -> Estimate:

@@ -2,7 +2,6 @@
 its lifecycle (``send``, ``approve``, ``decline``)."""
 
 from datetime import date, datetime
-from typing import Any
 
 import strawberry
 from strawberry import UNSET
@@ -16,13 +15,13 @@ from asteri.resolvers.customer import CUSTOMERS
 from asteri.schema.appointment import Appointment
 from asteri.schema.context import RequestContext
 from asteri.schema.customer import Customer
+from asteri.schema.documents import LineItem, LineItemInput, money_column
 from asteri.schema.fields import RootFields, mutation, query, related, version_field
 from asteri.schema.inputs import DeletedObject, described_enum, filter_input, sent_values
 from asteri.schema.lifecycle import lifecycle_mutations
-from asteri.schema.money import Money, MoneyInput
+from asteri.schema.money import Money
 from asteri.schema.pagination import Connection, page_size
 from asteri.schema.rowmap import RowMap
-from asteri.schema.scalars import SafeInt
 from asteri.schema.snapshot import snapshot_of
 
 __all__ = ["Estimate", "EstimateMutations", "EstimateQueries"]
@@ -56,28 +55,6 @@ described_enum(
 )
 
 
-@strawberry.type(
-    description="One priced line: a catalog service as it was priced when written, or free "
-    "text. `subtotal` is quantity times unit price, rounded half-even to the minor unit; "
-    "`total` is `subtotal - discount + tax`."
-)
-class EstimateLineItem:
-    service_id: strawberry.ID | None = strawberry.field(
-        description="The catalog service it was copied from; null for a free-text line."
-    )
-    description: str
-    quantity: float = strawberry.field(description="Greater than 0, at most 3 decimals.")
-    unit_price: Money
-    discount: Money = strawberry.field(description="Off the line's subtotal.")
-    taxable: bool
-    subtotal: Money
-    tax: Money = strawberry.field(
-        description="The net amount times the estimate's tax rate, rounded half-even; 0 if "
-        "not taxable."
-    )
-    total: Money
-
-
 @strawberry.type(description="Who approved an estimate.")
 class EstimateApproval:
     by: str = strawberry.field(description="`member` (a team member's session) or `customer`.")
@@ -106,7 +83,7 @@ class Estimate:
     status: EstimateStatus
     currency: str = strawberry.field(description="ISO 4217: every amount is in it.")
     tax_rate_bps: int = strawberry.field(description="Basis points: 825 is 8.25 %.")
-    line_items: list[EstimateLineItem]
+    line_items: list[LineItem]
     subtotal: Money = strawberry.field(description="The lines' subtotals.")
     discount_total: Money
     tax_total: Money
@@ -142,19 +119,15 @@ class Estimate:
         return None if row is None else Appointment.from_row(row)
 
 
-def _money(column: str) -> Any:
-    return lambda row: Money.of(getattr(row, column), row.currency)
-
-
 ESTIMATE_ROWS = RowMap(
     Estimate,
     id="public_id",
     status=lambda row: EstimateStatus(row.status),
-    line_items=EstimateLineItem,
-    subtotal=_money("subtotal"),
-    discount_total=_money("discount_total"),
-    tax_total=_money("tax_total"),
-    total=_money("total"),
+    line_items=LineItem,
+    subtotal=money_column("subtotal"),
+    discount_total=money_column("discount_total"),
+    tax_total=money_column("tax_total"),
+    total=money_column("total"),
     approval=EstimateApproval,
 )
 snapshot = snapshot_of(Estimate.from_row)
@@ -164,23 +137,6 @@ strawberry.enum(EstimateOrder, description="Orderings for estimate lists.")
 
 EstimateFilter = estimates.EstimateFilter
 filter_input(EstimateFilter, description="Narrow an estimate list; all must hold.")
-
-
-@strawberry.input(
-    description="A line: a catalog service by `serviceId` (its name, price and taxability "
-    "copied as they are now), or free text with a `description` and a `unitPrice`."
-)
-class LineItemInput:
-    service_id: strawberry.ID | None = UNSET
-    description: str | None = UNSET
-    quantity: float = 1
-    unit_price: MoneyInput | None = UNSET
-    discount: SafeInt = strawberry.field(
-        default=SafeInt(0), description="Minor units off the line's subtotal."
-    )
-    taxable: bool | None = strawberry.field(
-        default=UNSET, description="Default: the service's, or true for free text."
-    )
 
 
 @strawberry.input(description="A new estimate, a `draft`; numbered at once.")
