@@ -27,6 +27,7 @@ from asteri.models import Environment, Event, Organization
 from asteri.models.webhook import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from asteri.resolvers.crud import Log, Resource, SampleContext
 from asteri.resolvers.customer import CUSTOMERS
+from asteri.resolvers.lifecycle import Transition
 from asteri.resolvers.service import SERVICES
 from asteri.resolvers.team_member import TEAM_MEMBERS
 from asteri.resolvers.webhook_endpoint import WEBHOOK_ENDPOINTS
@@ -276,6 +277,20 @@ def action_body(
     """The REST body of an action's (or a transition's) sample input."""
     sample = resource.action_input(action, context)
     return rest_input(f"{pascal(action)}{resource.type_name}Input", sample)
+
+
+def steps_to(resource: Resource, action: str) -> list[Transition]:
+    """The fewest transitions that bring a new object to a state ``action`` (a transition or
+    another action) may start from: none when it may start from the first."""
+    lifecycle = resource.lifecycle
+    if lifecycle is None:
+        return []
+    names = {t.name: t for t in lifecycle.transitions}
+    sources = names[action].sources if action in names else resource.action_sources.get(action)
+    if sources is None:
+        return []
+    reachable = lifecycle.paths()
+    return min((reachable[s] for s in sources if s in reachable), key=len)
 
 
 def sample_context(api: Api, cred: Credential, *, distinct: str | None = None) -> SampleContext:

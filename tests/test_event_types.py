@@ -20,7 +20,7 @@ from asteri.resolvers.registry import resources
 from asteri.rest_facade.openapi import event_catalogue
 from asteri.schema.events import PAYLOAD_VERSION, event_types
 from asteri.schema.operations import routes_of
-from tests.factories import Api, Credential, action_body, org_pk, sample_context
+from tests.factories import Api, Credential, action_body, org_pk, sample_context, steps_to
 from tests.resources import RESOURCES
 
 SNAPSHOT = Path(__file__).parents[1] / "asteri" / "rest_facade" / "event_types.json"
@@ -125,6 +125,10 @@ def _exercise(api: Api, resource: Resource) -> str:
     if resource.actions:
         one, context = create(), _once_each(api, who)
         for action in resource.actions:
+            steps = steps_to(resource, action)
+            target = create() if steps else one  # brought to a state the action starts from
+            for before in steps:
+                act(target, before.name, lambda b=before.name: step_input(b))  # type: ignore[misc]
 
             def body(a: str = action) -> dict[str, Any] | None:
                 try:
@@ -132,7 +136,7 @@ def _exercise(api: Api, resource: Resource) -> str:
                 except LookupError:
                     return None
 
-            act(one, action, body)
+            act(target, action, body)
     if case.delete is not None:
         api.gql(case.delete, {"id": public_id}, as_=who)
     return who.organization_id

@@ -43,6 +43,7 @@ from tests.factories import (
     rest_view,
     sample_context,
     sample_input,
+    steps_to,
     without_pacing,
 )
 from tests.resources import declared_resources
@@ -409,12 +410,7 @@ def _steps_before(route: Route) -> list[Transition]:
     resource = _BY_TAG[route.tag]
     if route.kind != "action" or resource.lifecycle is None:
         return []
-    lifecycle = resource.lifecycle
-    name = route.path.rsplit("/", 1)[-1]
-    if name not in {t.name for t in lifecycle.transitions}:
-        return []
-    reachable = lifecycle.paths()
-    return min((reachable[s] for s in lifecycle.named(name).sources), key=len)
+    return steps_to(resource, route.path.rsplit("/", 1)[-1])
 
 
 def _object_type(op: PersistedOperation) -> str:

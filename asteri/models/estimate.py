@@ -47,3 +47,6 @@ class Estimate(TenantRow, table=True):
     declined_at: datetime | None = utc_field(nullable=True)
     decline_reason: str | None = Field(default=None, max_length=500)
     expired_at: datetime | None = utc_field(nullable=True)
+    # The invoice it was converted to (once only): a plain id, since invoices refer to
+    # estimates by key and the two tables may not refer to each other.
+    invoice_id: str | None = Field(default=None, max_length=40)

@@ -169,6 +169,10 @@ class Resource(Collection):
     action_samples: Mapping[str, Callable[[SampleContext], dict[str, Any]]] = field(
         default_factory=dict
     )
+    # The states an action may start from, where not every state (``convert`` an approved
+    # estimate): the resolver refuses others with 409 (``lifecycle.require_action_state``),
+    # and the tests bring a new object there first.
+    action_sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Read-only parts of one object: "activity" → GET …/{id}/activity (List<Type>Activity).
     parts: tuple[str, ...] = ()
     # The operations (by verb) whose answer carries a secret shown once: never stored for an
@@ -182,6 +186,8 @@ class Resource(Collection):
     def __post_init__(self) -> None:
         if set(self.action_events) != set(self.actions):  # a declaration error, at import
             raise TypeError(f"{self.name}: declare the event of each action in action_events")
+        if not set(self.action_sources) <= set(self.actions):
+            raise TypeError(f"{self.name}: action_sources names an action it does not declare")
 
     def event_of(self, action: str) -> str:
         """The verb of the event an action records: ``reschedule`` → ``rescheduled``."""

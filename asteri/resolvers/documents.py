@@ -13,17 +13,22 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from asteri.kit.errors import BadUserInput, FieldError
+from asteri.models import Organization
 from asteri.resolvers import crud, money
 from asteri.resolvers.appointment import APPOINTMENTS
+from asteri.resolvers.audit import record_system_change
 from asteri.resolvers.crud import Resource, Snapshot
 from asteri.resolvers.customer import CUSTOMERS
 from asteri.resolvers.service import SERVICES
 from asteri.resolvers.unit import UnitOfWork
 from asteri.resolvers.validation import non_blank, validate
 
-__all__ = ["PRICED", "DocumentFields", "priced_columns", "update_document"]
+__all__ = ["PRICED", "DocumentFields", "priced_columns", "stored_lines", "sweep", "update_document"]
 
 # Columns that follow from the lines and the tax rate.
 PRICED = ("line_items", "subtotal", "discount_total", "tax_total", "total")
@@ -115,7 +120,7 @@ async def _catalog_lines(uow: UnitOfWork, fields: DocumentFields) -> list[money.
     return lines
 
 
-def _stored_lines(row: Any) -> list[money.Line]:
+def stored_lines(row: Any) -> list[money.Line]:
     """The lines as written: catalog lines keep the name and price they were copied with."""
     return [
         money.Line(
@@ -195,6 +200,61 @@ async def update_document(
     """Apply ``changes`` to a document the caller may change, validated and priced whole."""
     fields = validate(model, {**_editable(row, model), **changes})
     relined = "line_items" in changes
-    columns = await priced_columns(uow, fields, None if relined else _stored_lines(row))
+    columns = await priced_columns(uow, fields, None if relined else stored_lines(row))
     derived = {k: columns.pop(k) for k in PRICED if not relined or k != "line_items"}
     return await crud.update(uow, resource, row, columns, snapshot, derived=derived)
+
+
+_ORG = Organization.__table__.c  # type: ignore[attr-defined]
+
+
+async def sweep(
+    conn: AsyncConnection,
+    resource: Resource,
+    snapshot: Snapshot,
+    *,
+    due: list[ColumnElement[bool]],
+    changes: dict[str, Any],
+    verb: str,
+    limit: int = 500,
+) -> int:
+    """A background chore's change to every row of ``resource`` that ``due`` selects, across
+    tenants (an estimate past its day, an invoice past its due date): ``changes`` applied to
+    each while it is still due, with its audit entry and ``<resource>.<verb>`` event by the
+    system, in ``conn``'s transaction. Safe beside another runner doing the same: a row no
+    longer due is left alone. Returns how many rows it changed (at most ``limit``)."""
+    table = resource.model.__table__  # type: ignore[attr-defined]
+    c = table.c
+    found = (
+        await conn.execute(
+            select(c.id, c.public_id, c.organization_id, c.environment)
+            .add_columns(_ORG.public_id.label("organization_public_id"))
+            .join(Organization.__table__, _ORG.id == c.organization_id)  # type: ignore[attr-defined]
+            .where(*due, c.deleted_at.is_(None))
+            .order_by(c.id)
+            .limit(limit)
+        )
+    ).all()
+    changed = 0
+    for row in found:
+        done = await conn.execute(
+            update(table)
+            .where(c.id == row.id, *due)
+            .values(**changes, version=c.version + 1)
+            .returning(*c)
+        )
+        after = done.one_or_none()
+        if after is None:  # no longer due: changed by someone else meanwhile
+            continue
+        changed += 1
+        await record_system_change(
+            conn,
+            row,
+            actor=resource.collection,
+            resource_type=resource.name,
+            verb=verb,
+            resource_id=row.public_id,
+            changed_fields=sorted(k for k in changes if k not in ("updated_at",)),
+            payload=snapshot(after),
+        )
+    return changed

@@ -17,8 +17,6 @@ from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
-from sqlalchemy import select
-from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -26,13 +24,11 @@ from sqlmodel import col
 from asteri.authz.principal import ActorType, Principal
 from asteri.kit.errors import BadUserInput, FieldError
 from asteri.kit.pagination import Page
-from asteri.models import Organization
 from asteri.models.estimate import Estimate
 from asteri.resolvers import crud
-from asteri.resolvers.audit import record_system_change
 from asteri.resolvers.crud import Resource, SampleContext, Snapshot, Sort
 from asteri.resolvers.customer import CUSTOMERS
-from asteri.resolvers.documents import DocumentFields, priced_columns, update_document
+from asteri.resolvers.documents import DocumentFields, priced_columns, sweep, update_document
 from asteri.resolvers.lifecycle import Entering, Lifecycle, Transition, require_state
 from asteri.resolvers.numbering import issue_number
 from asteri.resolvers.service import SERVICES
@@ -175,6 +171,10 @@ ESTIMATES = Resource(
     sample=_sample,
     change={"notes": "Includes a 12-month labor warranty.", "taxRateBps": 800},
     invalid={"taxRateBps": 10_001},
+    # ``convert``: its invoice (``resolvers/invoice.py::convert_estimate``), once only.
+    actions=("convert",),
+    action_events={"convert": "converted"},
+    action_sources={"convert": ("approved",)},
     action_samples={"approve": lambda _s: {"customerName": "Ana Rivera", "channel": "EMAIL"}},
     system_events={
         "expired": "A sent estimate was still unanswered after its `valid_until` day (UTC): "
@@ -271,53 +271,18 @@ async def delete_estimate(uow: UnitOfWork, public_id: str, snapshot: Snapshot) -
     return await crud.soft_delete(uow, ESTIMATES, row, snapshot)
 
 
-_TABLE = Estimate.__table__  # type: ignore[attr-defined]
-_E = _TABLE.c
-_ORG = Organization.__table__.c  # type: ignore[attr-defined]
-
-
 async def expire_overdue(
     conn: AsyncConnection, snapshot: Snapshot, *, now: datetime, limit: int = 500
 ) -> int:
     """The background runner's chore: every sent estimate whose ``valid_until`` day (UTC) has
-    passed becomes ``expired``, with its audit entry and ``estimate.expired`` event, by the
-    system, in the caller's transaction. Returns how many (at most ``limit`` per call)."""
+    passed becomes ``expired`` (``estimate.expired``, by the system). How many."""
     today = now.astimezone(UTC).date()
-    due = (
-        await conn.execute(
-            select(_E.id, _E.public_id, _E.organization_id, _E.environment)
-            .add_columns(_ORG.public_id.label("organization_public_id"))
-            .join(Organization, _ORG.id == _E.organization_id)
-            .where(_E.status == "sent", _E.valid_until < today, _E.deleted_at.is_(None))
-            .order_by(_E.id)
-            .limit(limit)
-        )
-    ).all()
-    expired_count = 0
-    for row in due:
-        changed = await conn.execute(
-            sql_update(_TABLE)
-            .where(_E.id == row.id, _E.status == "sent")
-            .values(
-                status="expired",
-                expired_at=now,
-                updated_at=now,
-                version=_E.version + 1,
-            )
-            .returning(*_E)
-        )
-        expired = changed.one_or_none()
-        if expired is None:  # answered meanwhile
-            continue
-        expired_count += 1
-        await record_system_change(
-            conn,
-            row,
-            actor="estimates",
-            resource_type=ESTIMATES.name,
-            verb="expired",
-            resource_id=row.public_id,
-            changed_fields=["status"],
-            payload=snapshot(expired),
-        )
-    return expired_count
+    return await sweep(
+        conn,
+        ESTIMATES,
+        snapshot,
+        due=[col(Estimate.status) == "sent", col(Estimate.valid_until) < today],
+        changes={"status": "expired", "expired_at": now, "updated_at": now},
+        verb="expired",
+        limit=limit,
+    )

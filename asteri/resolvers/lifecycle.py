@@ -26,7 +26,15 @@ from asteri.resolvers.crud import Resource, Snapshot
 from asteri.resolvers.unit import UnitOfWork
 from asteri.resolvers.validation import non_blank, validate
 
-__all__ = ["Entering", "Lifecycle", "Reason", "Transition", "require_state", "transition"]
+__all__ = [
+    "Entering",
+    "Lifecycle",
+    "Reason",
+    "Transition",
+    "require_action_state",
+    "require_state",
+    "transition",
+]
 
 
 class Reason(BaseModel):
@@ -58,12 +66,14 @@ class Transition:
 @dataclass(frozen=True)
 class Entering:
     """What ``Lifecycle.columns`` is told of a change of state: the state entered, when, the
-    transition's validated input (if it takes one) and who made the change."""
+    transition's validated input (if it takes one), who made the change, and the object as it
+    was (an invoice's terms give its due date)."""
 
     state: str
     at: datetime
     input: BaseModel | None
     principal: Principal
+    row: Any
 
     @property
     def reason(self) -> str | None:
@@ -137,6 +147,14 @@ def require_state(resource: Resource, row: Any, action: str, sources: tuple[str,
     )
 
 
+def require_action_state(resource: Resource, row: Any, action: str) -> None:
+    """Refuse ``action`` (not a transition) from a state its ``Resource.action_sources`` does
+    not list, as ``require_state``; an action without sources may start from any."""
+    sources = resource.action_sources.get(action)
+    if sources is not None:
+        require_state(resource, row, action, sources)
+
+
 async def transition(
     uow: UnitOfWork,
     resource: Resource,
@@ -155,7 +173,7 @@ async def transition(
     values = validate(step.input, given or {}) if step.input is not None else None
     row = await crud.get(uow, resource, public_id)
     require_state(resource, row, step.name, step.sources)
-    entering = Entering(step.target, utcnow(), values, uow.principal)
+    entering = Entering(step.target, utcnow(), values, uow.principal, row)
     return await crud.update(
         uow,
         resource,

@@ -10,14 +10,18 @@ from strawberry.types import Info
 from asteri.authz.scopes import Scope
 from asteri.models.estimate import Estimate as EstimateRow
 from asteri.resolvers import estimate as estimates
+from asteri.resolvers import invoice as invoices
 from asteri.resolvers.appointment import APPOINTMENTS
 from asteri.resolvers.customer import CUSTOMERS
+from asteri.resolvers.invoice import INVOICES
 from asteri.schema.appointment import Appointment
 from asteri.schema.context import RequestContext
 from asteri.schema.customer import Customer
 from asteri.schema.documents import LineItem, LineItemInput, money_column
 from asteri.schema.fields import RootFields, mutation, query, related, version_field
 from asteri.schema.inputs import DeletedObject, described_enum, filter_input, sent_values
+from asteri.schema.invoice import Invoice
+from asteri.schema.invoice import snapshot as invoice_snapshot
 from asteri.schema.lifecycle import lifecycle_mutations
 from asteri.schema.money import Money
 from asteri.schema.pagination import Connection, page_size
@@ -98,6 +102,9 @@ class Estimate:
     declined_at: datetime | None
     decline_reason: str | None
     expired_at: datetime | None
+    invoice_id: strawberry.ID | None = strawberry.field(
+        description="The invoice it was converted to (`convertEstimate`), once only."
+    )
     created_at: datetime
     updated_at: datetime
     version: int = version_field()
@@ -110,6 +117,13 @@ class Estimate:
     async def customer(self, info: Ctx) -> Customer | None:
         row = await info.context.by_id(CUSTOMERS).load(str(self.customer_id))
         return None if row is None else Customer.from_row(row)
+
+    @related(Scope.READ_INVOICES, description="The invoice it became, if converted.")
+    async def invoice(self, info: Ctx) -> Invoice | None:
+        if self.invoice_id is None:
+            return None
+        row = await info.context.by_id(INVOICES).load(str(self.invoice_id))
+        return None if row is None else Invoice.from_row(row)
 
     @related(Scope.READ_APPOINTMENTS, description="The appointment it is for, if any.")
     async def appointment(self, info: Ctx) -> Appointment | None:
@@ -209,6 +223,15 @@ class EstimateMutations:
         self, info: Ctx, id: strawberry.ID, input: UpdateEstimateInput
     ) -> Estimate:
         row = await estimates.update(info.context.uow, str(id), sent_values(input), snapshot)
+        return Estimate.from_row(row)
+
+    @mutation(
+        Scope.WRITE_INVOICES,
+        description="Turn an approved estimate into a draft invoice with its lines as quoted, "
+        "once only (`estimate.converted` names the invoice). Needs `write:invoices`.",
+    )
+    async def convert_estimate(self, info: Ctx, id: strawberry.ID) -> Estimate:
+        row = await invoices.convert_estimate(info.context.uow, str(id), snapshot, invoice_snapshot)
         return Estimate.from_row(row)
 
     @mutation(

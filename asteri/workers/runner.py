@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from asteri.kit.db import create_operator_engine, utcnow
 from asteri.kit.settings import Settings
 from asteri.resolvers.estimate import expire_overdue
+from asteri.resolvers.invoice import mark_overdue
 from asteri.schema.estimate import snapshot as estimate_snapshot
+from asteri.schema.invoice import snapshot as invoice_snapshot
 from asteri.workers.purges import expired_idempotency_records
 from asteri.workers.webhooks import DeliveryPolicy, WebhookWorker
 
@@ -41,9 +43,15 @@ async def _expire_estimates(engine: AsyncEngine) -> int:
         return await expire_overdue(conn, estimate_snapshot, now=utcnow())
 
 
+async def _overdue_invoices(engine: AsyncEngine) -> int:
+    async with engine.begin() as conn:
+        return await mark_overdue(conn, invoice_snapshot, now=utcnow())
+
+
 CHORES = (
     Chore("idempotency purge", timedelta(minutes=10), _purge_idempotency),
     Chore("estimate expiry", timedelta(minutes=10), _expire_estimates),
+    Chore("invoice overdue", timedelta(minutes=10), _overdue_invoices),
 )
 
 
