@@ -123,3 +123,44 @@ def test_activity_of_a_list_is_one_statement(api: Api, fifty: Credential) -> Non
     assert len(nodes) == PAGE
     assert all([a["action"] for a in n["activity"]] == ["customer.created"] for n in nodes)
     assert len(many) == len(few) <= LIST_BOUND, _report("GraphQL list with activity", many)
+
+
+def test_a_list_of_customers_with_their_documents_takes_one_statement_per_related_list(
+    api: Api,
+) -> None:
+    """Each customer's estimates and invoices in a list: one batched statement for each
+    related list, whatever the page size (no N+1)."""
+    cred = api.key()
+    line = {"description": "Visit", "unit_price": {"amount": 9900, "currency": "USD"}}
+    for i in range(PAGE):
+        customer = api.rest("POST", "/customers", as_=cred, json=_customer(i)).json()["id"]
+        for path, extra in (("/estimates", {"valid_until": "2029-12-31"}), ("/invoices", {})):
+            body = {"customer_id": customer, "currency": "USD", "line_items": [line], **extra}
+            made = api.rest("POST", path, as_=cred, json=body)
+            assert made.status_code == 201, made.text
+    query = """query($first: Int!) { customers(first: $first) { nodes {
+      id estimates { number total { amount } lineItems { description } }
+      invoices { number amountDue { amount } }
+    } } }"""
+    api.gql(query, {"first": 2}, as_=cred)
+    with counting(api) as few:
+        api.gql(query, {"first": 2}, as_=cred)
+    with counting(api) as many:
+        data = api.gql(query, {"first": PAGE}, as_=cred)
+    nodes = data["customers"]["nodes"]
+    assert len(nodes) == PAGE
+    for node in nodes:
+        (estimate,) = node["estimates"]
+        (invoice,) = node["invoices"]
+        assert estimate["total"]["amount"] == invoice["amountDue"]["amount"] == 9900
+        assert estimate["number"].startswith("EST-")
+        assert invoice["number"].startswith("INV-")
+    with counting(api) as alone:
+        api.gql(
+            "query($first: Int!) { customers(first: $first) { nodes { id } } }",
+            {"first": PAGE},
+            as_=cred,
+        )
+    # The list's own statements, and one more for each related list.
+    assert len(many) == len(few) == len(alone) + 2 <= LIST_BOUND + 2, _report("documents", many)
+    print(f"\nGraphQL list of 50 customers with estimates and invoices: {len(many)} statements")

@@ -353,12 +353,7 @@ async def of_customers(
         .where(col(Appointment.customer_id).in_(list(customer_ids)))
         .order_by(col(Appointment.scheduled_start).desc(), col(Appointment.public_id).desc())
     )
-    by_customer: dict[str, list[Any]] = {c: [] for c in customer_ids}
-    for row in await uow.rows.all(statement, tenant(uow.principal)):
-        found = by_customer[row.customer_id]
-        if len(found) < first:
-            found.append(row)
-    return [by_customer[c] for c in customer_ids]
+    return await crud.first_of_each(uow, statement, customer_ids, key="customer_id", first=first)
 
 
 async def read(uow: UnitOfWork, public_id: str) -> Any:

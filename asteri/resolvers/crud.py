@@ -49,6 +49,7 @@ __all__ = [
     "create",
     "equal_to",
     "example_id",
+    "first_of_each",
     "get",
     "hold",
     "list_page",
@@ -387,6 +388,20 @@ async def read_many(uow: UnitOfWork, resource: Collection, public_ids: Sequence[
     )
     found = {row.public_id: row for row in await uow.rows.all(statement, tenant(uow.principal))}
     return [found.get(public_id) for public_id in public_ids]
+
+
+async def first_of_each(
+    uow: UnitOfWork, statement: Select[Any], parent_ids: Sequence[str], *, key: str, first: int
+) -> list[list[Any]]:
+    """The rows of ``statement`` (a ``scoped`` read, in its order) by their ``key`` column, at
+    most ``first`` each, aligned with ``parent_ids``: one parent's list field for a whole
+    page of parents (``Customer.appointments``), in one statement."""
+    by_parent: dict[str, list[Any]] = {p: [] for p in parent_ids}
+    for row in await uow.rows.all(statement, tenant(uow.principal)):
+        found = by_parent[getattr(row, key)]
+        if len(found) < first:
+            found.append(row)
+    return [by_parent[p] for p in parent_ids]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Customers in the public schema: the DTO, its inputs, and its root fields."""
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from functools import partial
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import UNSET
@@ -10,8 +12,11 @@ from strawberry.types import Info
 from asteri.authz.scopes import Scope
 from asteri.models import Customer as CustomerRow
 from asteri.resolvers import appointment as appointments
-from asteri.resolvers import audit
+from asteri.resolvers import audit, documents
 from asteri.resolvers import customer as customers
+from asteri.resolvers.crud import Resource
+from asteri.resolvers.estimate import ESTIMATES
+from asteri.resolvers.invoice import INVOICES
 from asteri.schema.activity import ActivityEntry
 from asteri.schema.context import RequestContext
 from asteri.schema.fields import RootFields, mutation, query, related, version_field
@@ -23,6 +28,8 @@ from asteri.schema.snapshot import snapshot_of
 
 if TYPE_CHECKING:
     from asteri.schema.appointment import Appointment
+    from asteri.schema.estimate import Estimate
+    from asteri.schema.invoice import Invoice
 
 __all__ = ["Customer", "CustomerLifecycle", "CustomerMutations", "CustomerQueries"]
 
@@ -100,6 +107,33 @@ class Customer:
             "customer.appointments", str(self.id), page_size(first), appointments.of_customers
         )
         return [Appointment.from_row(r) for r in rows]
+
+    @related(Scope.READ_ESTIMATES, description="The customer's estimates, newest first.")
+    async def estimates(
+        self, info: Ctx, first: int = 20
+    ) -> list[Annotated["Estimate", strawberry.lazy("asteri.schema.estimate")]]:
+        from asteri.schema.estimate import Estimate  # it refers back to Customer
+
+        rows = await info.context.children(
+            "customer.estimates", str(self.id), page_size(first), _documents(ESTIMATES)
+        )
+        return [Estimate.from_row(r) for r in rows]
+
+    @related(Scope.READ_INVOICES, description="The customer's invoices, newest first.")
+    async def invoices(
+        self, info: Ctx, first: int = 20
+    ) -> list[Annotated["Invoice", strawberry.lazy("asteri.schema.invoice")]]:
+        from asteri.schema.invoice import Invoice  # it refers back to Customer
+
+        rows = await info.context.children(
+            "customer.invoices", str(self.id), page_size(first), _documents(INVOICES)
+        )
+        return [Invoice.from_row(r) for r in rows]
+
+
+def _documents(resource: Resource) -> Callable[..., Awaitable[list[list[Any]]]]:
+    """The batch of a customer's documents of ``resource`` (``documents.of_customers``)."""
+    return partial(documents.of_customers, resource=resource)
 
 
 CUSTOMER_ROWS = RowMap(
