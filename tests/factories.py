@@ -1,8 +1,9 @@
 """Factories and the HTTP helper tests use. Keyword-only arguments, real rows, real requests."""
 
+import asyncio
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,7 +20,7 @@ from sqlmodel import col
 from asteri.admin import KeyRequest, create_key, create_organization
 from asteri.authz.scopes import Scope
 from asteri.authz.sessions import issue_session
-from asteri.kit.db import utcnow
+from asteri.kit.db import create_operator_engine, utcnow
 from asteri.kit.ids import IdPrefix, new_public_id
 from asteri.kit.naming import camel, graphql_enum, pascal, rest_enum, snake
 from asteri.kit.settings import Settings
@@ -403,6 +404,28 @@ def log_entry(api: Api, log: Log, cred: Credential) -> str:
             )
         )
     return attempt_id
+
+
+Chore = Callable[..., Awaitable[int]]
+
+
+def run_chore(settings: Settings, chore: Chore, snapshot: Any, *, passes: int = 2) -> list[int]:
+    """A background chore (``expire_overdue``, ``mark_overdue``) run ``passes`` times now, as
+    the runner runs it: each pass one transaction on the operator engine. How many rows each
+    pass changed."""
+
+    async def run() -> list[int]:
+        engine = create_operator_engine(settings.database_url)
+        try:
+            done = []
+            for _ in range(passes):
+                async with engine.begin() as conn:
+                    done.append(await chore(conn, snapshot, now=utcnow()))
+            return done
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 def create_customer(api: Api, cred: Credential, **fields: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@ too), sent, approved (by whom) or declined, edited only in draft, expired by the
 chore, one currency per document. The generic matrices (tenancy, audit, lifecycle, parity,
 conditional requests, schemathesis) cover it from its declaration."""
 
-import asyncio
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,17 +13,12 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from asteri.app import create_app
-from asteri.kit.db import create_operator_engine
 from asteri.kit.settings import Settings
 from asteri.models import AuditEntry, Event
 from asteri.resolvers.estimate import expire_overdue
 from asteri.schema.estimate import snapshot
-from tests.factories import REST, Api, Credential, create_service
+from tests.factories import REST, Api, Credential, create_service, run_chore
 from tests.servers import at_once, serving
-
-
-def _service(api: Api, key: Credential, **fields: Any) -> dict[str, Any]:
-    return create_service(api, as_=key, **fields)
 
 
 def _new_customer(api: Api, key: Credential) -> str:
@@ -73,7 +67,9 @@ def _act(api: Api, cred: Credential, estimate: str, action: str, body: Any = Non
 
 def test_lines_are_priced_half_even_per_line_and_totals_add_up(api: Api) -> None:
     key = api.key()
-    service = _service(api, key, unitPrice={"amount": 12900, "currency": "USD"}, taxable=True)
+    service = create_service(
+        api, as_=key, unitPrice={"amount": 12900, "currency": "USD"}, taxable=True
+    )
     estimate = _create(
         api,
         key,
@@ -159,7 +155,7 @@ def test_a_bad_estimate_is_a_422_naming_the_field(
 
 def test_a_catalog_service_in_another_currency_is_refused(api: Api) -> None:
     key = api.key()
-    service = _service(api, key, unitPrice={"amount": 5000, "currency": "EUR"})
+    service = create_service(api, as_=key, unitPrice={"amount": 5000, "currency": "EUR"})
     refused = api.rest(
         "POST",
         "/estimates",
@@ -253,18 +249,7 @@ def test_the_runner_expires_sent_estimates_past_their_day(api: Api, settings: Se
     for estimate in (overdue, current):
         assert _act(api, key, estimate["id"], "send").status_code == 200
 
-    async def chore() -> int:
-        engine = create_operator_engine(settings.database_url)
-        try:
-            total = 0
-            for _ in range(2):  # a second pass finds nothing more to do
-                async with engine.begin() as conn:
-                    total += await expire_overdue(conn, snapshot, now=datetime.now(UTC))
-            return total
-        finally:
-            await engine.dispose()
-
-    assert asyncio.run(chore()) >= 1
+    assert sum(run_chore(settings, expire_overdue, snapshot)) >= 1
     states = {
         e["id"]: e["status"]
         for e in (

@@ -3,7 +3,6 @@ conversions race), finalized with a due date from their terms, voided or marked
 uncollectible, edited only in draft, handed to accounting (pending → exported | failed),
 found overdue by the runner's chore. The generic matrices cover it from its declaration."""
 
-import asyncio
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -14,13 +13,12 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from asteri.app import create_app
-from asteri.kit.db import create_operator_engine
 from asteri.kit.settings import Settings
 from asteri.models import AuditEntry
 from asteri.models.invoice import Invoice
 from asteri.resolvers.invoice import mark_overdue
 from asteri.schema.invoice import snapshot
-from tests.factories import REST, Api, Credential
+from tests.factories import REST, Api, Credential, run_chore
 from tests.servers import at_once, serving
 
 
@@ -232,18 +230,7 @@ def test_the_runner_finds_an_open_invoice_overdue_once(api: Api, settings: Setti
             .values(due_date=yesterday)
         )
 
-    async def chore() -> list[int]:
-        engine = create_operator_engine(settings.database_url)
-        try:
-            found = []
-            for _ in range(2):  # the second pass finds nothing new
-                async with engine.begin() as conn:
-                    found.append(await mark_overdue(conn, snapshot, now=datetime.now(UTC)))
-            return found
-        finally:
-            await engine.dispose()
-
-    first, second = asyncio.run(chore())
+    first, second = run_chore(settings, mark_overdue, snapshot)
     assert (first >= 1, second) == (True, 0)
     read = {
         i["id"]: i["overdue_at"]
