@@ -7,6 +7,7 @@ transitions allowed from it, and records nothing. Each transition is a mutation 
 resource's write scope and a REST action.
 """
 
+import importlib
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from asteri.resolvers.lifecycle import Lifecycle, Transition
 from asteri.schema import build_schema
 from asteri.schema.lifecycle import transition_operations
 from asteri.schema.operations import ROUTES
+from asteri.schema.snapshot import snapshot_for
 from tests.factories import Api, Credential, action_body
 from tests.resources import RESOURCES, declared_resources
 
@@ -135,3 +137,14 @@ def test_every_transition_from_every_state(
                 assert body["state"] == state
                 assert body["allowed_transitions"] == lifecycle.allowed_from(state)
                 assert _events(api, public_id) == before
+
+
+@pytest.mark.parametrize("resource", declared_resources(), ids=lambda r: r.name)
+def test_every_resource_has_the_payloads_another_write_records_its_events_with(
+    resource: Resource,
+) -> None:
+    """A lifecycle's ``then`` records events of other resources (a payment's, on its
+    invoice) through ``snapshot_for``: each resource's payload is its own schema module's."""
+    build_schema()
+    found = snapshot_for(resource)
+    assert found is importlib.import_module(f"asteri.schema.{resource.name}").snapshot

@@ -44,6 +44,8 @@ __all__ = [
     "Log",
     "Resource",
     "SampleContext",
+    "Snapshot",
+    "Snapshots",
     "Sort",
     "aware",
     "create",
@@ -66,6 +68,9 @@ __all__ = [
 M = TypeVar("M", bound=TenantRow)
 R = TypeVar("R", bound=TimestampedRow)
 Snapshot = Callable[[Any], dict[str, Any]]
+# Each resource's ``Snapshot``, for a write that records events of other resources than its own
+# (a payment's, on its invoice): ``schema.snapshot.snapshot_for``.
+Snapshots = Callable[["Resource"], Snapshot]
 
 # The events of the generic writes: ``<resource>.updated`` (``update``), ``.deleted``
 # (``soft_delete``). A create's is ``Resource.created``; the others are declared per

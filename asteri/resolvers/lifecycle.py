@@ -11,7 +11,7 @@ not start from is refused with 409 ``invalid_transition``, naming the current st
 transitions allowed from it, and changes nothing.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
@@ -22,7 +22,7 @@ from asteri.authz.principal import Principal
 from asteri.kit.db import utcnow
 from asteri.kit.errors import Conflict
 from asteri.resolvers import crud
-from asteri.resolvers.crud import Resource, Snapshot
+from asteri.resolvers.crud import Resource, Snapshot, Snapshots
 from asteri.resolvers.unit import UnitOfWork
 from asteri.resolvers.validation import non_blank, validate
 
@@ -84,13 +84,19 @@ class Entering:
 class Lifecycle:
     """``states[0]`` is a new object's state; ``state`` reads a row's state; ``columns`` says
     what entering a state writes (``Entering``: when, with what input, by whom; it may refuse
-    with a 422); ``public_fields`` names those columns as the audit records them."""
+    with a 422); ``public_fields`` names those columns as the audit records them.
+
+    ``then`` is what else entering a state changes, in the same transaction, once the row is
+    written (a payment that succeeds pays its invoice): given the unit of work, the row, what
+    was entered, and the event payloads of other resources (``Snapshots``). It may refuse
+    (a 409), and then nothing of the transition lands."""
 
     states: tuple[str, ...]
     transitions: tuple[Transition, ...]
     state: Callable[[Any], str]
     columns: Callable[[Entering], dict[str, Any]]
     public_fields: Mapping[str, str] = field(default_factory=dict)
+    then: Callable[[UnitOfWork, Any, Entering, Snapshots], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         names = [t.name for t in self.transitions]
@@ -163,10 +169,12 @@ async def transition(
     snapshot: Snapshot,
     *,
     given: dict[str, Any] | None = None,
+    snapshots: Snapshots | None = None,
 ) -> Any:
     """Apply the transition ``name`` of the resource's lifecycle to its row ``public_id``
     (404 as ``crud.get``), or refuse it (409) from a state it does not start from. ``given``:
-    its input (Python names), if it takes one."""
+    its input (Python names), if it takes one; ``snapshots``: other resources' payloads, for
+    a lifecycle whose ``then`` writes them."""
     lifecycle = resource.lifecycle
     assert lifecycle is not None, f"{resource.name} declares no lifecycle"
     step = lifecycle.named(name)
@@ -174,7 +182,7 @@ async def transition(
     row = await crud.get(uow, resource, public_id)
     require_state(resource, row, step.name, step.sources)
     entering = Entering(step.target, utcnow(), values, uow.principal, row)
-    return await crud.update(
+    written = await crud.update(
         uow,
         resource,
         row,
@@ -183,3 +191,7 @@ async def transition(
         verb=step.event,
         public_fields=dict(lifecycle.public_fields),
     )
+    if lifecycle.then is not None:
+        assert snapshots is not None, f"{resource.name}: its lifecycle writes other resources"
+        await lifecycle.then(uow, written, entering, snapshots)
+    return written

@@ -22,6 +22,7 @@ from asteri.resolvers.lifecycle import Reason, Transition, transition
 from asteri.schema.context import RequestContext
 from asteri.schema.fields import mutation
 from asteri.schema.inputs import sent_values
+from asteri.schema.snapshot import snapshot_for
 
 __all__ = ["lifecycle_mutations", "transition_operations"]
 
@@ -73,7 +74,13 @@ def _field(
             self: Any, info: Info[RequestContext, None], id: strawberry.ID, input: Any
         ) -> Any:
             row = await transition(
-                info.context.uow, resource, step.name, str(id), snapshot, given=sent_values(input)
+                info.context.uow,
+                resource,
+                step.name,
+                str(id),
+                snapshot,
+                given=sent_values(input),
+                snapshots=snapshot_for,
             )
             return from_row(row)
 
@@ -83,7 +90,9 @@ def _field(
         async def resolve(  # type: ignore[misc]
             self: Any, info: Info[RequestContext, None], id: strawberry.ID
         ) -> Any:
-            row = await transition(info.context.uow, resource, step.name, str(id), snapshot)
+            row = await transition(
+                info.context.uow, resource, step.name, str(id), snapshot, snapshots=snapshot_for
+            )
             return from_row(row)
 
     resolve.__annotations__["return"] = dto

@@ -2,6 +2,7 @@
 as REST spells them, ``object`` (its type) first. ``data.object`` of an event's payload is
 this (``schema/events.py``), and its JSON Schema is the REST object's."""
 
+import importlib
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import orjson
 
 from asteri.kit.naming import snake
+from asteri.resolvers.crud import Resource, Snapshot
 
-__all__ = ["plain", "snapshot_of"]
+__all__ = ["plain", "snapshot_for", "snapshot_of"]
 
 
 def plain(value: Any) -> Any:
@@ -38,3 +40,11 @@ def snapshot_of(to_dto: Callable[[Any], Any]) -> Callable[[Any], dict[str, Any]]
         return data
 
     return snapshot
+
+
+def snapshot_for(resource: Resource) -> Snapshot:
+    """``resource``'s payloads: the ``snapshot`` of its schema module, named after it
+    (``schema/invoice.py``), found as the registry finds resolver modules: what a write that
+    changes objects of other resources records their events with (``crud.Snapshots``)."""
+    found: Snapshot = importlib.import_module(f"asteri.schema.{resource.name}").snapshot
+    return found
