@@ -294,10 +294,32 @@ def steps_to(resource: Resource, action: str) -> list[Transition]:
     return min((reachable[s] for s in sources if s in reachable), key=len)
 
 
-def sample_context(api: Api, cred: Credential, *, distinct: str | None = None) -> SampleContext:
-    """How the tests make a sample input: unique values made unique (``distinct``, random by
-    default), and each object it refers to (an appointment's customer) made from its own
-    resource's sample, in ``cred``'s organization and environment, by a key that may write it."""
+def bring_to(api: Api, resource: Resource, cred: Credential, public_id: str, state: str) -> None:
+    """Take a new object of ``resource`` to ``state`` by the fewest transitions, on GraphQL
+    (each with its sample input, if it takes one)."""
+    assert resource.lifecycle is not None, f"{resource.name} has no states"
+    for step in resource.lifecycle.paths()[state]:
+        name = camel(resource.action_field(step.name))
+        if step.input is None:
+            document = f"mutation($id: ID!) {{ {name}(id: $id) {{ id }} }}"
+            variables: dict[str, Any] = {"id": public_id}
+        else:
+            kind = f"{pascal(step.name)}{resource.type_name}Input"
+            document = (
+                f"mutation($id: ID!, $input: {kind}!) {{ {name}(id: $id, input: $input) {{ id }} }}"
+            )
+            variables = {"id": public_id, "input": resource.action_input(step.name)}
+        api.gql(document, variables, as_=cred)
+
+
+def sample_context(
+    api: Api, cred: Credential, *, distinct: str | None = None, of: Resource | None = None
+) -> SampleContext:
+    """How the tests make a sample input (of ``of``): unique values made unique
+    (``distinct``, random by default), and each object it refers to (an appointment's
+    customer) made from its own resource's sample, in ``cred``'s organization and environment,
+    by a key that may write it, and brought to the state ``of`` needs it in
+    (``Resource.refers_to``: a payment's invoice is open)."""
     maker: list[Credential] = []
 
     def id_of(other: Resource) -> str:
@@ -305,7 +327,11 @@ def sample_context(api: Api, cred: Credential, *, distinct: str | None = None) -
         name) is as distinct as the sample's own values."""
         if not maker:
             maker.append(api.key(org=cred.organization_id, environment=cred.environment))
-        return create_object(api, other, maker[0], distinct=suffix)
+        made = create_object(api, other, maker[0], distinct=suffix)
+        state = None if of is None else of.refers_to.get(other.name)
+        if state is not None:
+            bring_to(api, other, maker[0], made, state)
+        return made
 
     def event_of(other: Resource) -> str:
         made = id_of(other)
@@ -326,7 +352,7 @@ def sample_input(
     api: Api, resource: Resource, cred: Credential, *, distinct: str | None = None, **fields: Any
 ) -> dict[str, Any]:
     """The resource's one sample input (``sample_context``), with ``fields`` over it."""
-    context = sample_context(api, cred, distinct=distinct)
+    context = sample_context(api, cred, distinct=distinct, of=resource)
     return {**resource.sample_input(context), **fields}
 
 

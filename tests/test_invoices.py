@@ -267,3 +267,18 @@ def test_two_conversions_at_once_make_one_invoice(api: Api, base_url: str) -> No
     assert all(r.json()["reason"] == "already_converted" for r in responses if r.status_code == 409)
     listed = api.rest("GET", "/invoices", as_=key, params={"estimate_id": estimate["id"]})
     assert len(listed.json()["data"]) == 1
+
+
+def test_a_document_past_32_bit_amounts_is_stored_whole(api: Api) -> None:
+    """A line may be priced up to 10^12 minor units and a document come to 10^15: amounts
+    are 64-bit columns on both backends (PostgreSQL's ``integer`` stops near 2.1 * 10^9)."""
+    key = api.key()
+    invoice = _invoice(
+        api,
+        key,
+        tax_rate_bps=0,
+        line_items=[_line("Fleet of trucks", 10**12, quantity=3)],
+    )
+    assert invoice["total"] == {"amount": 3 * 10**12, "currency": "USD"}
+    read = api.rest("GET", f"/invoices/{invoice['id']}", as_=key).json()
+    assert read["total"]["amount"] == read["amount_due"]["amount"] == 3 * 10**12

@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from asteri.authz.roles import ROLE_SCOPES
 from asteri.kit.naming import camel, snake, snake_keys
 from asteri.kit.settings import Settings
+from asteri.resolvers.crud import Resource
 from asteri.resolvers.lifecycle import Transition
 from asteri.resolvers.registry import logs
 from asteri.schema import build_schema
@@ -327,13 +328,7 @@ def _good_call(api: Api, route: Route) -> None:
         elif "{id}" in route.path:
             public_id = owner.create(route)["id"]
             if route.result_path:  # give the sub-resource more than one entry
-                update = _sibling(route, "update")
-                api.rest(
-                    "PATCH",
-                    update.path.replace("{id}", public_id),
-                    as_=owner.caller,
-                    json=UPDATE_BODY[route.tag],
-                )
+                _fill(api, owner, route, public_id)
         call = Call(route, public_id, body, params)
         rest, graphql = _both_succeed(api, call, owner.caller)
         _assert_same_read(route, op, rest, graphql)
@@ -353,14 +348,11 @@ def _good_call(api: Api, route: Route) -> None:
     if "{id}" in route.path:
         targets = [owner.create(route, suffix) for suffix in suffixes]
     ids = [target["id"] if target is not None else None for target in targets]
-    for earlier in _steps_before(route):  # bring each object to a state the action starts from
-        for public_id in ids:
+    for public_id in ids:  # bring each object to a state the action starts from
+        if route.kind == "action":
             assert public_id is not None
-            path = f"{route.path.rsplit('/', 1)[0]}/{earlier.name}".replace("{id}", public_id)
-            resource = _BY_TAG[route.tag]
-            given = action_body(resource, earlier.name) if earlier.input is not None else None
-            done = api.rest("POST", path, as_=owner.caller, json=given)
-            assert done.status_code == 200, done.text
+            item = route.path.rsplit("/", 1)[0].replace("{id}", public_id)
+            _take_steps(api, owner, _BY_TAG[route.tag], item, _steps_before(route))
     if route.kind == "create":
         rest_call = Call(route, None, CREATE_BODY[route.tag](api, owner.caller, suffixes[0]))
         graphql_call = Call(route, None, CREATE_BODY[route.tag](api, owner.caller, suffixes[1]))
@@ -402,6 +394,37 @@ def _good_call(api: Api, route: Route) -> None:
     retrieve = _sibling(route, "retrieve")
     readback = api.rest("GET", retrieve.path.replace("{id}", graphql_id), as_=owner.caller)
     assert _without_object(readback.json()) == rest_view(_resource(written))
+
+
+def _fill(api: Api, owner: "Tenant", route: Route, public_id: str) -> None:
+    """Give an object's part (``route.result_path``) entries to read: an update adds to its
+    activity; the action that adds to another part (``Resource.part_actions``) runs twice,
+    once the object is in a state it starts from."""
+    resource = _BY_TAG[route.tag]
+    (part,) = route.result_path
+    action = resource.part_actions.get(part)
+    item = route.path.rsplit("/", 1)[0].replace("{id}", public_id)
+    if action is None:
+        update = _sibling(route, "update")
+        body = UPDATE_BODY[route.tag]
+        api.rest("PATCH", update.path.replace("{id}", public_id), as_=owner.caller, json=body)
+        return
+    _take_steps(api, owner, resource, item, steps_to(resource, action))
+    for _ in range(2):
+        given = action_body(resource, action, sample_context(api, owner.key))
+        done = api.rest("POST", f"{item}/{action}", as_=owner.caller, json=given)
+        assert done.status_code == 200, done.text
+
+
+def _take_steps(
+    api: Api, owner: "Tenant", resource: Resource, item: str, steps: list[Transition]
+) -> None:
+    """Take the object at ``item`` (its REST path) through ``steps``, each with its sample
+    input if it takes one."""
+    for step in steps:
+        given = action_body(resource, step.name) if step.input is not None else None
+        done = api.rest("POST", f"{item}/{step.name}", as_=owner.caller, json=given)
+        assert done.status_code == 200, done.text
 
 
 def _steps_before(route: Route) -> list[Transition]:

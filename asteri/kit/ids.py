@@ -21,6 +21,7 @@ class IdPrefix(StrEnum):
     SESSION = "ses"
     WEBHOOK_DELIVERY = "whd"
     WEBHOOK_ATTEMPT = "wha"
+    PAYMENT_REFUND = "re"
 
 
 def base62(data: bytes) -> str:

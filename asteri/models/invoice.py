@@ -4,7 +4,7 @@ from typing import Any
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field
 
-from asteri.models.base import JsonColumn, TenantRow, utc_field
+from asteri.models.base import BigInt, JsonColumn, TenantRow, utc_field
 
 __all__ = ["Invoice"]
 
@@ -36,11 +36,12 @@ class Invoice(TenantRow, table=True):
     currency: str = Field(max_length=3)
     tax_rate_bps: int = 0
     line_items: list[dict[str, Any]] = Field(default_factory=list, sa_type=JsonColumn)
-    subtotal: int = 0
-    discount_total: int = 0
-    tax_total: int = 0
-    total: int = 0
-    amount_paid: int = 0
+    # Minor units (a document may come to 10^15): 64-bit columns.
+    subtotal: int = Field(default=0, sa_type=BigInt)
+    discount_total: int = Field(default=0, sa_type=BigInt)
+    tax_total: int = Field(default=0, sa_type=BigInt)
+    total: int = Field(default=0, sa_type=BigInt)
+    amount_paid: int = Field(default=0, sa_type=BigInt)
     payment_terms: str = Field(default="net_30", max_length=16)
     due_date: date | None = None
     notes: str | None = None

@@ -181,19 +181,31 @@ class Resource(Collection):
     action_sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Read-only parts of one object: "activity" → GET …/{id}/activity (List<Type>Activity).
     parts: tuple[str, ...] = ()
+    # The action that adds an entry to a part, where a write other than an update does
+    # (``refund`` → a payment's ``refunds``): what the tests run to have entries to read.
+    part_actions: Mapping[str, str] = field(default_factory=dict)
     # The operations (by verb) whose answer carries a secret shown once: never stored for an
     # Idempotency-Key replay.
     one_time_secrets: frozenset[str] = frozenset()
     created: str = "created"  # the event of a create: ``appointment.scheduled``
-    # Events the service records by itself, not through a route (verb → what it means):
-    # ``disabled`` → webhook_endpoint.disabled, when the worker gives up on an endpoint.
+    # Events recorded on its objects other than by its own routes (verb → what it means): by
+    # the service itself (``disabled`` → webhook_endpoint.disabled, when the worker gives up
+    # on an endpoint), or by another resource's write (``paid`` → invoice.paid, a payment's).
     system_events: Mapping[str, str] = field(default_factory=dict)
+    # The state an object its sample refers to must be in (resource name → state): a
+    # payment's invoice is ``open``. Whoever makes the sample (the tests, the demo) brings
+    # the object there first, along ``Lifecycle.paths``.
+    refers_to: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if set(self.action_events) != set(self.actions):  # a declaration error, at import
             raise TypeError(f"{self.name}: declare the event of each action in action_events")
         if not set(self.action_sources) <= set(self.actions):
             raise TypeError(f"{self.name}: action_sources names an action it does not declare")
+        if not set(self.part_actions) <= set(self.parts) or not set(
+            self.part_actions.values()
+        ) <= set(self.actions):
+            raise TypeError(f"{self.name}: part_actions names a part or action it lacks")
 
     def event_of(self, action: str) -> str:
         """The verb of the event an action records: ``reschedule`` → ``rescheduled``."""

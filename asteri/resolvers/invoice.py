@@ -22,16 +22,19 @@ from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, StringConstraints, model_validator
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
+from asteri.authz.tenancy import tenant, tenant_terms
 from asteri.kit.db import utcnow
 from asteri.kit.errors import Conflict
 from asteri.kit.pagination import Page
 from asteri.models.estimate import Estimate
 from asteri.models.invoice import Invoice
-from asteri.resolvers import crud
+from asteri.models.payment import Payment
+from asteri.resolvers import crud, money
 from asteri.resolvers.crud import Resource, SampleContext, Snapshot, Sort
 from asteri.resolvers.customer import CUSTOMERS
 from asteri.resolvers.documents import (
@@ -65,11 +68,13 @@ __all__ = [
     "convert_estimate",
     "create",
     "delete_invoice",
+    "hold_for_payment",
     "list_invoices",
     "mark_overdue",
     "read",
     "record_export",
     "request_export",
+    "settle",
     "update",
 ]
 
@@ -105,7 +110,7 @@ class ExportStatus(Enum):
     FAILED = "failed"
 
 
-# The states after finalizing, in which the accounting export applies.
+# The states after finalizing, in which the accounting export applies and payments are taken.
 FINALIZED = ("open", "partially_paid", "paid", "uncollectible")
 
 
@@ -199,6 +204,10 @@ INVOICES = Resource(
     system_events={
         "overdue": "An open invoice was still owed after its due date (UTC): found by the "
         "service, once.",
+        "paid": "Its payments came to its total: a payment succeeded "
+        "(`POST /payments`, `confirm`).",
+        "partially_paid": "A payment succeeded, and some of it is still due.",
+        "refunded": "A refund lowered what it has been paid (`POST /payments/{id}/refund`).",
     },
 )
 
@@ -360,6 +369,73 @@ async def _accounting(
     await uow.session.flush()
     crud.record(uow, INVOICES, row, INVOICES.event_of(action), sorted(changes), snapshot)
     return row
+
+
+async def hold_for_payment(uow: UnitOfWork, public_id: str) -> Invoice:
+    """The invoice a payment is counted against, locked for the rest of the transaction
+    (``crud.hold``: concurrent payments to it take turns) and read as the one before left it.
+    A draft or void invoice takes no payment (409 ``invoice_not_payable``)."""
+    await crud.hold(uow, INVOICES, public_id, None)
+    invoice: Invoice = await crud.get(uow, INVOICES, public_id, reload=True)
+    if invoice.status not in FINALIZED:
+        then = "finalize it first" if invoice.status == "draft" else "it is owed nothing"
+        raise Conflict(
+            f"Invoice `{public_id}` is {invoice.status}: it takes no payment ({then}).",
+            reason="invoice_not_payable",
+            state=invoice.status,
+        )
+    return invoice
+
+
+async def settle(uow: UnitOfWork, invoice: Invoice, snapshot: Snapshot, *, adding: int) -> Invoice:
+    """Count a held invoice's payments, as written so far in this transaction: what its
+    succeeded payments keep after refunds is ``amount_paid``, and the status follows
+    (``paid`` at its total; ``partially_paid`` short of it; ``open`` again when refunds take
+    it all back; ``uncollectible`` stays so until paid in full). Refused if its succeeded and
+    pending payments together come to more than its total (409 ``exceeds_amount_due``, with
+    what was still due before the ``adding`` minor units this write adds)."""
+    paid, pending = await _collected(uow, invoice.public_id)
+    if paid + pending > invoice.total:
+        due = invoice.total - (paid + pending - adding)
+        raise Conflict(
+            f"Invoice `{invoice.public_id}` has "
+            f"{money.format_amount(max(due, 0), invoice.currency)} {invoice.currency} still "
+            "due (pending payments included): a payment may not collect more.",
+            reason="exceeds_amount_due",
+            amount_due={"amount": max(due, 0), "currency": invoice.currency},
+        )
+    if paid >= invoice.total:
+        status = "paid"
+    elif invoice.status == "uncollectible":
+        status = "uncollectible"
+    else:
+        status = "partially_paid" if paid > 0 else "open"
+    if paid > invoice.amount_paid:
+        verb = "paid" if status == "paid" else "partially_paid"
+    else:
+        verb = "refunded"
+    settled: Invoice = await crud.update(
+        uow, INVOICES, invoice, {"amount_paid": paid, "status": status}, snapshot, verb=verb
+    )
+    return settled
+
+
+async def _collected(uow: UnitOfWork, invoice_id: str) -> tuple[int, int]:
+    """What an invoice's succeeded payments keep after refunds, and what its pending ones
+    hold: one statement, through the tenant filter."""
+    kept = func.sum(
+        case(
+            (col(Payment.status) == "succeeded", Payment.amount - Payment.amount_refunded), else_=0
+        )
+    )
+    held = func.sum(case((col(Payment.status) == "pending", Payment.amount), else_=0))
+    statement = select(func.coalesce(kept, 0), func.coalesce(held, 0)).where(
+        *tenant_terms(Payment),
+        col(Payment.invoice_id) == invoice_id,
+        col(Payment.deleted_at).is_(None),
+    )
+    found = (await uow.session.execute(statement, tenant(uow.principal))).one()
+    return int(found[0]), int(found[1])
 
 
 async def convert_estimate(

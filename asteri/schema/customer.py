@@ -17,6 +17,7 @@ from asteri.resolvers import customer as customers
 from asteri.resolvers.crud import Resource
 from asteri.resolvers.estimate import ESTIMATES
 from asteri.resolvers.invoice import INVOICES
+from asteri.resolvers.payment import payments_of
 from asteri.schema.activity import ActivityEntry
 from asteri.schema.context import RequestContext
 from asteri.schema.fields import RootFields, mutation, query, related, version_field
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from asteri.schema.appointment import Appointment
     from asteri.schema.estimate import Estimate
     from asteri.schema.invoice import Invoice
+    from asteri.schema.payment import Payment
 
 __all__ = ["Customer", "CustomerLifecycle", "CustomerMutations", "CustomerQueries"]
 
@@ -129,6 +131,17 @@ class Customer:
             "customer.invoices", str(self.id), page_size(first), _documents(INVOICES)
         )
         return [Invoice.from_row(r) for r in rows]
+
+    @related(Scope.READ_PAYMENTS, description="The customer's payments, newest first.")
+    async def payments(
+        self, info: Ctx, first: int = 20
+    ) -> list[Annotated["Payment", strawberry.lazy("asteri.schema.payment")]]:
+        from asteri.schema.payment import Payment  # it refers back to Customer
+
+        rows = await info.context.children(
+            "customer.payments", str(self.id), page_size(first), payments_of("customer_id")
+        )
+        return [Payment.from_row(r) for r in rows]
 
 
 def _documents(resource: Resource) -> Callable[..., Awaitable[list[list[Any]]]]:

@@ -2,7 +2,7 @@
 (``finalize``, ``void``, ``markUncollectible``) and the accounting handoff's actions."""
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import UNSET
@@ -12,6 +12,7 @@ from asteri.authz.scopes import Scope
 from asteri.models.invoice import Invoice as InvoiceRow
 from asteri.resolvers import invoice as invoices
 from asteri.resolvers.customer import CUSTOMERS
+from asteri.resolvers.payment import payments_of
 from asteri.schema.context import RequestContext
 from asteri.schema.customer import Customer
 from asteri.schema.documents import LineItem, LineItemInput, money_column
@@ -24,6 +25,9 @@ from asteri.schema.rowmap import RowMap
 from asteri.schema.snapshot import snapshot_of
 
 __all__ = ["Invoice", "InvoiceMutations", "InvoiceQueries", "snapshot"]
+
+if TYPE_CHECKING:
+    from asteri.schema.payment import Payment
 
 Ctx = Info[RequestContext, None]
 
@@ -108,7 +112,9 @@ class Invoice:
     discount_total: Money
     tax_total: Money
     total: Money = strawberry.field(description="`subtotal - discountTotal + taxTotal`.")
-    amount_paid: Money = strawberry.field(description="What its succeeded payments came to.")
+    amount_paid: Money = strawberry.field(
+        description="What its succeeded payments keep after their refunds."
+    )
     amount_due: Money = strawberry.field(description="`total - amountPaid`.")
     payment_terms: PaymentTerms
     due_date: date | None = strawberry.field(
@@ -135,6 +141,17 @@ class Invoice:
     async def customer(self, info: Ctx) -> Customer | None:
         row = await info.context.by_id(CUSTOMERS).load(str(self.customer_id))
         return None if row is None else Customer.from_row(row)
+
+    @related(Scope.READ_PAYMENTS, description="Its payments, newest first.")
+    async def payments(
+        self, info: Ctx, first: int = 20
+    ) -> list[Annotated["Payment", strawberry.lazy("asteri.schema.payment")]]:
+        from asteri.schema.payment import Payment  # it refers back to Invoice
+
+        rows = await info.context.children(
+            "invoice.payments", str(self.id), page_size(first), payments_of("invoice_id")
+        )
+        return [Payment.from_row(r) for r in rows]
 
 
 INVOICE_ROWS = RowMap(
