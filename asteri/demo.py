@@ -1,7 +1,8 @@
 """``asteri demo``: an idempotent demo organization with sample data and an all-scopes key.
 
 Sample data goes in through the public schema itself (same scopes, audit and events as any
-caller), so the demo exercises the real write path.
+caller), so the demo exercises the real write path: customers, services and the team, a week
+of appointments, and a month of estimates, invoices and payments (``demo_money.py``).
 """
 
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from asteri.authz.isolation import request_database
 from asteri.authz.principal import ActorType, Principal
 from asteri.authz.scopes import Scope
 from asteri.authz.sessions import issue_session
+from asteri.demo_money import expire_estimates, seed_month
 from asteri.kit.db import RequestStore, utcnow
 from asteri.kit.errors import ApiError
 from asteri.kit.naming import camel, pascal, snake
@@ -240,12 +242,16 @@ async def _seed_samples(settings: Settings, principal: Principal) -> None:
             ids.setdefault(snake(resource), []).append(created["id"])
         for input_, steps in _week(ids):
             appointment = (await run(_CREATE_APPOINTMENT, {"input": input_}))["id"]
+            ids.setdefault("appointment", []).append(appointment)
             for step in steps:
                 await run(*_transition(step, appointment))
+        await seed_month(run, ids)
         await store.session.commit()
     finally:
         await store.close()
         await database.dispose()
+    # The month's overdue estimate is the runner's to expire: its chore, once, now.
+    await expire_estimates(settings)
 
 
 def _transition(step: str, appointment_id: str) -> tuple[str, dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 import json
 import secrets
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -167,6 +168,75 @@ def test_demo_seeds_all_or_nothing(run: Any, api: Api, monkeypatch: pytest.Monke
         ]["nodes"]
     ]
     assert sorted(names) == sorted({"Rivera Family", "Northwind Offices", "Kim Nguyen"})
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _all(api: Api, cred: Credential, path: str) -> list[dict[str, Any]]:
+    response = api.rest("GET", path, as_=cred, params={"limit": 100})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["has_more"] is False  # the demo's month fits one page
+    rows: list[dict[str, Any]] = body["data"]
+    return rows
+
+
+def test_demo_seeds_a_believable_month_of_money(
+    run: Any, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Estimates in every state, invoices in every state, payments by four methods (one
+    pending, one failed) and a refund, read back over REST with the printed key."""
+    from asteri import demo
+
+    monkeypatch.setattr(demo, "DEMO_ORG_NAME", f"Demo {secrets.token_hex(4)}")  # a fresh one
+    seeded = run("demo", "--json")
+    assert seeded["seeded"] is True
+    cred = Credential(seeded["organization_id"], seeded["api_key"], seeded["api_key_id"], "live")
+
+    estimates = _all(api, cred, "/estimates")
+    assert set(Counter(e["status"] for e in estimates)) == {
+        "draft",
+        "sent",
+        "approved",
+        "declined",
+        "expired",  # by the runner's chore, run once after the seed
+    }
+    (converted,) = [e for e in estimates if e["invoice_id"] is not None]
+    assert converted["status"] == "approved"
+    assert all(e["currency"] == "USD" and e["tax_rate_bps"] == 825 for e in estimates)
+    (declined,) = [e for e in estimates if e["status"] == "declined"]
+    assert declined["decline_reason"]
+
+    invoices = _all(api, cred, "/invoices")
+    by_status = Counter(i["status"] for i in invoices)
+    assert set(by_status) == {"draft", "open", "partially_paid", "paid", "void", "uncollectible"}
+    assert converted["invoice_id"] in {i["id"] for i in invoices if i["status"] == "paid"}
+    for invoice in invoices:
+        if invoice["status"] == "paid":
+            assert invoice["amount_paid"] == invoice["total"], invoice
+        elif invoice["status"] == "partially_paid":
+            assert 0 < invoice["amount_paid"]["amount"] < invoice["total"]["amount"]
+        elif invoice["status"] == "void":
+            assert invoice["void_reason"]
+    lines = [line for i in invoices for line in i["line_items"]]
+    assert any(line["service_id"] for line in lines)
+    assert any(line["service_id"] is None for line in lines)
+
+    payments = _all(api, cred, "/payments")
+    assert len({p["method"] for p in payments}) >= 4
+    statuses = Counter(p["status"] for p in payments)
+    assert statuses["pending"] >= 1
+    (failed,) = [p for p in payments if p["status"] == "failed"]
+    assert failed["method"] == "card"
+    assert failed["failure_reason"]
+    assert all(_at(p["received_at"]) <= _at(p["created_at"]) for p in payments)
+    refunded = [p for p in payments if p["amount_refunded"]["amount"] > 0]
+    assert refunded
+    refunds = _all(api, cred, f"/payments/{refunded[0]['id']}/refunds")
+    assert len(refunds) == 1
+    assert refunds[0]["amount"] == refunded[0]["amount_refunded"]
 
 
 def test_demo_prints_words_for_make_run(run: Any) -> None:
