@@ -153,6 +153,7 @@ def test_the_accounting_handoff(api: Api) -> None:
     assert actions == [
         "invoice.created",
         "invoice.finalized",
+        "invoice.export_requested",  # finalized: there is something to export
         "invoice.export_recorded",
         "invoice.export_requested",
     ]

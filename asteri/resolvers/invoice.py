@@ -12,7 +12,8 @@ quoted, once only), and its lines are a priced document's (``resolvers/documents
 
 The accounting handoff: ``export_status`` is ``pending`` from finalizing (``request_export``
 asks again, ``invoice.export_requested``); an accounting integration, holding
-``write:invoices``, lists ``export_status=pending`` and answers with ``record_export``
+``write:invoices``, hears ``invoice.export_requested`` (on finalizing, too), lists
+``export_status=pending`` and answers with ``record_export``
 (``exported`` with its ``external_id``, or ``failed`` with an error).
 """
 
@@ -35,7 +36,7 @@ from asteri.models.estimate import Estimate
 from asteri.models.invoice import Invoice
 from asteri.models.payment import Payment
 from asteri.resolvers import crud, money
-from asteri.resolvers.crud import Resource, SampleContext, Snapshot, Sort
+from asteri.resolvers.crud import Resource, SampleContext, Snapshot, Snapshots, Sort
 from asteri.resolvers.customer import CUSTOMERS
 from asteri.resolvers.documents import (
     DocumentFields,
@@ -134,6 +135,14 @@ def _columns(entering: Entering) -> dict[str, Any]:
     return columns
 
 
+async def _then(uow: UnitOfWork, row: Invoice, entering: Entering, snapshots: Snapshots) -> None:
+    """A finalized invoice is one to export: the accounting integration hears it as it hears
+    a request again (``invoice.export_requested``), beside ``invoice.finalized``."""
+    if entering.state == "open":
+        event = INVOICES.event_of("request_export")
+        crud.record(uow, INVOICES, row, event, ["export_status"], snapshots(INVOICES))
+
+
 LIFECYCLE = Lifecycle(
     states=tuple(s.value for s in InvoiceStatus),
     transitions=(
@@ -143,7 +152,7 @@ LIFECYCLE = Lifecycle(
             target="open",
             event="finalized",
             description="Issue the invoice: it is due by its terms (or `dueDate`), its lines "
-            "are fixed, and its accounting export is pending.",
+            "are fixed, and its accounting export is pending (`invoice.export_requested` too).",
         ),
         Transition(
             "void",
@@ -163,6 +172,7 @@ LIFECYCLE = Lifecycle(
     ),
     state=lambda row: row.status,
     columns=_columns,
+    then=_then,
 )
 
 
