@@ -389,3 +389,23 @@ def test_payments_racing_on_one_invoice_never_collect_more_than_is_due(
     assert _read(api, key, f"/invoices/{invoice['id']}")["amount_paid"]["amount"] == (
         TOTAL * 6 // 10
     )
+
+
+def test_refunds_racing_on_one_payment_never_give_back_more_than_it_kept(
+    api: Api, base_url: str
+) -> None:
+    """Four refunds of all that is left, at once: the payment is held by each in turn, so one
+    refunds it and the others find nothing left."""
+    key = api.key()
+    invoice = _invoice(api, key)
+    payment = _pay(api, key, invoice["id"], TOTAL).json()
+    path = f"{REST}/payments/{payment['id']}/refund"
+    responses = at_once(base_url, [("POST", path, b"", key.headers()) for _ in range(4)])
+    assert sorted(r.status_code for r in responses) == [200, 409, 409, 409], [
+        r.text for r in responses
+    ]
+    assert {r.json()["reason"] for r in responses if r.status_code == 409} == {"exceeds_refundable"}
+    refunds = _read(api, key, f"/payments/{payment['id']}/refunds")["data"]
+    assert [r["amount"]["amount"] for r in refunds] == [TOTAL]
+    back = _read(api, key, f"/invoices/{invoice['id']}")
+    assert (back["status"], back["amount_paid"]["amount"]) == ("open", 0)
