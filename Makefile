@@ -30,7 +30,7 @@ lint: install
 	$(BIN)/ruff format --check asteri tests benchmarks
 	$(BIN)/mypy asteri tests benchmarks
 
-test: install lint lint-contract
+test: install lint lint-contract $(BROWSER)/node_modules/.installed
 	$(BIN)/pytest -q
 
 # The committed OpenAPI document (a test holds it equal to the code's) through the linters an
@@ -39,6 +39,13 @@ test: install lint lint-contract
 CONTRACT := tools/contract
 $(CONTRACT)/node_modules/.installed: $(CONTRACT)/package-lock.json
 	npm ci --prefix $(CONTRACT) --no-audit --no-fund --loglevel=error
+	touch $@
+
+# What the real-browser tests inject into pages (axe-core), pinned in tools/browser/package-lock.json.
+# The browser itself is Debian's Chromium (.ci/run installs it); Playwright drives it.
+BROWSER := tools/browser
+$(BROWSER)/node_modules/.installed: $(BROWSER)/package-lock.json
+	npm ci --prefix $(BROWSER) --no-audit --no-fund --loglevel=error
 	touch $@
 
 lint-contract: $(CONTRACT)/node_modules/.installed
@@ -73,4 +80,4 @@ bench-auth: install
 	$(BIN)/python benchmarks/auth_cost.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache $(CONTRACT)/node_modules
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache $(CONTRACT)/node_modules $(BROWSER)/node_modules
