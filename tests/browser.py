@@ -6,7 +6,6 @@ own. A missing Chromium fails the test that asks for it: nothing is skipped.
 inside a page and returns its violations. Pages are opened with the browser's CSP bypass on,
 only so that axe's script can be injected: every page's own policy is tested without it."""
 
-import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,9 +63,8 @@ def axe(page: Page, *, impacts: tuple[str, ...] = ("serious", "critical")) -> li
     result: dict[str, Any] = page.evaluate(
         "async () => await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'best-practice']})"
     )
-    found = [
+    return [
         {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
         for v in result["violations"]
         if v["impact"] in impacts
     ]
-    return json.loads(json.dumps(found))
