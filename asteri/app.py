@@ -20,6 +20,7 @@ from asteri.authz.usage import KeyUsage
 from asteri.http.body_limit import BodyLimitMiddleware
 from asteri.http.cors import CorsMiddleware
 from asteri.http.pages import HtmlPolicyMiddleware, reference_page
+from asteri.http.problem_pages import problem_pages
 from asteri.http.problems import install_problem_handlers
 from asteri.http.request_id import RequestIdMiddleware
 from asteri.http.semantics import HttpSemanticsMiddleware, PathMethods
@@ -214,7 +215,7 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
         openapi_url=f"{API_PREFIX}/openapi.json",
         redirect_slashes=False,  # `/customers/` is a 404, never a redirect (to http://)
     )
-    install_problem_handlers(app)
+    install_problem_handlers(app, public_url=settings.public_url)
     schema = build_schema(settings.max_query_depth, settings.max_aliases)
     rest, bindings = build_router(schema, ROUTES, compiled_reads=settings.compiled_reads)
     app.include_router(rest, prefix=API_PREFIX)
@@ -224,6 +225,8 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
     async def reference() -> HTMLResponse:
         return HTMLResponse(reference_page(f"{API_PREFIX}/openapi.json", "Asteri Public API"))
+
+    app.include_router(problem_pages)  # what every problem's `type` resolves to
 
     graphql = GraphQLEndpoint(
         schema,

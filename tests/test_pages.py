@@ -8,7 +8,12 @@ import pytest
 
 from tests.factories import REST, Api
 
-PAGES = [f"{REST}/graphql", f"{REST}/docs"]
+PAGES = [
+    f"{REST}/graphql",
+    f"{REST}/docs",
+    "/developers/problems",
+    "/developers/problems/rate-limited",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -18,7 +18,14 @@ from sqlmodel import col
 
 from asteri.authz.isolation import Exemption, exempt
 from asteri.authz.keys import hash_key, parse_key
-from asteri.authz.principal import ActorType, Principal, ends_at, lapse, organization_mismatch
+from asteri.authz.principal import (
+    ActorType,
+    Lapse,
+    Principal,
+    ends_at,
+    lapse,
+    organization_mismatch,
+)
 from asteri.authz.scopes import Scope
 from asteri.authz.sessions import authenticate_bearer, verify_token
 from asteri.kit.db import utcnow
@@ -40,7 +47,10 @@ API_KEY_HEADER = "x-api-key"
 ORGANIZATION_HEADER = "x-organization-id"
 
 _KNOWN_SCOPES = {s.value for s in Scope}
-_LAPSED_KEY = {"revoked": "The API key has been revoked.", "expired": "The API key has expired."}
+_LAPSED_KEY = {
+    Lapse.REVOKED: "The API key has been revoked.",
+    Lapse.EXPIRED: "The API key has expired.",
+}
 
 
 class KeyCache:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Update, or_, update
 from sqlmodel import col
 
-from asteri.authz.principal import lapse
+from asteri.authz.principal import Lapse, lapse
 from asteri.authz.scopes import Scope
 from asteri.kit.errors import BadUserInput, Conflict, FieldError
 from asteri.kit.naming import camel
@@ -137,7 +137,7 @@ def check_rotatable(key: ApiKey, now: datetime) -> None:
     input, is wrong): rotating it would hand out a working secret for a key that is meant to
     stop (or has stopped) working."""
     lapsed = lapse(key.revoked_at, key.expires_at, now)
-    if lapsed == "revoked":
+    if lapsed is Lapse.REVOKED:
         raise Conflict(
             f"API key `{key.public_id}` is revoked; a revoked key cannot be rotated.",
             reason="key_revoked",
@@ -148,7 +148,7 @@ def check_rotatable(key: ApiKey, now: datetime) -> None:
             f"{key.revoked_at.isoformat()}; rotate its successor instead.",
             reason="key_already_rotated",
         )
-    if lapsed == "expired":
+    if lapsed is Lapse.EXPIRED:
         raise Conflict(
             f"API key `{key.public_id}` has expired; create a new key instead.",
             reason="key_expired",

@@ -9,7 +9,7 @@ from asteri.authz.scopes import Scope
 from asteri.kit.errors import Forbidden
 from asteri.models.base import Environment
 
-__all__ = ["ActorType", "Principal", "ends_at", "lapse", "organization_mismatch"]
+__all__ = ["ActorType", "Lapse", "Principal", "ends_at", "lapse", "organization_mismatch"]
 
 
 class ActorType(StrEnum):
@@ -17,6 +17,14 @@ class ActorType(StrEnum):
     MEMBER = "member"
     OPERATOR = "operator"  # the `asteri` CLI, run by whoever operates the service
     SYSTEM = "system"  # the service itself: the webhook worker disabling a failing endpoint
+
+
+class Lapse(StrEnum):
+    """Why a credential (key or session) no longer works; its 401 reasons are made from these
+    (``revoked_key``, ``expired_key``), so every such reason is enumerable."""
+
+    REVOKED = "revoked"
+    EXPIRED = "expired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +81,13 @@ class Principal:
             )
 
 
-def lapse(revoked_at: datetime | None, expires_at: datetime, now: datetime) -> str | None:
-    """Why a credential (key or session) no longer works at ``now``: "revoked", "expired", or
-    None while it does. A revocation may be scheduled (a rotation's overlap)."""
+def lapse(revoked_at: datetime | None, expires_at: datetime, now: datetime) -> Lapse | None:
+    """Why a credential (key or session) no longer works at ``now``, or None while it does.
+    A revocation may be scheduled (a rotation's overlap)."""
     if revoked_at is not None and revoked_at <= now:
-        return "revoked"
+        return Lapse.REVOKED
     if expires_at <= now:
-        return "expired"
+        return Lapse.EXPIRED
     return None
 
 

@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from asteri.authz.isolation import Exemption, exempt
-from asteri.authz.principal import ActorType, Principal, ends_at, lapse, organization_mismatch
+from asteri.authz.principal import (
+    ActorType,
+    Lapse,
+    Principal,
+    ends_at,
+    lapse,
+    organization_mismatch,
+)
 from asteri.authz.roles import scopes_for
 from asteri.kit.db import utcnow
 from asteri.kit.errors import BadUserInput, NotFound, Unauthenticated
@@ -178,9 +185,9 @@ async def authenticate_bearer(
     if found is None or found.person_id != claims["sub"]:
         raise Unauthenticated("The bearer token is invalid.", reason="invalid_bearer")
     lapsed = lapse(found.revoked_at, found.expires_at, utcnow())
-    if lapsed == "revoked":
+    if lapsed is Lapse.REVOKED:
         raise Unauthenticated("The session has been signed out.", reason="revoked_bearer")
-    if lapsed == "expired":
+    if lapsed is Lapse.EXPIRED:
         raise Unauthenticated("The session has expired: sign in again.", reason="expired_bearer")
     member = await rows.one(
         _MEMBERSHIP,

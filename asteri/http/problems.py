@@ -1,4 +1,10 @@
-"""Every error leaving FastAPI is RFC 9457 ``application/problem+json``; never a stack trace."""
+"""Every error leaving FastAPI is RFC 9457 ``application/problem+json``; never a stack trace.
+
+Each problem's ``type`` is its page under the app's public URL: ``install_problem_handlers``
+keeps the base on ``app.state`` (``create_app`` passes ``settings.public_url``), and
+``problem_response`` reads it back from the app that answers — so every problem this app
+renders, from a handler or a middleware, names the same portal, and no module global is set.
+"""
 
 import logging
 from collections.abc import Mapping
@@ -13,7 +19,7 @@ from starlette.requests import ClientDisconnect
 
 from asteri.kit.errors import ApiError, BadUserInput, ErrorCode, FieldError, problem_body
 
-__all__ = ["install_problem_handlers", "problem_response"]
+__all__ = ["install_problem_handlers", "problem_response", "public_url_of"]
 
 log = logging.getLogger("asteri.http")
 
@@ -31,6 +37,12 @@ _BY_STATUS = {
 }
 
 
+def public_url_of(request: Request) -> str:
+    """The portal base of the app answering ``request`` (``install_problem_handlers``)."""
+    public_url: str = request.app.state.public_url
+    return public_url
+
+
 def problem_response(
     request: Request,
     code: ErrorCode,
@@ -43,6 +55,7 @@ def problem_response(
         code=code,
         detail=detail,
         request_id=getattr(request.state, "request_id", None),
+        public_url=public_url_of(request),
         instance=request.url.path,
         extensions=extensions,
     )
@@ -118,7 +131,9 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def install_problem_handlers(app: FastAPI, *, public_url: str) -> None:
+    """Every error becomes a problem whose ``type`` is a page under ``public_url``."""
+    app.state.public_url = public_url
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,12 +1,24 @@
 """The one home of error shapes: stable codes, their HTTP statuses, GraphQL and RFC 9457 forms.
 
 Resolvers raise ``ApiError`` subclasses; the GraphQL layer copies ``extensions()`` onto the
-GraphQL error and the REST layer renders ``problem()``. Nothing else invents an error shape.
+GraphQL error and the REST layer renders ``problem_body()``. Nothing else invents an error
+shape. The words — each code's status, title, cause and fix, and every ``reason`` — are the
+catalogue's (``kit/problem_catalogue.py``): an error whose ``reason`` it does not declare under
+the error's code is refused when it is made (``UndeclaredReason``).
+
+A problem's ``type`` is its page on the developer portal,
+``<public_url>/developers/problems/<code-slug>`` (``problem_type``). ``problem_body`` takes the
+base as an argument rather than reading settings: the app that answers passes its own
+(``http/problems.py`` reads what ``create_app`` gave ``install_problem_handlers``), so this
+stays a pure function and two apps with different settings in one process each name theirs.
+GraphQL errors carry no ``type`` (their ``extensions`` have ``code`` and ``reason``, whose
+pages are found the same way); only the REST problem document does.
 """
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
+
+from asteri.kit.problem_catalogue import PROBLEMS, PROBLEMS_PATH, REASONS, ErrorCode, slug_of
 
 __all__ = [
     "ApiError",
@@ -20,62 +32,41 @@ __all__ = [
     "PreconditionFailed",
     "RateLimited",
     "Unauthenticated",
+    "UndeclaredReason",
+    "check_reason",
     "problem_body",
+    "problem_type",
     "status_for",
 ]
 
 
-class ErrorCode(StrEnum):
-    UNAUTHENTICATED = "UNAUTHENTICATED"
-    FORBIDDEN = "FORBIDDEN"
-    NOT_FOUND = "NOT_FOUND"
-    BAD_REQUEST = "BAD_REQUEST"
-    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
-    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
-    BAD_USER_INPUT = "BAD_USER_INPUT"
-    CONFLICT = "CONFLICT"
-    PRECONDITION_FAILED = "PRECONDITION_FAILED"
-    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
-    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
-    RATE_LIMITED = "RATE_LIMITED"
-    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
-
-
-_STATUS: dict[ErrorCode, int] = {
-    ErrorCode.UNAUTHENTICATED: 401,
-    ErrorCode.FORBIDDEN: 403,
-    ErrorCode.NOT_FOUND: 404,
-    ErrorCode.BAD_REQUEST: 400,
-    ErrorCode.METHOD_NOT_ALLOWED: 405,
-    ErrorCode.GRAPHQL_VALIDATION_FAILED: 400,
-    ErrorCode.BAD_USER_INPUT: 422,
-    ErrorCode.CONFLICT: 409,
-    ErrorCode.PRECONDITION_FAILED: 412,
-    ErrorCode.PAYLOAD_TOO_LARGE: 413,
-    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
-    ErrorCode.RATE_LIMITED: 429,
-    ErrorCode.INTERNAL_SERVER_ERROR: 500,
-}
-
-_TITLE: dict[ErrorCode, str] = {
-    ErrorCode.UNAUTHENTICATED: "Credentials are invalid or expired",
-    ErrorCode.FORBIDDEN: "The caller lacks the required scope or organization",
-    ErrorCode.NOT_FOUND: "Resource not found",
-    ErrorCode.BAD_REQUEST: "The request is malformed",
-    ErrorCode.METHOD_NOT_ALLOWED: "The route does not allow this method",
-    ErrorCode.GRAPHQL_VALIDATION_FAILED: "The GraphQL document is invalid",
-    ErrorCode.BAD_USER_INPUT: "The input is invalid",
-    ErrorCode.CONFLICT: "The request conflicts with the current state",
-    ErrorCode.PRECONDITION_FAILED: "The object changed since the version the request names",
-    ErrorCode.PAYLOAD_TOO_LARGE: "The request body is too large",
-    ErrorCode.UNSUPPORTED_MEDIA_TYPE: "The request body is not JSON",
-    ErrorCode.RATE_LIMITED: "Rate limited",
-    ErrorCode.INTERNAL_SERVER_ERROR: "Internal server error",
-}
-
-
 def status_for(code: ErrorCode) -> int:
-    return _STATUS[code]
+    return PROBLEMS[code].status
+
+
+def problem_type(code: ErrorCode, public_url: str) -> str:
+    """The problem's ``type``: its page under the portal at ``public_url`` (no trailing ``/``)."""
+    return f"{public_url}{PROBLEMS_PATH}/{slug_of(code)}"
+
+
+class UndeclaredReason(TypeError):
+    """A ``reason`` the catalogue does not declare under the error's code: a programming error,
+    refused where the error is made so it cannot reach a caller undocumented."""
+
+
+def check_reason(code: ErrorCode, reason: Any) -> None:
+    """``reason`` (if any) is one the catalogue declares for ``code``, else ``UndeclaredReason``."""
+    if reason is None:
+        return
+    declared = REASONS.get(reason) if isinstance(reason, str) else None
+    if declared is None:
+        raise UndeclaredReason(
+            f"reason {reason!r} is not in the error catalogue (kit/problem_catalogue.py)"
+        )
+    if declared.code is not code:
+        raise UndeclaredReason(
+            f"reason {reason!r} is catalogued under {declared.code.value}, not {code.value}"
+        )
 
 
 @dataclass(frozen=True)
@@ -101,6 +92,7 @@ class ApiError(Exception):
         errors: list[FieldError] | None = None,
         **extra: Any,
     ) -> None:
+        check_reason(self.code, extra.get("reason"))
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
@@ -172,21 +164,26 @@ def problem_body(
     code: ErrorCode,
     detail: str,
     request_id: str | None,
+    public_url: str,
     instance: str | None = None,
     extensions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """RFC 9457 problem details: the standard members plus ``code`` and ``request_id``."""
+    """RFC 9457 problem details: the standard members plus ``code`` and ``request_id``; the
+    ``type`` is the problem's page under ``public_url`` (``problem_type``)."""
+    extensions = extensions or {}
+    check_reason(code, extensions.get("reason"))
+    problem = PROBLEMS[code]
     body: dict[str, Any] = {
-        "type": f"https://docs.asteri.dev/problems/{code.value.lower().replace('_', '-')}",
-        "title": _TITLE[code],
-        "status": status_for(code),
+        "type": problem_type(code, public_url),
+        "title": problem.title,
+        "status": problem.status,
         "detail": detail,
         "code": code.value,
         "request_id": request_id,
     }
     if instance is not None:
         body["instance"] = instance
-    for key, value in (extensions or {}).items():
+    for key, value in extensions.items():
         if key not in ("code", "status"):
             body[key] = value
     return body

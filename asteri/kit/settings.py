@@ -4,22 +4,29 @@ import base64
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEV_PEPPER", "DEV_WEBHOOK_SECRET_KEY", "Settings", "get_settings"]
+__all__ = ["DEFAULT_PUBLIC_URL", "DEV_PEPPER", "DEV_WEBHOOK_SECRET_KEY", "Settings", "get_settings"]
 
 DEV_PEPPER = "asteri-development-pepper-not-for-production"
 DEV_SESSION_SECRET = "asteri-development-session-secret-not-for-production"  # noqa: S105 (refused in production)
 # A Fernet key (32 bytes, url-safe base64) for development only: refused in production.
 DEV_WEBHOOK_SECRET_KEY = "YXN0ZXJpLWRldi13ZWJob29rLWtleS1ub3QtZm9yLXA="  # noqa: S105
+# Where `asteri serve` listens by default: the portal's base until one is configured.
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASTERI_", extra="ignore")
 
     mode: Literal["development", "production"] = "development"
+    # The public base URL of this deployment's developer portal (scheme and host, maybe a
+    # path; no trailing slash): every problem's `type` is a page under it,
+    # `<public_url>/developers/problems/<code>`.
+    public_url: str = DEFAULT_PUBLIC_URL
     database_url: str = "sqlite:///./asteri.db"
     # Unset means the embedded default: in-process rate limiter and webhook worker.
     redis_url: str | None = None
@@ -91,6 +98,18 @@ class Settings(BaseSettings):
     @property
     def allowed_origins(self) -> frozenset[str]:
         return frozenset(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("ASTERI_PUBLIC_URL must be an absolute http(s) URL")
+        if value.endswith("/"):
+            raise ValueError("ASTERI_PUBLIC_URL must not end with a slash")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("ASTERI_PUBLIC_URL has no query, fragment or user information")
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

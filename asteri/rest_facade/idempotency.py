@@ -45,7 +45,7 @@ from asteri.authz.principal import Principal
 from asteri.authz.tenancy import scoped, tenant
 from asteri.http.problems import problem_response
 from asteri.kit.db import Database, utcnow
-from asteri.kit.errors import BadRequest, BadUserInput, Conflict, ErrorCode
+from asteri.kit.errors import BadRequest, BadUserInput, Conflict
 from asteri.models import IdempotencyRecord, IdempotencyState
 from asteri.schema.context import RequestContext
 
@@ -289,14 +289,14 @@ def _without_secret(request: Request, response: Response) -> Response:
     if response.status_code >= 300:
         return response
     created = first_id(orjson.loads(bytes(response.body)))
-    return problem_response(
-        request,
-        ErrorCode.CONFLICT,
+    refused = Conflict(
         "This request already succeeded, and its response carried a secret that is shown "
         "once and never stored. Find what it created by `resource_id`; rotate it if the "
         "secret was lost.",
-        {"reason": "secret_not_replayed", "resource_id": created},
+        reason="secret_not_replayed",
+        resource_id=created,
     )
+    return problem_response(request, refused.code, refused.detail, refused.extensions())
 
 
 def first_id(body: Any) -> str | None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from asteri.http.conditional import IF_MATCH_PATTERN, IF_NONE_MATCH_PATTERN
 from asteri.http.request_id import CHALLENGE
+from asteri.kit.settings import DEFAULT_PUBLIC_URL
 from asteri.rest_facade.idempotency import KEY_PATTERN
 from asteri.rest_facade.routes import Binding
 from asteri.rest_facade.types import rest_value
@@ -32,7 +33,10 @@ class FieldProblem(BaseModel):
 class ProblemDetails(BaseModel):
     """RFC 9457 problem details, plus a stable `code` and the `request_id`."""
 
-    type: str
+    type: str = Field(
+        description="The problem's page, `<portal>/developers/problems/<code>`: its cause, its "
+        "fix and every `reason` it can carry."
+    )
     title: str
     status: int
     detail: str
@@ -40,7 +44,9 @@ class ProblemDetails(BaseModel):
     code: str = Field(description="Stable error code, e.g. FORBIDDEN or BAD_USER_INPUT.")
     request_id: str | None = Field(description="Also in the `x-request-id` response header.")
     reason: str | None = Field(
-        default=None, description="A finer reason, e.g. missing_scope, or auth_failures on a 429."
+        default=None,
+        description="A finer reason, e.g. missing_scope, or auth_failures on a 429; each is "
+        "explained on the `type` page.",
     )
     required_scope: str | None = Field(default=None, description="For missing_scope: the scope.")
     errors: list[FieldProblem] | None = Field(default=None, description="For 422: each field.")
@@ -192,8 +198,11 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
     }
     doc["security"] = [{"ApiKey": []}, {"Bearer": []}]
     doc["servers"] = [{"url": "/", "description": "The host that serves this document."}]
-    doc["info"]["license"] = {"name": "Proprietary", "url": "https://docs.asteri.dev/terms"}
-    doc["info"]["contact"] = {"name": "Asteri API support", "url": "https://docs.asteri.dev"}
+    # The developer portal (its terms, its support), under the default base: the committed
+    # document is one for every deployment.
+    portal = f"{DEFAULT_PUBLIC_URL}/developers"
+    doc["info"]["license"] = {"name": "Proprietary", "url": portal}
+    doc["info"]["contact"] = {"name": "Asteri API support", "url": portal}
     doc["tags"] = _tags(bindings)
     problem = {
         "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}

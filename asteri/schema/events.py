@@ -30,6 +30,7 @@ from typing import Any
 import strawberry
 
 from asteri.kit.naming import pascal
+from asteri.kit.settings import DEFAULT_PUBLIC_URL
 from asteri.resolvers.crud import DELETED, UPDATED, Resource
 from asteri.resolvers.registry import resources
 from asteri.schema.fields import RootFields, public
@@ -40,7 +41,9 @@ __all__ = ["PAYLOAD_VERSION", "EventType", "EventTypeQueries", "event_types", "p
 # The version of the payload format. A change that could break a receiver (a member renamed
 # or removed, a meaning changed) is a new version; adding a member to ``data.object`` is not.
 PAYLOAD_VERSION = 1
-SCHEMA_BASE = f"https://docs.asteri.dev/events/v{PAYLOAD_VERSION}/"
+# Each payload schema's `$id`: a page of the developer portal (under the default base, so the
+# committed catalogue does not depend on where it was generated).
+SCHEMA_BASE = f"{DEFAULT_PUBLIC_URL}/developers/events/v{PAYLOAD_VERSION}/"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ answers are written in REST spelling."""
 
 from typing import Any
 
+from asteri.kit.errors import ErrorCode, problem_body
 from asteri.kit.naming import pascal
+from asteri.kit.settings import DEFAULT_PUBLIC_URL
 from asteri.resolvers.registry import resources
 
 __all__ = ["EXAMPLES", "INPUT_EXAMPLES"]
@@ -105,15 +107,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "api_key": {k: v for k, v in _API_KEY.items() if k != "object"},
         "secret": "ast_live_2SzS0mgSPFbRPQiNrCGhz4f7kQ1bXw9mYc3LuVt8eR5nJ2Pq0aZ1HdK4",
     },
-    "ProblemDetails": {
-        "type": "https://docs.asteri.dev/problems/forbidden",
-        "title": "The caller lacks the required scope or organization",
-        "status": 403,
-        "detail": "This operation requires the `read:customers` scope, which the credential lacks.",
-        "instance": "/api/public/v1/customers",
-        "code": "FORBIDDEN",
-        "request_id": "req_aa9110b7f9ecbcdbb5d7c5cb",
-        "reason": "missing_scope",
-        "required_scope": "read:customers",
-    },
+    # Made as every problem is (kit/errors.py), under the default portal base.
+    "ProblemDetails": problem_body(
+        code=ErrorCode.FORBIDDEN,
+        detail="This operation requires the `read:customers` scope, which the credential lacks.",
+        request_id="req_aa9110b7f9ecbcdbb5d7c5cb",
+        public_url=DEFAULT_PUBLIC_URL,
+        instance="/api/public/v1/customers",
+        extensions={"reason": "missing_scope", "required_scope": "read:customers"},
+    ),
 }
