@@ -35,6 +35,11 @@ class Appointment(TenantRow, table=True):
     notes: str | None = None
     completed_at: datetime | None = utc_field(nullable=True)
     cancel_reason: str | None = Field(default=None, max_length=500)
+    # The draft invoice its completion made, if asked (``complete`` with ``draft_invoice``): a
+    # plain id, as an estimate's ``invoice_id``, since invoices refer to appointments by key
+    # and the two tables may not refer to each other; it is written in the invoice's
+    # transaction, named before the invoice is inserted.
+    invoice_id: str | None = Field(default=None, max_length=40)
 
 
 class AppointmentAssignee(SQLModel, table=True):

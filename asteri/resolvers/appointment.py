@@ -3,6 +3,9 @@
 The lifecycle is ``scheduled → dispatched → in_progress → completed``, with ``cancelled``
 (with a reason) and ``no_show`` from scheduled or dispatched. Rescheduling, assigning and
 unassigning change an appointment without changing its state; each has its own event.
+Completing may also draft its invoice (``draft_invoice``, which needs ``write:invoices`` too):
+the completion names the invoice, and the lifecycle's ``then`` drafts it in the same
+transaction (``invoice.draft_for_appointment``).
 
 No double booking: a team member is never assigned to two active appointments whose windows
 overlap. Every write that can create an overlap (create with assignees, assign, reschedule)
@@ -27,6 +30,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -35,13 +39,15 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
+from asteri.authz.scopes import Scope
 from asteri.authz.tenancy import scoped, tenant, tenant_terms
 from asteri.kit.errors import BadUserInput, Conflict, FieldError
+from asteri.kit.ids import new_public_id
 from asteri.kit.pagination import Page
 from asteri.models import Customer, Service, TeamMember
 from asteri.models.appointment import Appointment, AppointmentAssignee
 from asteri.resolvers import crud
-from asteri.resolvers.crud import Resource, SampleContext, Snapshot, Sort
+from asteri.resolvers.crud import Resource, SampleContext, Snapshot, Snapshots, Sort
 from asteri.resolvers.customer import CUSTOMERS, AddressIn
 from asteri.resolvers.lifecycle import Entering, Lifecycle, Transition, require_state
 from asteri.resolvers.service import SERVICES
@@ -89,13 +95,49 @@ ACTIVE = ("scheduled", "dispatched", "in_progress")
 NOT_STARTED = ("scheduled", "dispatched")
 
 
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CompleteAppointmentFields(_Strict):
+    """What completing may ask for besides: its draft invoice."""
+
+    draft_invoice: StrictBool = False
+
+
+def _drafts_invoice(entering: Entering) -> bool:
+    given = entering.input
+    return isinstance(given, CompleteAppointmentFields) and given.draft_invoice
+
+
+# resolvers/invoice.py is imported where it is used, below: it imports resolvers/documents.py,
+# which imports this module (for its appointment checks).
+
+
 def _columns(entering: Entering) -> dict[str, Any]:
     columns: dict[str, Any] = {"status": entering.state}
     if entering.state == "completed":
         columns["completed_at"] = entering.at
+        if _drafts_invoice(entering):
+            from asteri.resolvers.invoice import INVOICES
+
+            # Drafting writes an invoice: refused before anything is written without the scope.
+            entering.principal.require(Scope.WRITE_INVOICES)
+            # Named now, so the completion's own row (and event) carries it; ``_then`` drafts
+            # the invoice under this id in the same transaction.
+            columns["invoice_id"] = new_public_id(INVOICES.prefix)
     if entering.state == "cancelled":
         columns["cancel_reason"] = entering.reason
     return columns
+
+
+async def _then(uow: UnitOfWork, row: Any, entering: Entering, snapshots: Snapshots) -> None:
+    """A completion that asked for its invoice drafts it, under the id it named."""
+    if not _drafts_invoice(entering):
+        return
+    from asteri.resolvers.invoice import draft_for_appointment
+
+    await draft_for_appointment(uow, row, snapshots)
 
 
 LIFECYCLE = Lifecycle(
@@ -120,7 +162,11 @@ LIFECYCLE = Lifecycle(
             sources=("in_progress",),
             target="completed",
             event="completed",
-            description="The work is done; `completedAt` records when.",
+            description="The work is done; `completedAt` records when. With `draftInvoice` "
+            "(which also needs `write:invoices`), its draft invoice too, named by `invoiceId`: "
+            "its approved estimate not yet converted, converted; else its services, priced "
+            "from the catalog as it is now.",
+            input=CompleteAppointmentFields,
         ),
         Transition(
             "cancel",
@@ -140,6 +186,7 @@ LIFECYCLE = Lifecycle(
     ),
     state=lambda row: row.status,
     columns=_columns,
+    then=_then,
 )
 
 
@@ -166,6 +213,8 @@ APPOINTMENTS = Resource(
     actions=("reschedule", "assign", "unassign"),
     action_events={"reschedule": "rescheduled", "assign": "assigned", "unassign": "unassigned"},
     action_samples={
+        # Drafting the invoice needs another scope: the matrices complete without it.
+        "complete": lambda _s: {"draftInvoice": False},
         "reschedule": lambda _s: {
             "scheduledStart": "2027-03-09T15:00:00Z",
             "scheduledEnd": "2027-03-09T16:30:00Z",
@@ -203,10 +252,6 @@ def _zone(name: str) -> str:
 PublicId = Annotated[str, non_blank(40)]
 TimeZone = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_zone)]
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ServiceLineIn(_Strict):

@@ -524,8 +524,9 @@ async def create(
     fields: list[str],
 ) -> M:
     """Insert a new row for the caller's tenant; ``fields`` are the public fields supplied.
-    Its event is the resource's ``created`` (``appointment.scheduled``)."""
-    row.public_id = new_public_id(resource.prefix)
+    Its event is the resource's ``created`` (``appointment.scheduled``). A row given its id
+    keeps it (another row of the same write named it first)."""
+    row.public_id = row.public_id or new_public_id(resource.prefix)
     stamp(row, uow.principal)
     now = utcnow()
     row.created_at = now

@@ -7,8 +7,10 @@ open, never once a payment has succeeded), or ``uncollectible``. ``partially_pai
 deleted. An open invoice past its due date is found by the background runner once:
 ``invoice.overdue``, by the system.
 
-An invoice is made directly, or from an approved estimate (``convert_estimate``: its lines as
-quoted, once only), and its lines are a priced document's (``resolvers/documents.py``).
+An invoice is made directly, from an approved estimate (``convert_estimate``: its lines as
+quoted, once only), or by completing an appointment that asks for it
+(``draft_for_appointment``: its approved estimate converted, else its services priced), and
+its lines are a priced document's (``resolvers/documents.py``).
 
 The accounting handoff: ``export_status`` is ``pending`` from finalizing (``request_export``
 asks again, ``invoice.export_requested``); an accounting integration, holding
@@ -28,10 +30,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from asteri.authz.tenancy import tenant, tenant_terms
+from asteri.authz.tenancy import scoped, tenant, tenant_terms
 from asteri.kit.db import utcnow
-from asteri.kit.errors import Conflict
+from asteri.kit.errors import BadUserInput, Conflict, FieldError
 from asteri.kit.pagination import Page
+from asteri.models.appointment import Appointment
 from asteri.models.estimate import Estimate
 from asteri.models.invoice import Invoice
 from asteri.models.payment import Payment
@@ -69,6 +72,7 @@ __all__ = [
     "convert_estimate",
     "create",
     "delete_invoice",
+    "draft_for_appointment",
     "hold_for_payment",
     "list_invoices",
     "mark_overdue",
@@ -307,15 +311,21 @@ async def read(uow: UnitOfWork, public_id: str) -> Any:
 
 
 async def _insert(
-    uow: UnitOfWork, columns: dict[str, Any], snapshot: Snapshot, fields: list[str]
+    uow: UnitOfWork,
+    columns: dict[str, Any],
+    snapshot: Snapshot,
+    fields: list[str],
+    *,
+    public_id: str = "",
 ) -> Invoice:
+    """A numbered draft; ``public_id``: the id a write named it by already, if any."""
     row = Invoice(
         **columns,
         number=await issue_number(uow, "invoice"),
         status="draft",
         organization_id=0,
         environment="",
-        public_id="",
+        public_id=public_id,
     )
     return await crud.create(uow, INVOICES, row, snapshot, fields=fields)
 
@@ -449,12 +459,18 @@ async def _collected(uow: UnitOfWork, invoice_id: str) -> tuple[int, int]:
 
 
 async def convert_estimate(
-    uow: UnitOfWork, estimate_id: str, snapshot: Snapshot, invoice_snapshot: Snapshot
+    uow: UnitOfWork,
+    estimate_id: str,
+    snapshot: Snapshot,
+    invoice_snapshot: Snapshot,
+    *,
+    invoice_id: str = "",
 ) -> Estimate:
     """An approved estimate's draft invoice, once only: its customer, appointment, currency,
     tax rate and lines as quoted. The estimate names the invoice (``estimate.converted``).
     The estimate's row lock (the mutation holds it) makes a second conversion wait and then
-    find it converted; the unique ``invoices.estimate_id`` is the backstop."""
+    find it converted; the unique ``invoices.estimate_id`` is the backstop. ``invoice_id``:
+    the id a completing appointment named the invoice by."""
     estimate: Estimate = await crud.get(uow, ESTIMATES, estimate_id)
     require_action_state(ESTIMATES, estimate, "convert")
     if estimate.invoice_id is not None:
@@ -477,7 +493,11 @@ async def convert_estimate(
     columns = await priced_columns(uow, fields, stored_lines(estimate))
     try:
         invoice = await _insert(
-            uow, {**columns, "estimate_id": estimate.public_id}, invoice_snapshot, ["estimate_id"]
+            uow,
+            {**columns, "estimate_id": estimate.public_id},
+            invoice_snapshot,
+            ["estimate_id"],
+            public_id=invoice_id,
         )
     except Conflict:  # the unique estimate_id: another transaction converted it first
         raise Conflict(
@@ -492,6 +512,78 @@ async def convert_estimate(
         verb=ESTIMATES.event_of("convert"),
     )
     return converted
+
+
+async def draft_for_appointment(
+    uow: UnitOfWork, appointment: Appointment, snapshots: Snapshots
+) -> None:
+    """The draft invoice of a completion that asked for one, under the id the appointment
+    names (``appointment.invoice_id``): its newest approved estimate not yet converted,
+    converted (``estimate.converted``); else its service lines, priced from the catalog as it
+    is now, in the services' currency, untaxed, on ``NET_30``. Lines that cannot be priced
+    (a service gone, inactive or in another currency) refuse the completion with a 422
+    naming them (``/services/<i>/serviceId``)."""
+    assert appointment.invoice_id is not None, "the completion names its invoice first"
+    estimate = await _convertible_estimate(uow, appointment.public_id)
+    if estimate is not None:
+        await convert_estimate(
+            uow,
+            estimate,
+            snapshots(ESTIMATES),
+            snapshots(INVOICES),
+            invoice_id=appointment.invoice_id,
+        )
+        return
+    lines = appointment.services
+    services = await crud.read_many(uow, SERVICES, [line["service_id"] for line in lines])
+    fields = InvoiceFields.model_construct(  # the appointment's own state, validated when written
+        customer_id=appointment.customer_id,
+        appointment_id=appointment.public_id,
+        # The services' currency (the first one found; one gone is refused below, by line).
+        currency=next((s.currency for s in services if s is not None), ""),
+        tax_rate_bps=0,
+        line_items=[
+            money.LineItemFields(service_id=line["service_id"], quantity=line["quantity"])
+            for line in lines
+        ],
+        notes=None,
+        payment_terms=PaymentTerms.NET_30,
+        due_date=None,
+    )
+    try:
+        columns = await priced_columns(uow, fields)
+    except BadUserInput as refused:
+        raise BadUserInput(
+            f"Appointment `{appointment.public_id}` cannot be invoiced: {refused.detail}",
+            errors=[_on_appointment(e) for e in refused.errors],
+        ) from None
+    await _insert(
+        uow, columns, snapshots(INVOICES), ["appointment_id"], public_id=appointment.invoice_id
+    )
+
+
+def _on_appointment(error: FieldError) -> FieldError:
+    """A document's line (``/input/lineItems/1/serviceId``) as the appointment's own
+    (``/services/1/serviceId``): the caller sent no lines, the appointment has them."""
+    pointer = error.pointer.replace("/input/lineItems/", "/services/", 1)
+    return FieldError(pointer.replace("/input/", "/", 1), error.message)
+
+
+async def _convertible_estimate(uow: UnitOfWork, appointment_id: str) -> str | None:
+    """The appointment's newest approved estimate not yet converted, if any."""
+    statement = (
+        scoped(Estimate)
+        .where(
+            col(Estimate.appointment_id) == appointment_id,
+            col(Estimate.status) == "approved",
+            col(Estimate.invoice_id).is_(None),
+        )
+        .order_by(col(Estimate.created_at).desc(), col(Estimate.public_id).desc())
+        .limit(1)
+    )
+    found = await uow.session.scalars(statement, tenant(uow.principal))
+    estimate = found.first()
+    return None if estimate is None else estimate.public_id
 
 
 async def mark_overdue(

@@ -77,6 +77,9 @@ class Appointment:
     notes: str | None
     completed_at: datetime | None
     cancel_reason: str | None = strawberry.field(description="Why it was cancelled.")
+    invoice_id: strawberry.ID | None = strawberry.field(
+        description="The invoice its completion drafted, if asked."
+    )
     created_at: datetime
     updated_at: datetime
     version: int = version_field()
@@ -170,6 +173,16 @@ class AssignAppointmentInput:
 @strawberry.input(description="Team members to take off; one not assigned is no change.")
 class UnassignAppointmentInput:
     team_member_ids: list[strawberry.ID]
+
+
+@strawberry.input(description="What completing may also do; leave it out for nothing more.")
+class CompleteAppointmentInput:
+    draft_invoice: bool = strawberry.field(
+        default=False,
+        description="Also draft its invoice (needs `write:invoices`): its approved estimate "
+        "not yet converted, converted; else its services, priced from the catalog as it is "
+        "now. The appointment's `invoiceId` names it.",
+    )
 
 
 def _selects(selections: list[Selection], path: tuple[str, ...]) -> bool:
@@ -289,6 +302,7 @@ AppointmentLifecycle = lifecycle_mutations(
     scope=Scope.WRITE_APPOINTMENTS,
     from_row=Appointment.from_row,
     snapshot=snapshot,
+    inputs=(CompleteAppointmentInput,),
 )
 
 

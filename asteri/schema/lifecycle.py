@@ -6,13 +6,16 @@ declaring the resource's write scope and committing once, like every mutation
 persisted operation ``<Transition><Type>`` (``transition_operations``). A transition that takes
 an input (``Transition.input``) also takes ``input: <Transition><Type>Input!``, the REST
 action's body: derived for a reason (``{reason: String!}``), else the strawberry input the
-resource's schema module declares under that name (``inputs``).
+resource's schema module declares under that name (``inputs``). An input none of whose fields
+is required (``completeAppointment``'s ``{draftInvoice}``) may be left out, or null: it means
+its defaults, so a caller from before the transition took it keeps working.
 """
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
+from pydantic import BaseModel
 from strawberry.types import Info
 
 from asteri.authz.scopes import Scope
@@ -79,12 +82,16 @@ def _field(
                 step.name,
                 str(id),
                 snapshot,
-                given=sent_values(input),
+                given={} if input is None else sent_values(input),
                 snapshots=snapshot_for,
             )
             return from_row(row)
 
-        resolve.__annotations__["input"] = input_type
+        if _optional(step.input):
+            resolve.__annotations__["input"] = input_type | None
+            resolve.__defaults__ = (None,)
+        else:
+            resolve.__annotations__["input"] = input_type
     else:
 
         async def resolve(  # type: ignore[misc]
@@ -98,6 +105,11 @@ def _field(
     resolve.__annotations__["return"] = dto
     resolve.__name__ = resource.action_field(step.name)
     return mutation(scope, description=step.description)(resolve)
+
+
+def _optional(model: type[BaseModel]) -> bool:
+    """No field of the input is required: leaving it out means its defaults."""
+    return not any(f.is_required() for f in model.model_fields.values())
 
 
 def _input_of(step: Transition, resource: Resource, declared: dict[str, type]) -> type:
