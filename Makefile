@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CONTRACT := tools/contract
+BROWSER  := tools/browser
 
 # The suite runs every test on SQLite and on PostgreSQL (and Redis where used).
 # CI points these at its services; on a machine without them, set ASTERI_TEST_BACKENDS=sqlite.
@@ -36,14 +38,12 @@ test: install lint lint-contract $(BROWSER)/node_modules/.installed
 # The committed OpenAPI document (a test holds it equal to the code's) through the linters an
 # integrator reaches for, pinned in tools/contract/package-lock.json: Redocly's strict
 # recommended rules and Spectral's spectral:oas, warnings included.
-CONTRACT := tools/contract
 $(CONTRACT)/node_modules/.installed: $(CONTRACT)/package-lock.json
 	npm ci --prefix $(CONTRACT) --no-audit --no-fund --loglevel=error
 	touch $@
 
 # What the real-browser tests inject into pages (axe-core), pinned in tools/browser/package-lock.json.
 # The browser itself is Debian's Chromium (.ci/run installs it); Playwright drives it.
-BROWSER := tools/browser
 $(BROWSER)/node_modules/.installed: $(BROWSER)/package-lock.json
 	npm ci --prefix $(BROWSER) --no-audit --no-fund --loglevel=error
 	touch $@
