@@ -27,17 +27,18 @@ from asteri.http.semantics import HttpSemanticsMiddleware, PathMethods
 from asteri.kit.errors import BadRequest
 from asteri.kit.ratelimit import build_rate_limiter
 from asteri.kit.settings import Settings, get_settings
+from asteri.portal.routes import SEARCH_PATH, search_router
+from asteri.portal.search import search_index
 from asteri.rest_facade import build_router, compiled_read_routes, install_openapi
 from asteri.rest_facade.idempotency import HEADER, idempotency_key, idempotent
 from asteri.schema import build_schema
 from asteri.schema.context import RequestContext, graphql_context
 from asteri.schema.idempotency import mutation_field, not_applicable
-from asteri.schema.operations import ROUTES
+from asteri.schema.operations import API_PREFIX, ROUTES
 from asteri.workers.runner import BackgroundRunner
 
 __all__ = ["API_PREFIX", "create_app", "lifespan", "serving_app"]
 
-API_PREFIX = "/api/public/v1"
 MAX_BODY_BYTES = 1_000_000  # a larger body is a 413 problem
 GRAPHQL_ROUTE = "POST /graphql"  # an Idempotency-Key's scope: never one of REST's routes
 # What GraphQL answers a mutation it refused before running it — a bad document, credential
@@ -227,6 +228,10 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
         return HTMLResponse(reference_page(f"{API_PREFIX}/openapi.json", "Asteri Public API"))
 
     app.include_router(problem_pages)  # what every problem's `type` resolves to
+    # Developer search (public, limited per address): its index is built now, not on the
+    # first search.
+    search_index()
+    app.include_router(search_router(), prefix=API_PREFIX)
 
     graphql = GraphQLEndpoint(
         schema,
@@ -238,6 +243,7 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.state.methods = PathMethods(
         [(API_PREFIX + b.route.path, b.route.method) for b in bindings]
         + [(f"{API_PREFIX}/graphql", method) for method in ("GET", "POST")]
+        + [(API_PREFIX + SEARCH_PATH, "GET")]
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(HtmlPolicyMiddleware)  # inside HEAD handling: it sees the page

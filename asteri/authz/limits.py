@@ -17,6 +17,9 @@ checksum, bad bearer) fail without a database read anyway, and guessing a well-f
 one indexed read per attempt against 256 bits of randomness. A 403 (valid key, wrong
 organization) is not a failed authentication and spends nothing.
 
+Developer search (``GET /search``, public: no credential) spends the address's own budget
+too (``spend_search``, ``ASTERI_SEARCH_REQUESTS_PER_MINUTE``, the ``search:`` namespace).
+
 The address is the TCP peer (``request.client.host``); ``X-Forwarded-For`` is not trusted.
 Behind a reverse proxy every client shares the proxy's address and so one budget: raise the
 setting there, or terminate the limit at the proxy.
@@ -33,11 +36,13 @@ __all__ = [
     "spend",
     "spend_anonymous_document",
     "spend_auth_failure",
+    "spend_search",
     "windows_for",
 ]
 
 AUTH_FAILURE_NAMESPACE = "authfail:"
 ANONYMOUS_NAMESPACE = "anonymous:"
+SEARCH_NAMESPACE = "search:"
 
 REQUEST_COST = 1
 
@@ -138,4 +143,14 @@ async def spend_anonymous_document(
         per_minute,
         "documents without a credential",
         "anonymous_documents",
+    )
+
+
+async def spend_search(
+    limiter: RateLimiter, address: str, per_minute: int
+) -> tuple[RateLimited | None, Decision]:
+    """One developer search (``GET /search``, public: no credential) from ``address``:
+    ``None`` while the address has some to spare, else the 429 to raise."""
+    return await _spend_per_address(
+        limiter, SEARCH_NAMESPACE, address, per_minute, "search requests", "search_requests"
     )

@@ -498,6 +498,12 @@ REASONS: dict[str, Reason] = {
             "This client address sent too many GraphQL documents without a credential this minute.",
             "Send an API key with your requests; wait `retry_after` seconds.",
         ),
+        Reason(
+            "search_requests",
+            _C.RATE_LIMITED,
+            "This client address searched the developer docs too often this minute.",
+            "Search less often (debounce as-you-type queries); wait `retry_after` seconds.",
+        ),
     )
 }
 

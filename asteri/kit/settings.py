@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # GraphQL documents sent without any credential, per client address per minute (beyond,
     # 429). Introspection (GraphiQL loading the schema) is not counted.
     anonymous_documents_per_minute: int = 30
+    # Developer searches (``GET /search``, public: no key) per client address per minute;
+    # beyond it, 429 (``portal/routes.py``).
+    search_requests_per_minute: int = 60
     # Our own reverse proxies (addresses or networks, comma-separated): only from these is
     # ``X-Forwarded-For`` read, to find the client address (``http/client.py``).
     trusted_proxies: str = ""

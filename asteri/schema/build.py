@@ -83,14 +83,16 @@ def _as_extension(rules: tuple[Any, ...]) -> type[AddValidationRules]:
     return Limits
 
 
-@lru_cache(maxsize=4)
 def build_schema(max_depth: int | None = None, max_aliases: int | None = None) -> AsteriSchema:
-    """One schema per limit pair (built once); the defaults come from the settings."""
+    """One schema per limit pair (built once); the defaults come from the settings, so
+    ``build_schema()`` is the very schema of ``build_schema(<the settings' limits>)``."""
     settings = get_settings()
-    rules = limit_rules(
-        max_depth=max_depth or settings.max_query_depth,
-        max_aliases=max_aliases or settings.max_aliases,
-    )
+    return _build_schema(max_depth or settings.max_query_depth, max_aliases or settings.max_aliases)
+
+
+@lru_cache(maxsize=4)
+def _build_schema(max_depth: int, max_aliases: int) -> AsteriSchema:
+    rules = limit_rules(max_depth=max_depth, max_aliases=max_aliases)
     query, mutation = root_types()
     schema = AsteriSchema(
         query=query,

@@ -50,6 +50,7 @@ __all__ = [
     "PersistedOperation",
     "Registry",
     "ValidateUnlessDecided",
+    "field_requirements",
 ]
 
 OPERATIONS_DIR = Path(__file__).parent / "operations"
@@ -115,21 +116,31 @@ def _requirements(
 
     class Collect(Visitor):
         def enter_field(self, node: FieldNode, *_: Any) -> None:
-            definition = type_info.get_field_def()
-            strawberry_field = (
-                definition.extensions.get("strawberry-definition") if definition else None
-            )
-            for extension in getattr(strawberry_field, "extensions", []):
-                if not isinstance(extension, PermissionExtension):
-                    continue
-                for permission in extension.permissions:
-                    if isinstance(permission, RequiresScope):
-                        scopes.add(permission.scope)
-                    elif isinstance(permission, RequiresKeyManager):
-                        roles.extend(r for r in permission.roles if r not in roles)
+            needed, by_role = field_requirements(type_info.get_field_def())
+            scopes.update(needed)
+            roles.extend(r for r in by_role if r not in roles)
 
     visit(document, TypeInfoVisitor(type_info, Collect()))
     return tuple(sorted(scopes)), tuple(roles)
+
+
+def field_requirements(
+    definition: GraphQLField | None,
+) -> tuple[tuple[Scope, ...], tuple[str, ...]]:
+    """What one field's permissions declare (``@requiresScope``, ``@requiresRole``): its
+    scopes and the roles whose session alone may use it."""
+    strawberry_field = definition.extensions.get("strawberry-definition") if definition else None
+    scopes: list[Scope] = []
+    roles: list[str] = []
+    for extension in getattr(strawberry_field, "extensions", []):
+        if not isinstance(extension, PermissionExtension):
+            continue
+        for permission in extension.permissions:
+            if isinstance(permission, RequiresScope) and permission.scope not in scopes:
+                scopes.append(permission.scope)
+            elif isinstance(permission, RequiresKeyManager):
+                roles.extend(r for r in permission.roles if r not in roles)
+    return tuple(scopes), tuple(roles)
 
 
 class Registry:

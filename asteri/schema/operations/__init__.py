@@ -14,10 +14,16 @@ from asteri.kit.naming import pascal
 from asteri.resolvers.crud import Collection, Resource
 from asteri.resolvers.registry import logs, resources
 from asteri.schema.lifecycle import transition_operations
-from asteri.schema.operations.routes import LIST_PARAMETERS, ListParameter, Route, resource_routes
+from asteri.schema.operations.routes import (
+    API_PREFIX,
+    LIST_PARAMETERS,
+    ListParameter,
+    Route,
+    resource_routes,
+)
 from asteri.schema.persisted import OPERATIONS_DIR
 
-__all__ = ["LIST_PARAMETERS", "ROUTES", "ListParameter", "Route", "routes_of"]
+__all__ = ["API_PREFIX", "LIST_PARAMETERS", "ROUTES", "ListParameter", "Route", "routes_of"]
 
 # Every operation name the .graphql files declare (read as text: no schema needed yet).
 _DECLARED = frozenset(

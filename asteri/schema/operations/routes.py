@@ -17,7 +17,17 @@ the route's kind, so a declaration is one line:
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-__all__ = ["LIST_PARAMETERS", "ListParameter", "Route", "RouteKind", "resource_routes"]
+__all__ = [
+    "API_PREFIX",
+    "LIST_PARAMETERS",
+    "ListParameter",
+    "Route",
+    "RouteKind",
+    "resource_routes",
+]
+
+# Where every route lives: a route's ``path`` is relative to it (the app mounts them there).
+API_PREFIX = "/api/public/v1"
 
 RouteKind = Literal["list", "retrieve", "create", "update", "delete", "action"]
 
