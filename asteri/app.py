@@ -26,12 +26,14 @@ from asteri.http.semantics import HttpSemanticsMiddleware, PathMethods
 from asteri.kit.errors import BadRequest
 from asteri.kit.ratelimit import build_rate_limiter
 from asteri.kit.settings import Settings, get_settings
+from asteri.resolvers.crud import Stability
 from asteri.rest_facade import build_router, compiled_read_routes, install_openapi
 from asteri.rest_facade.idempotency import HEADER, idempotency_key, idempotent
 from asteri.schema import build_schema
 from asteri.schema.context import RequestContext, graphql_context
 from asteri.schema.idempotency import mutation_field, not_applicable
 from asteri.schema.operations import ROUTES
+from asteri.schema.stability import mark
 from asteri.workers.runner import BackgroundRunner
 
 __all__ = ["API_PREFIX", "create_app", "lifespan", "serving_app"]
@@ -124,6 +126,8 @@ class GraphQLEndpoint(GraphQLRouter[Any, None]):
         )
         if field is None:
             return await self._answer(request, context, root_value)
+        if field in self.schema.preview_fields:  # type: ignore[attr-defined]
+            mark(request.state, Stability.PREVIEW)  # a replay runs nothing that would
         # The claim is scoped to the principal, so authenticate now (the ``Authenticate``
         # extension then finds it done); a failure is answered by GraphQL, nothing claimed.
         await context.authenticate()

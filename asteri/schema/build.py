@@ -28,8 +28,10 @@ from asteri.schema.context import Authenticate
 from asteri.schema.errors import ErrorShaping, log_incidents
 from asteri.schema.fields import RootFields
 from asteri.schema.limits import DocumentLimits
+from asteri.schema.operations import ROUTES
 from asteri.schema.persisted import PersistedDocuments, Registry, ValidateUnlessDecided
 from asteri.schema.scalars import SCALARS
+from asteri.schema.stability import StabilityHeader, preview_fields
 
 __all__ = ["AsteriSchema", "build_schema", "limit_rules", "print_sdl", "root_types"]
 
@@ -61,6 +63,7 @@ class AsteriSchema(strawberry.Schema):
 
     persisted: Registry
     compiled_reads: dict[int, CompiledRead]  # by id() of a persisted document
+    preview_fields: frozenset[str]  # the root fields of preview routes (``stability.py``)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -105,11 +108,13 @@ def build_schema(max_depth: int | None = None, max_aliases: int | None = None) -
             ErrorShaping,
             _as_extension(rules),
             ValidateUnlessDecided,
+            StabilityHeader,
         ],
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
     )
     _describe_constraints(schema._schema, validated_inputs())
     schema.persisted = Registry.load(schema._schema, rules)
+    schema.preview_fields = preview_fields(ROUTES, schema.persisted)
     schema.compiled_reads = {
         id(op.document): compiled
         for op in schema.persisted
