@@ -19,7 +19,8 @@ from asteri.authz.principal import Principal
 from asteri.authz.usage import KeyUsage
 from asteri.http.body_limit import BodyLimitMiddleware
 from asteri.http.cors import CorsMiddleware
-from asteri.http.pages import HtmlPolicyMiddleware, reference_page
+from asteri.http.graphiql import GraphiQL
+from asteri.http.pages import HtmlPolicyMiddleware, reference_page, reference_policy
 from asteri.http.problems import install_problem_handlers
 from asteri.http.request_id import RequestIdMiddleware
 from asteri.http.semantics import HttpSemanticsMiddleware, PathMethods
@@ -39,6 +40,7 @@ from asteri.workers.runner import BackgroundRunner
 __all__ = ["API_PREFIX", "create_app", "lifespan", "serving_app"]
 
 API_PREFIX = "/api/public/v1"
+GRAPHIQL_ASSETS = f"{API_PREFIX}/graphql/assets"  # GraphiQL's files, served by us
 MAX_BODY_BYTES = 1_000_000  # a larger body is a 413 problem
 GRAPHQL_ROUTE = "POST /graphql"  # an Idempotency-Key's scope: never one of REST's routes
 # What GraphQL answers a mutation it refused before running it — a bad document, credential
@@ -49,7 +51,8 @@ REFUSED_BEFORE_RUNNING = frozenset({400, 401, 403, 429})
 
 class GraphQLEndpoint(GraphQLRouter[Any, None]):
     """Strawberry's router, plus persisted operations by hash, ``Idempotency-Key`` on a
-    mutation, and problem+json transport errors.
+    mutation, problem+json transport errors, and our GraphiQL page (``http/graphiql.py``:
+    local assets) for a browser's GET instead of strawberry's, which loads from CDNs.
 
     A persisted operation may be sent as its sha256 alone (the Apollo convention):
     ``{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "<hex>"}}}``.
@@ -59,10 +62,19 @@ class GraphQLEndpoint(GraphQLRouter[Any, None]):
     """
 
     def __init__(
-        self, schema: Any, *, one_time_secrets: frozenset[str] = frozenset(), **kwargs: Any
+        self,
+        schema: Any,
+        *,
+        ide: GraphiQL,
+        one_time_secrets: frozenset[str] = frozenset(),
+        **kwargs: Any,
     ) -> None:
-        super().__init__(schema, **kwargs)
+        super().__init__(schema, graphql_ide="graphiql", **kwargs)
+        self.ide = ide
         self.one_time_secrets = one_time_secrets
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(self.ide.page)
 
     def parse_json(self, data: str | bytes) -> Any:
         """A body (and a GET's ``variables``/``extensions``) is a JSON object, or a batch's
@@ -225,20 +237,32 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.router.routes[:0] = compiled_read_routes(bindings, API_PREFIX)
     install_openapi(app, bindings)
 
+    page = reference_page(f"{API_PREFIX}/openapi.json", "Asteri Public API")
+    policy = reference_policy(page)
+
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
     async def reference() -> HTMLResponse:
-        return HTMLResponse(reference_page(f"{API_PREFIX}/openapi.json", "Asteri Public API"))
+        return HTMLResponse(page, headers=policy)
 
+    ide = GraphiQL(
+        f"{API_PREFIX}/graphql",
+        GRAPHIQL_ASSETS,
+        examples=list(schema.persisted.files.values()),
+    )
+    app.add_route(
+        f"{GRAPHIQL_ASSETS}/{{name}}", ide.asset, methods=["GET"], include_in_schema=False
+    )
     graphql = GraphQLEndpoint(
         schema,
+        ide=ide,
         context_getter=graphql_context,
-        graphql_ide="graphiql",
         one_time_secrets=frozenset(b.op.root_field for b in bindings if b.route.one_time_secret),
     )
     app.include_router(graphql, prefix=f"{API_PREFIX}/graphql")
     app.state.methods = PathMethods(
         [(API_PREFIX + b.route.path, b.route.method) for b in bindings]
         + [(f"{API_PREFIX}/graphql", method) for method in ("GET", "POST")]
+        + [(f"{GRAPHIQL_ASSETS}/{{name}}", "GET")]
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(HtmlPolicyMiddleware)  # inside HEAD handling: it sees the page

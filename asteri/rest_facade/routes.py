@@ -38,7 +38,7 @@ from asteri.resolvers.registry import validated_inputs
 from asteri.rest_facade.idempotency import first_id, idempotency_key, idempotent
 from asteri.rest_facade.problems import coded_problem, graphql_problem
 from asteri.rest_facade.types import InputTypes, OutputTypes, Recase, recaser
-from asteri.schema.build import AsteriSchema
+from asteri.schema.build import AsteriSchema, declared_description
 from asteri.schema.compiled import CompiledRead, compile_read
 from asteri.schema.context import RequestContext, get_context, open_context
 from asteri.schema.fields import EXPECTED_VERSION
@@ -453,7 +453,7 @@ def build_router(
     bindings = []
     for route in routes:
         binding = _bind(route, schema, inputs, outputs, compiled_reads)
-        description = binding.op.field.description or ""
+        description = declared_description(binding.op.field) or ""
         router.add_api_route(
             route.path,
             _endpoint(binding),

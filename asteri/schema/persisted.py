@@ -50,6 +50,7 @@ __all__ = [
     "PersistedOperation",
     "Registry",
     "ValidateUnlessDecided",
+    "field_requirements",
 ]
 
 OPERATIONS_DIR = Path(__file__).parent / "operations"
@@ -116,27 +117,42 @@ def _requirements(
     class Collect(Visitor):
         def enter_field(self, node: FieldNode, *_: Any) -> None:
             definition = type_info.get_field_def()
-            strawberry_field = (
-                definition.extensions.get("strawberry-definition") if definition else None
-            )
-            for extension in getattr(strawberry_field, "extensions", []):
-                if not isinstance(extension, PermissionExtension):
-                    continue
-                for permission in extension.permissions:
-                    if isinstance(permission, RequiresScope):
-                        scopes.add(permission.scope)
-                    elif isinstance(permission, RequiresKeyManager):
-                        roles.extend(r for r in permission.roles if r not in roles)
+            if definition is not None:
+                own_scopes, own_roles = field_requirements(definition)
+                scopes.update(own_scopes)
+                roles.extend(r for r in own_roles if r not in roles)
 
     visit(document, TypeInfoVisitor(type_info, Collect()))
     return tuple(sorted(scopes)), tuple(roles)
 
 
+def field_requirements(definition: GraphQLField) -> tuple[tuple[Scope, ...], tuple[str, ...]]:
+    """The scopes one field requires (``@requiresScope``) and the roles (``@requiresRole``),
+    from its permissions."""
+    scopes: list[Scope] = []
+    roles: list[str] = []
+    strawberry_field = definition.extensions.get("strawberry-definition")
+    for extension in getattr(strawberry_field, "extensions", []):
+        if not isinstance(extension, PermissionExtension):
+            continue
+        for permission in extension.permissions:
+            if isinstance(permission, RequiresScope):
+                scopes.append(permission.scope)
+            elif isinstance(permission, RequiresKeyManager):
+                roles.extend(r for r in permission.roles if r not in roles)
+    return tuple(scopes), tuple(roles)
+
+
 class Registry:
     """Every persisted operation, by name, by sha256 and by exact source text."""
 
-    def __init__(self, operations: list[PersistedOperation]) -> None:
+    def __init__(
+        self, operations: list[PersistedOperation], files: dict[str, str] | None = None
+    ) -> None:
         self.by_name = {op.name: op for op in operations}
+        # Each ``.graphql`` file's text, by file name: its operations and fragments as written
+        # (GraphiQL's examples, one tab a file).
+        self.files = dict(files or {})
         self.by_sha256 = {op.sha256: op for op in operations}
         self._by_source = {op.source: op.document for op in operations} | {
             op.rest_source: op.rest_document for op in operations
@@ -156,9 +172,11 @@ class Registry:
     ) -> "Registry":
         """Parse and validate every document; any error stops start-up, naming the operation."""
         operations: list[PersistedOperation] = []
+        files: dict[str, str] = {}
         rules = (*specified_rules, *extra_rules)
         for path in sorted(directory.glob("*.graphql")):
-            parsed = parse(path.read_text())
+            files[path.name] = path.read_text()
+            parsed = parse(files[path.name])
             fragments = {
                 d.name.value: d for d in parsed.definitions if isinstance(d, FragmentDefinitionNode)
             }
@@ -170,7 +188,7 @@ class Registry:
                 used = _fragments_used(definition, fragments)
                 document = DocumentNode(definitions=(definition, *(fragments[f] for f in used)))
                 operations.append(_analyse(schema, document, definition, rules, path.name))
-        return cls(operations)
+        return cls(operations, files)
 
 
 def _analyse(
