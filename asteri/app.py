@@ -19,7 +19,8 @@ from asteri.authz.principal import Principal
 from asteri.authz.usage import KeyUsage
 from asteri.http.body_limit import BodyLimitMiddleware
 from asteri.http.cors import CorsMiddleware
-from asteri.http.pages import HtmlPolicyMiddleware, reference_page
+from asteri.http.graphiql import GraphiQL
+from asteri.http.pages import HtmlPolicyMiddleware, reference_page, reference_policy
 from asteri.http.problem_pages import problem_pages
 from asteri.http.problems import install_problem_handlers
 from asteri.http.request_id import RequestIdMiddleware
@@ -29,16 +30,19 @@ from asteri.kit.ratelimit import build_rate_limiter
 from asteri.kit.settings import Settings, get_settings
 from asteri.portal.routes import SEARCH_PATH, search_router
 from asteri.portal.search import search_index
+from asteri.resolvers.crud import Stability
 from asteri.rest_facade import build_router, compiled_read_routes, install_openapi
 from asteri.rest_facade.idempotency import HEADER, idempotency_key, idempotent
 from asteri.schema import build_schema
 from asteri.schema.context import RequestContext, graphql_context
 from asteri.schema.idempotency import mutation_field, not_applicable
 from asteri.schema.operations import API_PREFIX, ROUTES
+from asteri.schema.stability import mark
 from asteri.workers.runner import BackgroundRunner
 
 __all__ = ["API_PREFIX", "create_app", "lifespan", "serving_app"]
 
+GRAPHIQL_ASSETS = f"{API_PREFIX}/graphql/assets"  # GraphiQL's files, served by us
 MAX_BODY_BYTES = 1_000_000  # a larger body is a 413 problem
 GRAPHQL_ROUTE = "POST /graphql"  # an Idempotency-Key's scope: never one of REST's routes
 # What GraphQL answers a mutation it refused before running it — a bad document, credential
@@ -49,7 +53,8 @@ REFUSED_BEFORE_RUNNING = frozenset({400, 401, 403, 429})
 
 class GraphQLEndpoint(GraphQLRouter[Any, None]):
     """Strawberry's router, plus persisted operations by hash, ``Idempotency-Key`` on a
-    mutation, and problem+json transport errors.
+    mutation, problem+json transport errors, and our GraphiQL page (``http/graphiql.py``:
+    local assets) for a browser's GET instead of strawberry's, which loads from CDNs.
 
     A persisted operation may be sent as its sha256 alone (the Apollo convention):
     ``{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "<hex>"}}}``.
@@ -59,10 +64,19 @@ class GraphQLEndpoint(GraphQLRouter[Any, None]):
     """
 
     def __init__(
-        self, schema: Any, *, one_time_secrets: frozenset[str] = frozenset(), **kwargs: Any
+        self,
+        schema: Any,
+        *,
+        ide: GraphiQL,
+        one_time_secrets: frozenset[str] = frozenset(),
+        **kwargs: Any,
     ) -> None:
-        super().__init__(schema, **kwargs)
+        super().__init__(schema, graphql_ide="graphiql", **kwargs)
+        self.ide = ide
         self.one_time_secrets = one_time_secrets
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(self.ide.page)
 
     def parse_json(self, data: str | bytes) -> Any:
         """A body (and a GET's ``variables``/``extensions``) is a JSON object, or a batch's
@@ -126,6 +140,8 @@ class GraphQLEndpoint(GraphQLRouter[Any, None]):
         )
         if field is None:
             return await self._answer(request, context, root_value)
+        if field in self.schema.preview_fields:  # type: ignore[attr-defined]
+            mark(request.state, Stability.PREVIEW)  # a replay runs nothing that would
         # The claim is scoped to the principal, so authenticate now (the ``Authenticate``
         # extension then finds it done); a failure is answered by GraphQL, nothing claimed.
         await context.authenticate()
@@ -223,9 +239,12 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     app.router.routes[:0] = compiled_read_routes(bindings, API_PREFIX)
     install_openapi(app, bindings)
 
+    page = reference_page(f"{API_PREFIX}/openapi.json", "Asteri Public API")
+    policy = reference_policy(page)
+
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
     async def reference() -> HTMLResponse:
-        return HTMLResponse(reference_page(f"{API_PREFIX}/openapi.json", "Asteri Public API"))
+        return HTMLResponse(page, headers=policy)
 
     app.include_router(problem_pages)  # what every problem's `type` resolves to
     # Developer search (public, limited per address): its index is built now, not on the
@@ -233,10 +252,18 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     search_index()
     app.include_router(search_router(), prefix=API_PREFIX)
 
+    ide = GraphiQL(
+        f"{API_PREFIX}/graphql",
+        GRAPHIQL_ASSETS,
+        examples=list(schema.persisted.files.values()),
+    )
+    app.add_route(
+        f"{GRAPHIQL_ASSETS}/{{name}}", ide.asset, methods=["GET"], include_in_schema=False
+    )
     graphql = GraphQLEndpoint(
         schema,
+        ide=ide,
         context_getter=graphql_context,
-        graphql_ide="graphiql",
         one_time_secrets=frozenset(b.op.root_field for b in bindings if b.route.one_time_secret),
     )
     app.include_router(graphql, prefix=f"{API_PREFIX}/graphql")
@@ -244,6 +271,7 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
         [(API_PREFIX + b.route.path, b.route.method) for b in bindings]
         + [(f"{API_PREFIX}/graphql", method) for method in ("GET", "POST")]
         + [(API_PREFIX + SEARCH_PATH, "GET")]
+        + [(f"{GRAPHIQL_ASSETS}/{{name}}", "GET")]
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(HtmlPolicyMiddleware)  # inside HEAD handling: it sees the page

@@ -2,9 +2,9 @@
 
 A listed origin gets its preflight answered (204) allowing our methods and request headers,
 and every response to it names the origin and exposes the headers a browser client needs
-(rate limits, the request id, replays, locations). Any other origin gets no CORS header at
-all: its preflight reaches the app like any ``OPTIONS`` (a 405 problem), and the browser
-refuses the call. Credentials travel in headers, never cookies, so no
+(rate limits, the request id, replays, locations, a preview's stability). Any other origin
+gets no CORS header at all: its preflight reaches the app like any ``OPTIONS`` (a 405
+problem), and the browser refuses the call. Credentials travel in headers, never cookies, so no
 ``Access-Control-Allow-Credentials``.
 """
 
@@ -27,6 +27,7 @@ EXPOSED_HEADERS = (
     "ratelimit-policy",
     "retry-after",
     "x-request-id",
+    "x-stability",
 )
 _METHODS = "DELETE, GET, HEAD, OPTIONS, PATCH, POST"
 _MAX_AGE = "600"

@@ -1,11 +1,14 @@
-"""The HTML pages we serve (the API reference; GraphiQL is strawberry's), and the policy that
-every HTML response carries.
+"""The HTML pages we serve (the API reference here; GraphiQL in ``graphiql.py``), and the
+policy that every HTML response carries.
 
-Assets come from public CDNs pinned to one version, each with its Subresource Integrity hash,
-so a changed file is refused by the browser rather than run. Every ``text/html`` response gets
-a Content-Security-Policy: no default source; scripts only from those CDNs or inline scripts
-whose sha256 the policy lists (computed from the page itself); requests back to this origin
-only; never framed. Styles may be inline (the pages' widgets set them at run time).
+Every asset a page loads is pinned by its Subresource Integrity hash, so a changed file is
+refused by the browser rather than run, and every ``text/html`` response gets a
+Content-Security-Policy: no default source; requests back to this origin only; never framed;
+scripts (and styles) from this origin, or inline ones whose sha256 the policy lists (computed
+from the page itself). That strict policy is the default (GraphiQL: its assets are ours). The
+reference (Swagger UI) is the one page still loading its assets from a CDN, pinned to one
+version: its own policy (``REFERENCE_POLICY``) adds that CDN, and inline styles, which Swagger
+UI sets at run time.
 """
 
 import base64
@@ -14,16 +17,18 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["HtmlPolicyMiddleware", "content_security_policy", "reference_page"]
+__all__ = ["HtmlPolicyMiddleware", "content_security_policy", "reference_page", "reference_policy"]
 
-_CDNS = "https://unpkg.com https://cdn.jsdelivr.net"
+_CDN = "https://cdn.jsdelivr.net"
 # swagger-ui-dist 5.32.0, as npm publishes it (jsDelivr serves those very bytes).
-_SWAGGER = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.32.0"
+_SWAGGER = f"{_CDN}/npm/swagger-ui-dist@5.32.0"
 _SWAGGER_JS_SRI = "sha384-7xcoc6ZKDFF7Ek627QTC3Bg/K+5Y36NJ8MWAE43D2m6+3Sh9XO3tdsfHhrS8gNIQ"
 _SWAGGER_CSS_SRI = "sha384-3nuX7df3EaAoiqLBeyS1Ola0Gpg9ryJKVtarubwfnA1cOH8AWHUdbPSIvEqPZ9VH"
 _INLINE_SCRIPT = re.compile(
     rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE
 )
+_INLINE_STYLE = re.compile(rb"<style[^>]*>(.*?)</style>", re.DOTALL | re.IGNORECASE)
+_POLICY = b"content-security-policy"
 
 
 def reference_page(openapi_url: str, title: str) -> str:
@@ -46,25 +51,42 @@ def reference_page(openapi_url: str, title: str) -> str:
 """
 
 
-def content_security_policy(html: bytes) -> str:
-    """The policy for one page: its inline scripts are allowed by their hashes, no others."""
-    hashes = " ".join(
+def content_security_policy(html: bytes, *, cdn: str = "") -> str:
+    """The policy for one page: this origin's scripts and styles, and its own inline scripts
+    and styles by their hashes, no others. With ``cdn``: that origin's too, and any inline
+    style (the reference's widgets set theirs at run time)."""
+    sources = cdn or "'self'"
+    styles = f"{cdn} 'unsafe-inline'" if cdn else f"'self' {_hashes(_INLINE_STYLE, html)}"
+    directives = [
+        "default-src 'none'",
+        f"script-src {sources} {_hashes(_INLINE_SCRIPT, html)}",
+        f"style-src {styles}",
+        f"img-src 'self' data: {cdn}",
+        f"font-src {sources} data:",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+    ]
+    return "; ".join(" ".join(directive.split()) for directive in directives)
+
+
+def _hashes(pattern: re.Pattern[bytes], html: bytes) -> str:
+    return " ".join(
         f"'sha256-{base64.b64encode(hashlib.sha256(body).digest()).decode()}'"
-        for body in _INLINE_SCRIPT.findall(html)
+        for body in pattern.findall(html)
     )
-    return (
-        "default-src 'none'; "
-        f"script-src {_CDNS} {hashes}; "
-        f"style-src {_CDNS} 'unsafe-inline'; "
-        f"img-src 'self' data: {_CDNS}; "
-        f"font-src {_CDNS} data:; "
-        "connect-src 'self'; "
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
-    )
+
+
+def reference_policy(page: str) -> dict[str, str]:
+    """The reference page's own policy header: the strict one, plus the CDN it loads from."""
+    return {"content-security-policy": content_security_policy(page.encode(), cdn=_CDN)}
 
 
 class HtmlPolicyMiddleware:
-    """Adds ``content_security_policy`` of the page to every ``text/html`` response."""
+    """Adds ``content_security_policy`` of the page to every ``text/html`` response that does
+    not carry a policy of its own (the reference's)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -79,8 +101,9 @@ class HtmlPolicyMiddleware:
         async def buffered(message: Message) -> None:
             nonlocal start, body
             if message["type"] == "http.response.start":
-                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
-                if not content_type.startswith(b"text/html"):
+                sent = dict(message.get("headers", []))
+                content_type = sent.get(b"content-type", b"")
+                if not content_type.startswith(b"text/html") or _POLICY in sent:
                     await send(message)
                     return
                 start = message
@@ -96,7 +119,7 @@ class HtmlPolicyMiddleware:
                 (k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"
             ]
             headers += [
-                (b"content-security-policy", policy),
+                (_POLICY, policy),
                 (b"content-length", str(len(body)).encode()),
             ]
             await send({**start, "headers": headers})

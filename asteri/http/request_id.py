@@ -1,7 +1,8 @@
 """``x-request-id`` on every response: the caller's if it is sane, else a new one.
 
 The same step adds the headers a request left in ``request.state.response_headers`` (the rate
-limit fields, set during authentication), so they reach every response: success, problem or
+limit fields, set during authentication) and ``request.state.route_headers`` (what the route
+says of every answer: ``x-stability``), so they reach every response: success, problem or
 GraphQL error alike; ``X-Content-Type-Options: nosniff`` on every response; and on a 401, the
 ``WWW-Authenticate`` challenge (RFC 9110 §11.6.1) naming both credentials we accept.
 """
@@ -42,14 +43,14 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                extra = state.get("response_headers") or ()
                 challenge = (_CHALLENGE,) if message["status"] == 401 else ()
                 message["headers"] = [
                     *message.get("headers", []),
                     header,
                     _NOSNIFF,
                     *challenge,
-                    *extra,
+                    *(state.get("response_headers") or ()),
+                    *(state.get("route_headers") or ()),
                 ]
             await send(message)
 

@@ -37,7 +37,7 @@ from asteri.kit.ids import IdPrefix
 from asteri.kit.pagination import Page
 from asteri.models import ApiKey, Environment
 from asteri.resolvers import crud
-from asteri.resolvers.crud import Resource, Snapshot, Sort
+from asteri.resolvers.crud import Resource, Snapshot, Sort, Stability
 from asteri.resolvers.unit import UnitOfWork
 from asteri.resolvers.validation import non_blank
 
@@ -48,6 +48,7 @@ API_KEYS = Resource(
     name="api_key",
     prefix=IdPrefix.API_KEY,
     every_environment=True,
+    stability=Stability.AVAILABLE,
     sample=lambda s: {
         "name": f"Billing sync{s.distinct}",
         "scopes": ["read:customers", "write:customers"],

@@ -16,12 +16,17 @@ from asteri.kit.ids import IdPrefix
 from asteri.kit.pagination import Page
 from asteri.models import AuditEntry
 from asteri.resolvers import crud
-from asteri.resolvers.crud import Log, Sort
+from asteri.resolvers.crud import Log, Sort, Stability
 from asteri.resolvers.unit import UnitOfWork
 
 __all__ = ["AUDIT_EVENTS", "AuditEventFilter", "AuditEventOrder", "list_audit_events", "read"]
 
-AUDIT_EVENTS = Log(model=AuditEntry, name="audit_event", prefix=IdPrefix.AUDIT_ENTRY)
+AUDIT_EVENTS = Log(
+    model=AuditEntry,
+    name="audit_event",
+    prefix=IdPrefix.AUDIT_ENTRY,
+    stability=Stability.AVAILABLE,
+)
 
 # The names of public fields, as ``changed_fields`` records them.
 _FIELD_NAME = "abcdefghijklmnopqrstuvwxyz0123456789_"

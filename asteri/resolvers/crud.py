@@ -47,6 +47,7 @@ __all__ = [
     "Snapshot",
     "Snapshots",
     "Sort",
+    "Stability",
     "aware",
     "create",
     "equal_to",
@@ -114,6 +115,17 @@ class SampleContext:
     event_of: Callable[["Resource"], str] = example_event_id
 
 
+class Stability(Enum):
+    """How far a collection's contract is promised (the developer portal's cards). A preview's
+    routes, fields and payloads may still change without notice: its REST answers, and a
+    GraphQL answer that touches one of its root fields, say so in ``x-stability: preview``; the
+    OpenAPI document marks each operation (``x-stability``). Available is the promise kept
+    across versions."""
+
+    PREVIEW = "preview"  # "Private preview": may change, not yet for production
+    AVAILABLE = "available"  # "Available now"
+
+
 @dataclass(frozen=True, eq=False)  # one object per collection: hashed by identity
 class Collection:
     """What reading an org-scoped collection takes: its table, its names and its ids. A
@@ -126,6 +138,8 @@ class Collection:
     # Read across the organization's environments (``tenancy.scoped``), not just the caller's.
     every_environment: bool = False
     plural: str = ""  # the collection, snake_case: "team_members" (default: name + "s")
+    # Declared here once; its routes, OpenAPI operations and answers derive theirs from it.
+    stability: Stability = Stability.PREVIEW
 
     @property
     def collection(self) -> str:

@@ -18,13 +18,13 @@ from asteri.kit.ids import IdPrefix
 from asteri.kit.pagination import Page
 from asteri.models import Event
 from asteri.resolvers import crud
-from asteri.resolvers.crud import Log, Sort
+from asteri.resolvers.crud import Log, Sort, Stability
 from asteri.resolvers.unit import UnitOfWork
 from asteri.resolvers.validation import refuse_nul
 
 __all__ = ["EVENTS", "EventFilter", "EventOrder", "data_of", "list_events", "read"]
 
-EVENTS = Log(model=Event, name="event", prefix=IdPrefix.EVENT)
+EVENTS = Log(model=Event, name="event", prefix=IdPrefix.EVENT, stability=Stability.AVAILABLE)
 
 
 def data_of(payload: dict[str, Any]) -> dict[str, Any]:

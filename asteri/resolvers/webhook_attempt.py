@@ -15,7 +15,7 @@ from asteri.kit.ids import IdPrefix
 from asteri.kit.pagination import Page
 from asteri.models.webhook import DeliveryAttempt
 from asteri.resolvers import crud
-from asteri.resolvers.crud import Log, Sort
+from asteri.resolvers.crud import Log, Sort, Stability
 from asteri.resolvers.unit import UnitOfWork
 
 __all__ = [
@@ -28,7 +28,10 @@ __all__ = [
 ]
 
 WEBHOOK_ATTEMPTS = Log(
-    model=DeliveryAttempt, name="webhook_attempt", prefix=IdPrefix.WEBHOOK_ATTEMPT
+    model=DeliveryAttempt,
+    name="webhook_attempt",
+    prefix=IdPrefix.WEBHOOK_ATTEMPT,
+    stability=Stability.AVAILABLE,
 )
 
 

@@ -26,7 +26,7 @@ from asteri.kit.settings import Settings
 from asteri.models import Event
 from asteri.models.webhook import WebhookDelivery, WebhookEndpoint
 from asteri.resolvers import crud
-from asteri.resolvers.crud import Resource, Snapshot, Sort
+from asteri.resolvers.crud import Resource, Snapshot, Sort, Stability
 from asteri.resolvers.customer import CUSTOMERS
 from asteri.resolvers.unit import UnitOfWork
 from asteri.resolvers.validation import validate
@@ -62,6 +62,7 @@ WEBHOOK_ENDPOINTS = Resource(
     model=WebhookEndpoint,
     name="webhook_endpoint",
     prefix="we",
+    stability=Stability.AVAILABLE,
     sample=lambda s: {
         "url": "https://hooks.example.com/asteri",
         "description": f"Billing sync{s.distinct}",

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from asteri.http.conditional import IF_MATCH_PATTERN, IF_NONE_MATCH_PATTERN
 from asteri.http.request_id import CHALLENGE
 from asteri.kit.settings import DEFAULT_PUBLIC_URL
+from asteri.resolvers.crud import Stability
 from asteri.rest_facade.idempotency import KEY_PATTERN
 from asteri.rest_facade.routes import Binding
 from asteri.rest_facade.types import rest_value
@@ -112,6 +113,11 @@ _HEADERS = {
         "description": f"The credentials this API accepts: `{CHALLENGE}`.",
         "schema": {"type": "string"},
     },
+    "X-Stability": {
+        "description": "`preview` on every answer of an operation in private preview (its "
+        "`x-stability`): it may still change without notice; do not build production on it.",
+        "schema": {"type": "string", "enum": [Stability.PREVIEW.value]},
+    },
 }
 
 
@@ -144,6 +150,10 @@ _IF_NONE_MATCH = _optional_header(
     IF_NONE_MATCH_PATTERN,
     "`ETag`s you hold: if the object still has one of them, the answer is 304 with no body.",
 )
+_PREVIEW_NOTE = (
+    "**Private preview**: this operation may still change without notice; its answers carry "
+    "`x-stability: preview`."
+)
 _PRECONDITION_FAILED = "`If-Match` names a version the object no longer has (`current_version`)."
 _NOT_MODIFIED = "Not modified: the object still has the `ETag` that `If-None-Match` names."
 
@@ -153,7 +163,9 @@ through the same authorization layer as `POST /api/public/v1/graphql`.
 
 Send a scoped API key in `x-api-key` (or a session token as `Authorization: Bearer …`) and the
 organization in `x-organization-id` on every request. Each operation lists the scope it needs
-in `x-required-scopes`; the security center's (`/api_keys`) list in `x-required-roles` the
+in `x-required-scopes`, and how far its contract is promised in `x-stability`: `available`,
+or `preview` (private preview: it may still change, and each of its answers carries
+`x-stability: preview`). The security center's (`/api_keys`) list in `x-required-roles` the
 team roles whose session may call them, and refuse every API key. Errors are
 `application/problem+json`. No text may contain NUL (U+0000): it is refused with a 422 naming
 the field. Objects carry a `version`, sent as their `ETag`: `If-None-Match` on a read gets a
@@ -217,6 +229,11 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
                     + ", ".join(f"`{s}`" for s in scopes)
                     + "."
                 ).strip()
+            preview = binding.route.stability is Stability.PREVIEW
+            if preview:
+                operation["description"] = (
+                    f"{_PREVIEW_NOTE}\n\n{operation.get('description', '')}".strip()
+                )
             roles = binding.op.roles
             if roles:
                 operation["x-required-roles"] = list(roles)
@@ -275,6 +292,8 @@ def _document(app: FastAPI, bindings: list[Binding]) -> dict[str, Any]:
                 headers = response["headers"] = {"X-Request-Id": _ref("X-Request-Id")}
                 if status not in ("401", "403"):
                     headers.update(_LIMITED)
+                if preview:
+                    headers["X-Stability"] = _ref("X-Stability")
                 if method == "post" and status.startswith("2"):
                     headers["Idempotent-Replayed"] = _ref("Idempotent-Replayed")
                 if status == "201":
@@ -346,8 +365,10 @@ def _versioned(response: dict[str, Any], schemas: dict[str, Any]) -> bool:
 
 
 def _tags(bindings: list[Binding]) -> list[dict[str, str]]:
-    """One tag per resource, in route order, described by its GraphQL type's description."""
+    """One tag per resource, in route order, described by its GraphQL type's description, with
+    its routes' ``x-stability`` (a collection's, one for all its routes)."""
     tags: dict[str, str] = {}
+    stability: dict[str, str] = {}
     for binding in bindings:
         if binding.route.tag not in tags:
             type_ = get_named_type(binding.op.field.type)
@@ -355,7 +376,11 @@ def _tags(bindings: list[Binding]) -> list[dict[str, str]]:
                 type_ = get_named_type(type_.fields["nodes"].type)
             described = getattr(type_, "description", None) or ""
             tags[binding.route.tag] = described.removesuffix(".") + "." if described else ""
-    return [{"name": name, "description": text} for name, text in tags.items()]
+            stability[binding.route.tag] = binding.route.stability.value
+    return [
+        {"name": name, "description": text, "x-stability": stability[name]}
+        for name, text in tags.items()
+    ]
 
 
 _EVENT_TIME = "2026-11-29T16:04:05.123456+00:00"
@@ -386,6 +411,8 @@ def _event_payloads(doc: dict[str, Any], schemas: dict[str, Any]) -> None:
                 "the catalogue is `GET /api/public/v1/event_types`. Delivery is not "
                 "available yet: this is the payload's contract.)",
                 "tags": ["event types"],
+                # The payload holds the resource's object: as stable as that resource is.
+                "x-stability": kind.resource.stability.value,
                 "security": [],
                 "requestBody": {
                     "required": True,

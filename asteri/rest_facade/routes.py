@@ -38,13 +38,14 @@ from asteri.resolvers.registry import validated_inputs
 from asteri.rest_facade.idempotency import first_id, idempotency_key, idempotent
 from asteri.rest_facade.problems import coded_problem, graphql_problem
 from asteri.rest_facade.types import InputTypes, OutputTypes, Recase, recaser
-from asteri.schema.build import AsteriSchema
+from asteri.schema.build import AsteriSchema, declared_description
 from asteri.schema.compiled import CompiledRead, compile_read
 from asteri.schema.context import RequestContext, get_context, open_context
 from asteri.schema.fields import EXPECTED_VERSION
 from asteri.schema.operations import LIST_PARAMETERS, Route
 from asteri.schema.permissions_runner import FieldPermissions
 from asteri.schema.persisted import PersistedOperation
+from asteri.schema.stability import mark
 
 __all__ = ["Binding", "JSONBody", "build_router", "compiled_read_routes"]
 
@@ -124,6 +125,7 @@ class Binding:
         """A compiled read served directly (``compiled_read_routes``): the same context, checks
         and problems as the FastAPI-solved endpoint, without per-request dependency solving. It
         may authenticate from the key cache (see ``CompiledRead.answer``)."""
+        await self.mark(request)
         context = await open_context(request, cached=True)
         try:
             params: dict[str, Any] = {name: request.path_params[name] for name in self.path_params}
@@ -139,6 +141,11 @@ class Binding:
             return await self.handle(request, context, **params)
         finally:
             await context.finish()
+
+    async def mark(self, request: Request) -> None:
+        """Every answer of this route says its stability (``schema/stability.py``): run first,
+        so a refusal (401, 422) says it too. A FastAPI dependency of the route."""
+        mark(request.state, self.route.stability)
 
     async def respond(
         self, request: Request, context: RequestContext, params: dict[str, Any]
@@ -446,7 +453,7 @@ def build_router(
     bindings = []
     for route in routes:
         binding = _bind(route, schema, inputs, outputs, compiled_reads)
-        description = binding.op.field.description or ""
+        description = declared_description(binding.op.field) or ""
         router.add_api_route(
             route.path,
             _endpoint(binding),
@@ -458,7 +465,12 @@ def build_router(
             summary=description.split(";")[0].rstrip("."),
             description=description,
             tags=[route.tag],
-            openapi_extra={"x-required-scopes": [s.value for s in binding.op.scopes]},
+            # Before the endpoint's own parameters are solved: their 422 is marked too.
+            dependencies=[Depends(binding.mark)],
+            openapi_extra={
+                "x-required-scopes": [s.value for s in binding.op.scopes],
+                "x-stability": route.stability.value,
+            },
         )
         bindings.append(binding)
     return router, bindings

@@ -10,7 +10,14 @@ from functools import lru_cache
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, GraphQLInputObjectType, get_named_type
+from graphql import (
+    GraphQLError,
+    GraphQLField,
+    GraphQLInputObjectType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    get_named_type,
+)
 from strawberry.extensions import AddValidationRules
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
@@ -28,10 +35,24 @@ from asteri.schema.context import Authenticate
 from asteri.schema.errors import ErrorShaping, log_incidents
 from asteri.schema.fields import RootFields
 from asteri.schema.limits import DocumentLimits
-from asteri.schema.persisted import PersistedDocuments, Registry, ValidateUnlessDecided
+from asteri.schema.operations import ROUTES
+from asteri.schema.persisted import (
+    PersistedDocuments,
+    Registry,
+    ValidateUnlessDecided,
+    field_requirements,
+)
 from asteri.schema.scalars import SCALARS
+from asteri.schema.stability import StabilityHeader, preview_fields
 
-__all__ = ["AsteriSchema", "build_schema", "limit_rules", "print_sdl", "root_types"]
+__all__ = [
+    "AsteriSchema",
+    "build_schema",
+    "declared_description",
+    "limit_rules",
+    "print_sdl",
+    "root_types",
+]
 
 
 def root_types() -> tuple[Any, Any]:
@@ -61,6 +82,7 @@ class AsteriSchema(strawberry.Schema):
 
     persisted: Registry
     compiled_reads: dict[int, CompiledRead]  # by id() of a persisted document
+    preview_fields: frozenset[str]  # the root fields of preview routes (``stability.py``)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -107,11 +129,14 @@ def _build_schema(max_depth: int, max_aliases: int) -> AsteriSchema:
             ErrorShaping,
             _as_extension(rules),
             ValidateUnlessDecided,
+            StabilityHeader,
         ],
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
     )
     _describe_constraints(schema._schema, validated_inputs())
     schema.persisted = Registry.load(schema._schema, rules)
+    schema.preview_fields = preview_fields(ROUTES, schema.persisted)
+    _describe_requirements(schema._schema, schema.preview_fields)
     schema.compiled_reads = {
         id(op.document): compiled
         for op in schema.persisted
@@ -141,6 +166,40 @@ def _describe_constraints(graphql: Any, validated: dict[str, Any]) -> None:
             found = inner_model(inner.annotation) if inner is not None else None
             if isinstance(nested, GraphQLInputObjectType) and found is not None:
                 pending.append((nested.name, found))
+
+
+PREVIEW_NOTE = "**Private preview**: may still change without notice (`x-stability: preview`)."
+
+
+def _describe_requirements(graphql: GraphQLSchema, preview: frozenset[str]) -> None:
+    """What a field needs, in words, at the end of its description: its scope
+    (``@requiresScope``) or roles (``@requiresRole``), and for a root field in preview, that it
+    is. Introspection has no applied directives, so GraphiQL's docs pane shows only this; the
+    SDL shows both. The REST operations keep the declared text (``declared_description``):
+    the OpenAPI document states each operation's scopes itself."""
+    roots = {graphql.query_type, graphql.mutation_type}
+    for type_ in graphql.type_map.values():
+        if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
+            continue
+        for name, field in type_.fields.items():
+            scopes, roles = field_requirements(field)
+            notes = [f"Requires scope `{scope.value}`." for scope in scopes]
+            if roles:
+                notes.append(
+                    "Requires the session of an "
+                    + " or ".join(f"`{role}`" for role in roles)
+                    + " of the organization; no API key may."
+                )
+            if type_ in roots and name in preview:
+                notes.append(PREVIEW_NOTE)
+            if notes:
+                field.description = " ".join([*filter(None, [field.description]), *notes])
+
+
+def declared_description(field: GraphQLField) -> str | None:
+    """A field's description as declared, without what ``_describe_requirements`` added."""
+    declared = field.extensions.get("strawberry-definition")
+    return getattr(declared, "description", None) if declared is not None else field.description
 
 
 def print_sdl() -> str:

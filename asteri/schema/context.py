@@ -75,6 +75,11 @@ class RequestContext(BaseContext):
         self.store.tenant = tenant(value) if isinstance(value, Principal) else None
 
     @property
+    def http(self) -> Request | None:
+        """The HTTP request this context answers (None outside one)."""
+        return self._http
+
+    @property
     def principal(self) -> Principal:
         if self.auth is None:
             raise RuntimeError("the request was not authenticated before a resolver ran")

@@ -28,7 +28,7 @@ from asteri.kit.errors import BadRequest
 from asteri.kit.settings import Settings
 from asteri.schema.persisted import Registry
 
-__all__ = ["NOT_APPLICABLE", "mutation_field", "not_applicable"]
+__all__ = ["NOT_APPLICABLE", "mutation_field", "not_applicable", "root_fields"]
 
 NOT_APPLICABLE = "idempotency_key_not_applicable"
 
@@ -56,10 +56,7 @@ def mutation_field(
             f"`Idempotency-Key` applies to a mutation; this operation is a "
             f"{operation.operation.value}, which writes nothing. Send it without the key."
         )
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    fields = _root_fields(operation.selection_set, fragments)
+    fields = _root_fields(operation.selection_set, _fragments(document))
     if len(fields) != 1:
         raise not_applicable(
             f"`Idempotency-Key` applies to a mutation with exactly one root field; this one has "
@@ -67,6 +64,19 @@ def mutation_field(
             + (" Send each as its own request, with its own key." if len(fields) > 1 else "")
         )
     return next(iter(fields.values()))
+
+
+def root_fields(document: DocumentNode, operation_name: str | None) -> frozenset[str]:
+    """The root fields (by name) of the operation GraphQL would run, through fragments and
+    introspection aside; none when the document selects no operation."""
+    operation = _selected(document, operation_name)
+    if operation is None:
+        return frozenset()
+    return frozenset(_root_fields(operation.selection_set, _fragments(document)).values())
+
+
+def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
 
 def _parsed(query: str | None, settings: Settings) -> DocumentNode | None:

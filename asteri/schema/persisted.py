@@ -146,8 +146,13 @@ def field_requirements(
 class Registry:
     """Every persisted operation, by name, by sha256 and by exact source text."""
 
-    def __init__(self, operations: list[PersistedOperation]) -> None:
+    def __init__(
+        self, operations: list[PersistedOperation], files: dict[str, str] | None = None
+    ) -> None:
         self.by_name = {op.name: op for op in operations}
+        # Each ``.graphql`` file's text, by file name: its operations and fragments as written
+        # (GraphiQL's examples, one tab a file).
+        self.files = dict(files or {})
         self.by_sha256 = {op.sha256: op for op in operations}
         self._by_source = {op.source: op.document for op in operations} | {
             op.rest_source: op.rest_document for op in operations
@@ -167,9 +172,11 @@ class Registry:
     ) -> "Registry":
         """Parse and validate every document; any error stops start-up, naming the operation."""
         operations: list[PersistedOperation] = []
+        files: dict[str, str] = {}
         rules = (*specified_rules, *extra_rules)
         for path in sorted(directory.glob("*.graphql")):
-            parsed = parse(path.read_text())
+            files[path.name] = path.read_text()
+            parsed = parse(files[path.name])
             fragments = {
                 d.name.value: d for d in parsed.definitions if isinstance(d, FragmentDefinitionNode)
             }
@@ -181,7 +188,7 @@ class Registry:
                 used = _fragments_used(definition, fragments)
                 document = DocumentNode(definitions=(definition, *(fragments[f] for f in used)))
                 operations.append(_analyse(schema, document, definition, rules, path.name))
-        return cls(operations)
+        return cls(operations, files)
 
 
 def _analyse(

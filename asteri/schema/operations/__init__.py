@@ -11,7 +11,7 @@ changes.
 import re
 
 from asteri.kit.naming import pascal
-from asteri.resolvers.crud import Collection, Resource
+from asteri.resolvers.crud import Collection, Resource, Stability
 from asteri.resolvers.registry import logs, resources
 from asteri.schema.lifecycle import transition_operations
 from asteri.schema.operations.routes import (
@@ -45,7 +45,13 @@ def routes_of(resource: Collection) -> list[Route]:
     tag = resource.collection.replace("_", " ")
     collection = f"/{resource.collection}"
     if not isinstance(resource, Resource):
-        return resource_routes(tag, collection, list=declared("List"), retrieve=declared("Get"))
+        return resource_routes(
+            tag,
+            collection,
+            list=declared("List"),
+            retrieve=declared("Get"),
+            stability=resource.stability,
+        )
     actions = {verb: resource.action_operation(verb) for verb in resource.actions}
     routes = resource_routes(
         tag,
@@ -57,6 +63,7 @@ def routes_of(resource: Collection) -> list[Route]:
         delete=declared("Delete"),
         actions={**transition_operations(resource), **actions},
         one_time_secrets=frozenset(resource.operation(v) for v in resource.one_time_secrets),
+        stability=resource.stability,
     )
     routes += [
         Route(
@@ -65,6 +72,7 @@ def routes_of(resource: Collection) -> list[Route]:
             f"List{resource.type_name}{pascal(part)}",
             tag,
             (part,),
+            stability=resource.stability,
         )
         for part in resource.parts
     ]
@@ -76,7 +84,9 @@ def routes_of(resource: Collection) -> list[Route]:
 ROUTES: list[Route] = [
     *(route for resource in resources() for route in routes_of(resource)),
     *(route for log in logs() for route in routes_of(log)),
-    Route("retrieve", "/viewer", "GetViewer", "viewer"),
+    Route("retrieve", "/viewer", "GetViewer", "viewer", stability=Stability.AVAILABLE),
     # The event catalogue (``schema/events.py``): one list, no paging.
-    Route("retrieve", "/event_types", "ListEventTypes", "event types"),
+    Route(
+        "retrieve", "/event_types", "ListEventTypes", "event types", stability=Stability.AVAILABLE
+    ),
 ]

@@ -17,6 +17,8 @@ the route's kind, so a declaration is one line:
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from asteri.resolvers.crud import Stability
+
 __all__ = [
     "API_PREFIX",
     "LIST_PARAMETERS",
@@ -71,6 +73,8 @@ class Route:
     # Its success response carries a secret shown once (a new API key): never stored for an
     # Idempotency-Key replay (see rest_facade/idempotency.py).
     one_time_secret: bool = False
+    # Its collection's (``Collection.stability``): a preview's answers carry ``x-stability``.
+    stability: Stability = Stability.PREVIEW
 
     @property
     def method(self) -> str:
@@ -92,9 +96,11 @@ def resource_routes(
     delete: str | None = None,
     actions: dict[str, str] | None = None,
     one_time_secrets: frozenset[str] = frozenset(),
+    stability: Stability = Stability.PREVIEW,
 ) -> list[Route]:
     """The conventional routes of a resource collection, e.g. ``/customers``.
-    ``one_time_secrets``: the operations whose response carries a secret shown once."""
+    ``one_time_secrets``: the operations whose response carries a secret shown once;
+    ``stability``: the collection's."""
     item = f"{collection}/{{id}}"
     routes = [
         Route("list", collection, list, tag) if list else None,
@@ -105,5 +111,7 @@ def resource_routes(
     ]
     routes += [Route("action", f"{item}/{verb}", op, tag) for verb, op in (actions or {}).items()]
     return [
-        replace(r, one_time_secret=r.operation in one_time_secrets) for r in routes if r is not None
+        replace(r, one_time_secret=r.operation in one_time_secrets, stability=stability)
+        for r in routes
+        if r is not None
     ]
