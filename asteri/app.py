@@ -21,14 +21,15 @@ from asteri.http.body_limit import BodyLimitMiddleware
 from asteri.http.cors import CorsMiddleware
 from asteri.http.graphiql import GraphiQL
 from asteri.http.pages import HtmlPolicyMiddleware, reference_page, reference_policy
-from asteri.http.problem_pages import problem_pages
 from asteri.http.problems import install_problem_handlers
 from asteri.http.request_id import RequestIdMiddleware
 from asteri.http.semantics import HttpSemanticsMiddleware, PathMethods
 from asteri.kit.errors import BadRequest
 from asteri.kit.ratelimit import build_rate_limiter
 from asteri.kit.settings import Settings, get_settings
-from asteri.portal.routes import SEARCH_PATH, search_router
+from asteri.portal.index import build_index
+from asteri.portal.pages import Portal
+from asteri.portal.routes import SEARCH_PATH, portal_router, search_router
 from asteri.portal.search import search_index
 from asteri.resolvers.crud import Stability
 from asteri.rest_facade import build_router, compiled_read_routes, install_openapi
@@ -246,7 +247,9 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     async def reference() -> HTMLResponse:
         return HTMLResponse(page, headers=policy)
 
-    app.include_router(problem_pages)  # what every problem's `type` resolves to
+    # The developer portal, rendered now from the reference index and this OpenAPI document;
+    # every problem's `type` is one of its pages.
+    app.include_router(portal_router(Portal(build_index(), app.openapi(), settings.public_url)))
     # Developer search (public, limited per address): its index is built now, not on the
     # first search.
     search_index()

@@ -35,7 +35,7 @@ def _linked(html: str) -> dict[str, str]:
     found = {}
     for tag in _TAGS.findall(html):
         url = re.search(r'\b(?:src|href)="([^"]+)"', tag)
-        if url is None:
+        if url is None or url.group(1).startswith("data:"):  # the empty icon: nothing loaded
             continue
         integrity = re.search(r'\bintegrity="([^"]+)"', tag)
         assert integrity is not None, tag

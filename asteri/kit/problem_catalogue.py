@@ -3,7 +3,7 @@ each with the words a caller reads — what happened (``cause``) and what to do 
 
 ``kit/errors.py`` builds the shapes from it (status, title, the ``type`` URL) and refuses to
 raise a reason this catalogue does not declare under the error's code; the problem pages
-(``http/problem_pages.py``) render it. ``tests/test_problem_catalogue.py`` scans the source for
+(``portal/pages.py``) render it. ``tests/test_problem_catalogue.py`` scans the source for
 every reason a problem can carry and holds it to this list, so a new reason is catalogued
 before it ships.
 """

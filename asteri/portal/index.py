@@ -103,6 +103,7 @@ class OperationDoc:
     description: str
     scopes: tuple[str, ...]
     roles: tuple[str, ...]  # only a session of one of these roles may run it
+    stability: str = "preview"  # its collection's: ``preview`` or ``available``
 
     @property
     def full_path(self) -> str:
@@ -274,6 +275,7 @@ def _operations() -> tuple[OperationDoc, ...]:
                 description=op.field.description or "",
                 scopes=tuple(s.value for s in op.scopes),
                 roles=op.roles,
+                stability=route.stability.value,
             )
         )
     return tuple(found)
