@@ -1,4 +1,5 @@
-"""Every example in the README, run as written against a live server, so none can rot.
+"""Every example in the README and the portal's guides, run as written against a live server,
+so none can rot.
 
 The ``sh`` blocks run in order in one bash shell (``KEY`` and ``ORG`` set, as the README asks
 of its reader; ``http://127.0.0.1:8000`` pointed at the test's server), every ``curl`` made
@@ -19,10 +20,13 @@ import pytest
 
 from asteri.app import create_app
 from asteri.kit.settings import Settings
+from asteri.portal.index import GUIDES_DIR
+from asteri.schema.operations import ROUTES
 from tests.factories import REST, Api
 from tests.servers import serving
 
 README = Path(__file__).parents[1] / "README.md"
+DOCUMENTS = [README, *sorted(GUIDES_DIR.glob("*.md"))]
 DOCUMENTED_BASE = "http://127.0.0.1:8000"
 PRELUDE = (
     "set -euo pipefail\n"
@@ -32,7 +36,13 @@ _BLOCK = re.compile(r"^```(sh|graphql)\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 def _blocks(kind: str) -> list[str]:
-    return [body for found, body in _BLOCK.findall(README.read_text()) if found == kind]
+    """Every ``kind`` block of the README, then of each guide, in order."""
+    return [
+        body
+        for document in DOCUMENTS
+        for found, body in _BLOCK.findall(document.read_text())
+        if found == kind
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +60,9 @@ def _shell(base_url: str) -> str:
     return "\n".join(lines)
 
 
-def test_the_readme_has_examples_and_every_curl_is_in_a_tested_block() -> None:
-    text = README.read_text()
-    assert len(_blocks("sh")) >= 4
-    assert len(_blocks("graphql")) >= 2
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
+def test_every_curl_example_is_in_a_tested_block(document: Path) -> None:
+    text = document.read_text()
     fenced = "".join(body for _, body in _BLOCK.findall(text))
     outside = [
         line
@@ -61,6 +70,8 @@ def test_the_readme_has_examples_and_every_curl_is_in_a_tested_block() -> None:
         if line.lstrip().startswith("curl ") and line not in fenced
     ]
     assert outside == [], "curl examples outside a tested sh block"
+    assert len(_blocks("sh")) >= 5
+    assert len(_blocks("graphql")) >= 2
 
 
 def test_every_sh_example_runs_against_a_live_server(api: Api, base_url: str) -> None:
@@ -110,3 +121,16 @@ def test_every_graphql_example_answers_data_without_errors(
     assert answer.status_code == 200, body
     assert "errors" not in body, body["errors"]
     assert body["data"], body
+
+
+def test_the_readme_route_table_names_every_route_served() -> None:
+    """Each operation of the route table is in the README's table: by name, or inside a
+    range ``DispatchAppointment … UnassignAppointment`` of its collection's row."""
+    rows = [line for line in README.read_text().splitlines() if line.startswith("| `")]
+    for route in ROUTES:
+        collection = "/" + route.path.split("/")[1]
+        row = [r for r in rows if f"{collection}`" in r or f"{collection}/" in r]
+        assert row, f"{collection} has no row in the README's route table"
+        named = any(route.operation in r for r in row)
+        ranged = any("…" in r for r in row)
+        assert named or ranged, f"{route.operation} is not in the README's route table"

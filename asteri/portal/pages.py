@@ -2,8 +2,8 @@
 memory.
 
 Every page is server-rendered HTML (Jinja2 templates in ``templates/``, autoescaped) that reads
-well without JavaScript; the search box's few lines of plain JS (``search_box.js``, inlined and
-allowed by its hash in the page's CSP) only show results as one types, from
+well without JavaScript; the portal's few lines of plain JS (``portal.js``, inlined and allowed
+by its hash in the page's CSP) show search results as one types and hand GraphiQL a key, from
 ``GET /api/public/v1/search``, and without them the box submits to ``/developers/search``,
 rendered here from the same index. Nothing on a page is written for the page: the guides are
 their Markdown (``guides/*.md``), an operation is its route, its persisted operation and its
@@ -79,7 +79,7 @@ def _environment() -> Environment:
         "api_prefix": API_PREFIX,
         "stability_names": STABILITY,
         "kind_names": KINDS,
-        "search_script": Markup((HERE / "search_box.js").read_text()),  # noqa: S704 (our file)
+        "search_script": Markup((HERE / "portal.js").read_text()),  # noqa: S704 (our file)
     }
     return env
 
@@ -141,10 +141,14 @@ def _example_ids() -> dict[str, str]:
 
 def curl_example(op: OperationDoc, entry: Mapping[str, Any], schemas: Mapping[str, Any]) -> str:
     """The operation as one curl command: its path with an example id, the credential
-    headers as the README names them (``$KEY``, ``$ORG``), and its sample body, if any."""
+    headers as the README names them (``$KEY``, or a session's ``$TOKEN`` where only an
+    owner's or admin's session may, and ``$ORG``), and its sample body, if any."""
     path = op.path.replace("{id}", _example_ids().get(op.tag, "{id}"))
     lines = [f'curl -X {op.method} "{DOCUMENTED_HOST}{op.base_path}{path}"']
-    lines.append('  -H "x-api-key: $KEY" -H "x-organization-id: $ORG"')
+    if op.roles:  # the security center: a person's session, never a key
+        lines.append('  -H "Authorization: Bearer $TOKEN" -H "x-organization-id: $ORG"')
+    else:
+        lines.append('  -H "x-api-key: $KEY" -H "x-organization-id: $ORG"')
     body = entry.get("requestBody", {}).get("content", {}).get("application/json")
     if body is not None:
         examples = schemas.get(_schema_name(body.get("schema")), {}).get("examples") or [{}]

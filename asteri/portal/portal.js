@@ -41,3 +41,16 @@
   input.addEventListener("keydown", keys);
   list.addEventListener("keydown", keys);
 })();
+(() => {
+  // The portal's GraphiQL form: the credentials travel in the fragment, never to a server.
+  const form = document.getElementById("graphiql-form");
+  if (!form) return;
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const fragment = new URLSearchParams({
+      "x-api-key": document.getElementById("graphiql-key").value.trim(),
+      "x-organization-id": document.getElementById("graphiql-org").value.trim(),
+    });
+    window.location.assign(form.action + "#" + fragment.toString());
+  });
+})();
