@@ -29,7 +29,7 @@ from asteri.kit.problem_catalogue import PROBLEMS, ErrorCode, reasons_of, slug_o
 from asteri.portal.index import BASE_URL, Guide, OperationDoc, ReferenceIndex, anchor_of
 from asteri.portal.search import Hit
 from asteri.resolvers.crud import example_id
-from asteri.resolvers.registry import resources
+from asteri.resolvers.registry import logs, resources
 from asteri.schema.operations import API_PREFIX
 
 __all__ = ["PAGE_BUDGET", "Page", "Portal"]
@@ -136,7 +136,10 @@ def _parameters(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _example_ids() -> dict[str, str]:
     """A well-formed example id for each collection's path (the OpenAPI examples' own)."""
-    return {resource.collection.replace("_", " "): example_id(resource) for resource in resources()}
+    return {
+        collection.collection.replace("_", " "): example_id(collection)
+        for collection in (*resources(), *logs())
+    }
 
 
 def curl_example(op: OperationDoc, entry: Mapping[str, Any], schemas: Mapping[str, Any]) -> str:

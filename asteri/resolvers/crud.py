@@ -80,7 +80,7 @@ UPDATED = "updated"
 DELETED = "deleted"
 
 
-def example_id(resource: "Resource") -> str:
+def example_id(resource: "Collection") -> str:
     """A stable, well-formed id of ``resource`` for documentation: ``cus_…``."""
     return _example(resource.prefix, resource.name)
 

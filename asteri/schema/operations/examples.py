@@ -43,6 +43,11 @@ INPUT_EXAMPLES: dict[str, dict[str, Any]] = {
         ("Create", resource.sample_input()),
         ("Update", resource.change),
         *((pascal(action), resource.action_input(action)) for action in resource.action_samples),
+        *(
+            (pascal(step.name), resource.action_input(step.name))
+            for step in (resource.lifecycle.transitions if resource.lifecycle else ())
+            if step.reason
+        ),
     )
 }
 
