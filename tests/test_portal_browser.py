@@ -5,12 +5,13 @@ passes axe-core (no serious or critical violation); the search box answers as on
 its hit can be followed by keyboard; every link of every page reachable from ``/`` answers;
 GraphiQL, given a key and an organization in the portal's form, runs a query."""
 
+import html
 import re
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urljoin, urlparse
+from urllib.parse import unquote, urljoin, urlparse
 
 import httpx2 as httpx
 import pytest
@@ -95,10 +96,13 @@ def test_search_answers_as_one_types_and_its_hit_is_followed(
 
 
 def test_every_link_of_every_page_answers(base_url: str) -> None:
-    """A crawl of the portal from ``/developers``: each same-origin link (its fragment aside)
-    answers 200, and each page under ``/developers`` is crawled in turn."""
+    """A crawl of the portal from ``/developers``: each same-origin link answers 200, each
+    page under ``/developers`` is crawled in turn, and a link's fragment names an element
+    of the page it leads to."""
     host = urlparse(base_url).netloc
     queue, seen, broken = deque([base_url + "/developers"]), {base_url + "/developers"}, {}
+    pages: dict[str, str] = {}
+    fragments: set[tuple[str, str]] = set()
     with httpx.Client(timeout=10) as client:
         while queue:
             url = queue.popleft()
@@ -109,14 +113,25 @@ def test_every_link_of_every_page_answers(base_url: str) -> None:
             if not answer.headers["content-type"].startswith("text/html"):
                 continue
             assert len(answer.content) < 100_000, url
+            pages[url] = answer.text
             for href in _hrefs(answer.text):
-                target = urljoin(url, href).split("#", 1)[0]
-                if urlparse(target).netloc == host and target not in seen:
+                target, _, fragment = urljoin(url, href).partition("#")
+                if urlparse(target).netloc != host:
+                    continue
+                if fragment:
+                    fragments.add((target, fragment))
+                if target not in seen:
                     seen.add(target)
                     if urlparse(target).path.startswith(("/developers", "/api", "/llms.txt")):
                         queue.append(target)
     assert broken == {}
     assert len(seen) > 200  # every operation, type, guide and problem page was reached
+    missing = [
+        f"{target}#{fragment}"
+        for target, fragment in sorted(fragments)
+        if target in pages and f'id="{html.escape(unquote(fragment))}"' not in pages[target]
+    ]
+    assert missing == [], "links to anchors their page does not have"
 
 
 def _hrefs(html: str) -> list[str]:

@@ -191,6 +191,7 @@ class Portal:
             title="Asteri developers",
             overview_lead=overview.sections[0].text if overview.sections else "",
             resources=self._resources(),
+            sdk_url=self._section_url("TypeScript SDK"),
         )
         for guide in index.guides:
             html = Markup(guide_html(guide))  # noqa: S704 (our own Markdown, in the repo)
@@ -250,6 +251,15 @@ class Portal:
                 reasons=reasons_of(code),
             )
         pages["/llms.txt"] = Page(self._llms().encode(), "text/plain; charset=utf-8")
+
+    def _section_url(self, heading: str) -> str:
+        """The guide section whose heading starts with ``heading`` (the resources guide's
+        ``TypeScript SDK — …``): its anchor is derived, never typed."""
+        for guide in self.index.guides:
+            for section in guide.sections:
+                if section.heading.startswith(heading):
+                    return f"{BASE_URL}/guides/{guide.slug}#{section.anchor}"
+        raise LookupError(f"no guide section starts with {heading!r}")
 
     def _resources(self) -> list[dict[str, Any]]:
         """The resource surface: each collection's operations and its stability."""
