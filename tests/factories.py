@@ -312,6 +312,18 @@ def bring_to(api: Api, resource: Resource, cred: Credential, public_id: str, sta
         api.gql(document, variables, as_=cred)
 
 
+def created_event(api: Api, resource: Resource, public_id: str) -> str:
+    """The id of the event its create recorded for the object ``public_id`` of ``resource``."""
+    with api.engine.connect() as connection:
+        found = connection.execute(
+            select(col(Event.public_id)).where(
+                col(Event.resource_id) == public_id,
+                col(Event.type) == f"{resource.name}.{resource.created}",
+            )
+        ).scalar_one()
+    return str(found)
+
+
 def sample_context(
     api: Api, cred: Credential, *, distinct: str | None = None, of: Resource | None = None
 ) -> SampleContext:
@@ -334,15 +346,7 @@ def sample_context(
         return made
 
     def event_of(other: Resource) -> str:
-        made = id_of(other)
-        with api.engine.connect() as connection:
-            found = connection.execute(
-                select(col(Event.public_id)).where(
-                    col(Event.resource_id) == made,
-                    col(Event.type) == f"{other.name}.{other.created}",
-                )
-            ).scalar_one()
-        return str(found)
+        return created_event(api, other, id_of(other))
 
     suffix = f"-{secrets.token_hex(3)}" if distinct is None else distinct
     return SampleContext(distinct=suffix, id_of=id_of, event_of=event_of)

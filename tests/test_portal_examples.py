@@ -13,17 +13,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlmodel import col
 
 from asteri.app import create_app
 from asteri.kit.settings import Settings
-from asteri.models import Event
 from asteri.portal.index import OperationDoc, build_index
 from asteri.portal.pages import DOCUMENTED_HOST, curl_example
 from asteri.resolvers.crud import Resource, example_event_id, example_id
 from asteri.resolvers.registry import logs, resources
-from tests.factories import Api, Credential, bring_to, log_entry, steps_to
+from tests.factories import Api, Credential, bring_to, created_event, log_entry, steps_to
 from tests.resources import RESOURCES
 from tests.servers import serving
 
@@ -42,17 +39,6 @@ def base_url(settings: Settings) -> Iterator[str]:
 def openapi(settings: Settings) -> dict[str, Any]:
     document: dict[str, Any] = create_app(settings).openapi()
     return document
-
-
-def _event_of(api: Api, public_id: str, resource: Resource) -> str:
-    with api.engine.connect() as connection:
-        found = connection.execute(
-            select(col(Event.public_id)).where(
-                col(Event.resource_id) == public_id,
-                col(Event.type) == f"{resource.name}.{resource.created}",
-            )
-        ).scalar_one()
-    return str(found)
 
 
 def _made(api: Api, resource: Resource, key: Credential, state: str | None) -> str:
@@ -83,7 +69,9 @@ def _substituted(api: Api, op: OperationDoc, command: str, key: Credential) -> s
             state = own.refers_to.get(resource.name) if own is not None else None
             made = _made(api, resource, key, state)
             command = command.replace(example_id(resource), made)
-            command = command.replace(example_event_id(resource), _event_of(api, made, resource))
+            command = command.replace(
+                example_event_id(resource), created_event(api, resource, made)
+            )
     for log in logs():
         if example_id(log) in command:
             command = command.replace(example_id(log), log_entry(api, log, key))
