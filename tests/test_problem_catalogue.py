@@ -100,7 +100,7 @@ def test_every_reason_names_its_code_meaning_and_action() -> None:
 
 
 class Unresolvable(Exception):
-    pass
+    """A ``reason=`` expression the scan cannot reduce to the names it may take."""
 
 
 @dataclass(frozen=True)

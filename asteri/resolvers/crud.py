@@ -57,6 +57,7 @@ __all__ = [
     "hold",
     "list_page",
     "matches_words",
+    "newest_of_each",
     "occurred_between",
     "read",
     "read_many",
@@ -433,6 +434,21 @@ async def first_of_each(
         if len(found) < first:
             found.append(row)
     return [by_parent[p] for p in parent_ids]
+
+
+async def newest_of_each(
+    uow: UnitOfWork, parent_ids: Sequence[str], *, resource: Collection, key: str, first: int
+) -> list[list[Any]]:
+    """The newest ``first`` rows of ``resource`` of each parent (its ``key`` column: a
+    customer's invoices, an invoice's payments), in one statement: the batch of a parent's
+    list field (``partial(newest_of_each, resource=…, key=…)``)."""
+    model: Any = resource.model
+    statement = (
+        scoped(model, every_environment=resource.every_environment)
+        .where(getattr(model, key).in_(list(parent_ids)))
+        .order_by(model.created_at.desc(), model.public_id.desc())
+    )
+    return await first_of_each(uow, statement, parent_ids, key=key, first=first)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ priced again only for a new tax rate or currency, and their amounts follow witho
 audited as changes of their own.
 """
 
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -18,7 +17,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from asteri.authz.tenancy import scoped
 from asteri.kit.errors import BadUserInput, FieldError
 from asteri.models import Organization
 from asteri.resolvers import crud, money
@@ -33,7 +31,6 @@ from asteri.resolvers.validation import non_blank, validate
 __all__ = [
     "PRICED",
     "DocumentFields",
-    "of_customers",
     "priced_columns",
     "stored_lines",
     "sweep",
@@ -56,20 +53,6 @@ class DocumentFields(BaseModel):
     tax_rate_bps: money.TaxRate = 0
     line_items: list[money.LineItemFields] = Field(min_length=1, max_length=100)
     notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
-
-
-async def of_customers(
-    uow: UnitOfWork, customer_ids: Sequence[str], *, first: int, resource: Resource
-) -> list[list[Any]]:
-    """The newest ``first`` documents of ``resource`` of each customer, in one statement (a
-    list's ``Customer.estimates``, batched by a DataLoader)."""
-    model: Any = resource.model
-    statement = (
-        scoped(model)
-        .where(model.customer_id.in_(list(customer_ids)))
-        .order_by(model.created_at.desc(), model.public_id.desc())
-    )
-    return await crud.first_of_each(uow, statement, customer_ids, key="customer_id", first=first)
 
 
 def _refused(pointer: str, message: str, detail: str) -> BadUserInput:

@@ -19,7 +19,6 @@ re-reads each statement; SQLite has one writer at a time), so of two that togeth
 total, exactly one lands.
 """
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -62,7 +61,6 @@ __all__ = [
     "create",
     "delete_payment",
     "list_payments",
-    "payments_of",
     "read",
     "refund",
     "refunds_of",
@@ -422,18 +420,3 @@ async def refunds_of(
         .order_by(col(PaymentRefund.created_at), col(PaymentRefund.public_id))
     )
     return await crud.first_of_each(uow, statement, payment_ids, key="payment_id", first=first)
-
-
-def payments_of(key: str) -> Callable[..., Awaitable[list[list[Payment]]]]:
-    """The batch of each invoice's or customer's (``key``) newest payments, in one statement
-    (``Invoice.payments``, ``Customer.payments``)."""
-
-    async def batch(uow: UnitOfWork, parent_ids: list[str], *, first: int) -> list[list[Payment]]:
-        statement = (
-            scoped(Payment)
-            .where(getattr(Payment, key).in_(parent_ids))
-            .order_by(col(Payment.created_at).desc(), col(Payment.public_id).desc())
-        )
-        return await crud.first_of_each(uow, statement, parent_ids, key=key, first=first)
-
-    return batch

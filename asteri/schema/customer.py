@@ -12,12 +12,12 @@ from strawberry.types import Info
 from asteri.authz.scopes import Scope
 from asteri.models import Customer as CustomerRow
 from asteri.resolvers import appointment as appointments
-from asteri.resolvers import audit, documents
+from asteri.resolvers import audit, crud
 from asteri.resolvers import customer as customers
 from asteri.resolvers.crud import Resource
 from asteri.resolvers.estimate import ESTIMATES
 from asteri.resolvers.invoice import INVOICES
-from asteri.resolvers.payment import payments_of
+from asteri.resolvers.payment import PAYMENTS
 from asteri.schema.activity import ActivityEntry
 from asteri.schema.context import RequestContext
 from asteri.schema.fields import RootFields, mutation, query, related, version_field
@@ -117,7 +117,7 @@ class Customer:
         from asteri.schema.estimate import Estimate  # it refers back to Customer
 
         rows = await info.context.children(
-            "customer.estimates", str(self.id), page_size(first), _documents(ESTIMATES)
+            "customer.estimates", str(self.id), page_size(first), _of_customer(ESTIMATES)
         )
         return [Estimate.from_row(r) for r in rows]
 
@@ -128,7 +128,7 @@ class Customer:
         from asteri.schema.invoice import Invoice  # it refers back to Customer
 
         rows = await info.context.children(
-            "customer.invoices", str(self.id), page_size(first), _documents(INVOICES)
+            "customer.invoices", str(self.id), page_size(first), _of_customer(INVOICES)
         )
         return [Invoice.from_row(r) for r in rows]
 
@@ -139,14 +139,14 @@ class Customer:
         from asteri.schema.payment import Payment  # it refers back to Customer
 
         rows = await info.context.children(
-            "customer.payments", str(self.id), page_size(first), payments_of("customer_id")
+            "customer.payments", str(self.id), page_size(first), _of_customer(PAYMENTS)
         )
         return [Payment.from_row(r) for r in rows]
 
 
-def _documents(resource: Resource) -> Callable[..., Awaitable[list[list[Any]]]]:
-    """The batch of a customer's documents of ``resource`` (``documents.of_customers``)."""
-    return partial(documents.of_customers, resource=resource)
+def _of_customer(resource: Resource) -> Callable[..., Awaitable[list[list[Any]]]]:
+    """The batch of a customer's newest objects of ``resource`` (``crud.newest_of_each``)."""
+    return partial(crud.newest_of_each, resource=resource, key="customer_id")
 
 
 CUSTOMER_ROWS = RowMap(

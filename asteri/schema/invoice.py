@@ -2,6 +2,7 @@
 (``finalize``, ``void``, ``markUncollectible``) and the accounting handoff's actions."""
 
 from datetime import date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -10,9 +11,10 @@ from strawberry.types import Info
 
 from asteri.authz.scopes import Scope
 from asteri.models.invoice import Invoice as InvoiceRow
+from asteri.resolvers import crud
 from asteri.resolvers import invoice as invoices
 from asteri.resolvers.customer import CUSTOMERS
-from asteri.resolvers.payment import payments_of
+from asteri.resolvers.payment import PAYMENTS
 from asteri.schema.context import RequestContext
 from asteri.schema.customer import Customer
 from asteri.schema.documents import LineItem, LineItemInput, money_column
@@ -149,7 +151,10 @@ class Invoice:
         from asteri.schema.payment import Payment  # it refers back to Invoice
 
         rows = await info.context.children(
-            "invoice.payments", str(self.id), page_size(first), payments_of("invoice_id")
+            "invoice.payments",
+            str(self.id),
+            page_size(first),
+            partial(crud.newest_of_each, resource=PAYMENTS, key="invoice_id"),
         )
         return [Payment.from_row(r) for r in rows]
 
